@@ -1,0 +1,44 @@
+// swift-tools-version:5.9
+// esvit-swift: EsViT self-supervised pretraining (Swin backbone, DINO view loss + EsViT region
+// loss) in Swift, data-parallel over MPI on CPUs.
+//
+// Target graph (arrows are dependencies; the graph enforces the layering of style.md):
+//   COpenBLAS, CMPI, CJPEG      system libraries (pkg-config openblas, ompi-c, libjpeg)
+//   ESKernels    -> COpenBLAS   SIMD kernels, GEMM wrappers, thread pool, scalar references
+//   ESModel      -> ESKernels   configs/presets, parameter table + arenas, Swin, safetensors
+//   ESDistributed-> CMPI        Communicator (MPI and single-process); the only MPI importer
+//   ESTestSupport-> ESKernels   fixtures, approximate comparison, finite differences
+//   esvit        -> all         ArgumentParser commands only
+import PackageDescription
+
+// -Ounchecked removes bounds/overflow checks in the numeric targets. Never put side effects
+// inside precondition()/assert(): -Ounchecked does not evaluate them.
+let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "esvit-swift",
+    platforms: [.macOS(.v13)],
+    products: [.executable(name: "esvit", targets: ["esvit"])],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg-dev"])]),
+        .target(name: "ESKernels", dependencies: ["COpenBLAS"], swiftSettings: fast),
+        .target(name: "ESModel", dependencies: ["ESKernels"], swiftSettings: fast),
+        .target(name: "ESDistributed", dependencies: ["CMPI"], swiftSettings: fast),
+        .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
+        .executableTarget(name: "esvit", dependencies: [
+            "ESKernels", "ESModel", "ESDistributed", "ESTestSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fast),
+        .testTarget(name: "ESKernelsTests", dependencies: ["ESKernels", "ESTestSupport"]),
+        .testTarget(name: "ESModelTests", dependencies: ["ESModel", "ESKernels", "ESTestSupport"],
+                    resources: [.copy("Fixtures")]),
+    ]
+)

@@ -1,0 +1,5 @@
+// OpenBLAS CBLAS interface plus its thread-count controls.
+#ifndef COPENBLAS_SHIM_H
+#define COPENBLAS_SHIM_H
+#include <cblas.h>
+#endif

@@ -1,0 +1,81 @@
+// Elementwise activations and row softmax.
+//   GELU (exact, erf form): y = ½x(1 + erf(x/√2));  dy/dx = ½(1 + erf(x/√2)) + x·φ(x)
+//   softmax over rows of length N:  p = exp(x − max) / Σ;  dx = p ⊙ (dp − Σ_j p_j dp_j)
+// Backward writes dx (=).
+import Foundation
+
+public enum GELU {
+    public static func forward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, count n: Int) {
+        Compute.pool.parallelFor(n, minPerThread: 4096) { r, _ in
+            for i in r { let v = x[i]; y[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+        }
+    }
+
+    public static func backward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
+                                x: UnsafePointer<Float>, count n: Int) {
+        Compute.pool.parallelFor(n, minPerThread: 4096) { r, _ in
+            for i in r {
+                let v = x[i]
+                let cdf = 0.5 * (1 + erff(v * 0.70710678118654752))
+                let pdf = 0.3989422804014327 * expf(-0.5 * v * v)
+                dx[i] = dy[i] * (cdf + v * pdf)
+            }
+        }
+    }
+}
+
+public enum Softmax {
+    /// In-place softmax of one row of length n.
+    @inline(__always)
+    public static func row(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        var m = -Float.infinity
+        for j in 0..<n where p[j] > m { m = p[j] }
+        var s: Float = 0
+        for j in 0..<n { let e = expf(p[j] - m); p[j] = e; s += e }
+        let inv = 1 / s
+        for j in 0..<n { p[j] *= inv }
+    }
+
+    public static func forward(_ x: UnsafeMutablePointer<Float>, rows: Int, cols n: Int) {
+        Compute.pool.parallelFor(rows, minPerThread: 16) { r, _ in
+            for i in r { row(x + i * n, n) }
+        }
+    }
+
+    /// dx = p ⊙ (dp − ⟨p, dp⟩) per row.
+    public static func backward(dx: UnsafeMutablePointer<Float>, dp: UnsafePointer<Float>,
+                                p: UnsafePointer<Float>, rows: Int, cols n: Int) {
+        Compute.pool.parallelFor(rows, minPerThread: 16) { r, _ in
+            for i in r {
+                let pr = p + i * n, gr = dp + i * n, dr = dx + i * n
+                let s = dot(pr, gr, n)
+                for j in 0..<n { dr[j] = pr[j] * (gr[j] - s) }
+            }
+        }
+    }
+}
+
+public enum ActivationRef {
+    public static func gelu(_ x: [Double]) -> [Double] { x.map { 0.5 * $0 * (1 + erf($0 / 2.0.squareRoot())) } }
+    public static func geluBackward(_ dy: [Double], _ x: [Double]) -> [Double] {
+        zip(dy, x).map { g, v in g * (0.5 * (1 + erf(v / 2.0.squareRoot())) + v * exp(-0.5 * v * v) / (2 * Double.pi).squareRoot()) }
+    }
+    public static func softmax(_ x: [Double], rows: Int, cols n: Int) -> [Double] {
+        var y = x
+        for r in 0..<rows {
+            let m = x[(r * n)..<(r * n + n)].max()!
+            let s = x[(r * n)..<(r * n + n)].reduce(0) { $0 + exp($1 - m) }
+            for j in 0..<n { y[r * n + j] = exp(x[r * n + j] - m) / s }
+        }
+        return y
+    }
+    public static func softmaxBackward(_ dp: [Double], _ p: [Double], rows: Int, cols n: Int) -> [Double] {
+        var dx = p
+        for r in 0..<rows {
+            var s = 0.0
+            for j in 0..<n { s += p[r * n + j] * dp[r * n + j] }
+            for j in 0..<n { dx[r * n + j] = p[r * n + j] * (dp[r * n + j] - s) }
+        }
+        return dx
+    }
+}

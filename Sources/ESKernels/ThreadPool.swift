@@ -1,0 +1,90 @@
+// A persistent pool of worker threads for row-parallel kernels, plus the global thread setting
+// shared with OpenBLAS. Work is split into `threadCount` contiguous chunks; the caller's thread
+// runs chunk 0, so `threads = 1` means no worker threads at all. Parallelism is per kernel call
+// (rows, windows, samples), never per element. Each thread also owns a growable scratch arena
+// for per-thread partial sums (e.g. LayerNorm weight gradients) so kernels do not allocate.
+import Foundation
+import COpenBLAS
+
+public final class ThreadPool: @unchecked Sendable {
+    public let threadCount: Int
+    private var workers: [Thread] = []
+    private let start: [DispatchSemaphore]
+    private let done = DispatchSemaphore(value: 0)
+    private var job: ((Int) -> Void)?
+    private var scratchStore: [UnsafeMutableRawPointer?]
+    private var scratchBytes: [Int]
+
+    public init(threads: Int) {
+        threadCount = max(1, threads)
+        start = (0..<max(1, threads)).map { _ in DispatchSemaphore(value: 0) }
+        scratchStore = Array(repeating: nil, count: max(1, threads))
+        scratchBytes = Array(repeating: 0, count: max(1, threads))
+        for t in 1..<threadCount {
+            let th = Thread { [unowned self] in self.workerLoop(t) }
+            th.stackSize = 1 << 22
+            th.name = "esvit-pool-\(t)"
+            workers.append(th)
+            th.start()
+        }
+    }
+
+    private func workerLoop(_ t: Int) {
+        while true {
+            start[t].wait()
+            job?(t)
+            done.signal()
+        }
+    }
+
+    /// Runs `body(thread)` once on every thread of the pool and waits for all of them.
+    public func runOnAll(_ body: (Int) -> Void) {
+        if threadCount == 1 { body(0); return }
+        withoutActuallyEscaping(body) { escaping in
+            job = escaping
+            for t in 1..<threadCount { start[t].signal() }
+            escaping(0)
+            for _ in 1..<threadCount { done.wait() }
+            job = nil
+        }
+    }
+
+    /// Splits 0..<n into contiguous chunks, one per thread, and runs `body(range, thread)`.
+    /// Small n (below `minPerThread` items per thread) runs inline on the caller.
+    public func parallelFor(_ n: Int, minPerThread: Int = 1, _ body: (Range<Int>, Int) -> Void) {
+        if n <= 0 { return }
+        let t = min(threadCount, max(1, n / max(1, minPerThread)))
+        if t == 1 { body(0..<n, 0); return }
+        runOnAll { tid in
+            guard tid < t else { return }
+            let lo = n * tid / t, hi = n * (tid + 1) / t
+            if lo < hi { body(lo..<hi, tid) }
+        }
+    }
+
+    /// Per-thread scratch of at least `count` floats (contents undefined). Valid until the next
+    /// call for the same thread with a larger size.
+    public func scratch(_ thread: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
+        let bytes = max(count, 16) * 4
+        if scratchBytes[thread] < bytes {
+            scratchStore[thread]?.deallocate()
+            scratchStore[thread] = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            scratchBytes[thread] = bytes
+        }
+        return scratchStore[thread]!.assumingMemoryBound(to: Float.self)
+    }
+}
+
+/// The process-wide compute setting: the kernel pool and the OpenBLAS thread count move together.
+public enum Compute {
+    nonisolated(unsafe) public private(set) static var pool = ThreadPool(threads: 1)
+
+    /// Sets the number of compute threads for both the Swift kernels and OpenBLAS.
+    public static func setThreads(_ n: Int) {
+        let n = max(1, n)
+        if n != pool.threadCount { pool = ThreadPool(threads: n) }
+        openblas_set_num_threads(Int32(n))
+    }
+
+    public static var threads: Int { pool.threadCount }
+}
