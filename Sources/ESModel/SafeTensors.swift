@@ -1,0 +1,186 @@
+// safetensors reading and writing (the format PyTorch users read with `safetensors` directly).
+// Layout: u64 little-endian header length n, n bytes of JSON
+//   {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}}
+// then the data section. The reader validates everything before any tensor is used: header
+// size bounds, JSON shape, known dtypes, shapes × dtype size = byte span, offsets inside the
+// data section, no overlaps. Every failure names the file and the offending key.
+// Writes are atomic: temp file in the same folder, fsync, rename, fsync of the folder.
+import Foundation
+
+public enum SafeTensorsError: Error, CustomStringConvertible {
+    case io(String)
+    case malformed(String)
+    case mismatch(String)
+
+    public var description: String {
+        switch self {
+        case .io(let m): return m
+        case .malformed(let m): return m
+        case .mismatch(let m): return m
+        }
+    }
+}
+
+public struct TensorInfo: Sendable {
+    public let name: String
+    public let dtype: String
+    public let shape: [Int]
+    public let begin: Int, end: Int
+    public var count: Int { shape.reduce(1, *) }
+}
+
+public final class SafeTensorsFile: @unchecked Sendable {
+    public let path: String
+    public let tensors: [String: TensorInfo]
+    public let metadata: [String: String]
+    private let data: Data
+    private let dataStart: Int
+
+    static let dtypeSizes: [String: Int] = ["F32": 4, "F64": 8, "F16": 2, "BF16": 2, "I64": 8, "I32": 4,
+                                             "I16": 2, "I8": 1, "U8": 1, "BOOL": 1]
+
+    public init(path: String) throws {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw SafeTensorsError.io("\(path): no such file")
+        }
+        let d: Data
+        do { d = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+            throw SafeTensorsError.io("\(path): cannot read (\(error.localizedDescription))")
+        }
+        data = d
+        guard d.count >= 8 else { throw SafeTensorsError.malformed("\(path): file is \(d.count) bytes, too short for a safetensors header") }
+        var n: UInt64 = 0
+        for i in 0..<8 { n |= UInt64(d[d.startIndex + i]) << (8 * UInt64(i)) }
+        guard n >= 2, n <= 100_000_000, Int(n) <= d.count - 8 else {
+            throw SafeTensorsError.malformed("\(path): header length \(n) is impossible for a \(d.count)-byte file (not a safetensors file, or truncated)")
+        }
+        dataStart = 8 + Int(n)
+        let headerBytes = d.subdata(in: (d.startIndex + 8)..<(d.startIndex + dataStart))
+        guard let obj = try? JSONSerialization.jsonObject(with: headerBytes), let dict = obj as? [String: Any] else {
+            throw SafeTensorsError.malformed("\(path): header is not a JSON object")
+        }
+        var meta: [String: String] = [:]
+        var infos: [String: TensorInfo] = [:]
+        let dataLength = d.count - dataStart
+        for (name, value) in dict {
+            if name == "__metadata__" {
+                guard let m = value as? [String: Any] else { throw SafeTensorsError.malformed("\(path): __metadata__ is not an object") }
+                for (k, v) in m {
+                    guard let s = v as? String else { throw SafeTensorsError.malformed("\(path): metadata \(k) is not a string") }
+                    meta[k] = s
+                }
+                continue
+            }
+            guard let t = value as? [String: Any], let dtype = t["dtype"] as? String,
+                  let shapeAny = t["shape"] as? [Any], let offAny = t["data_offsets"] as? [Any], offAny.count == 2 else {
+                throw SafeTensorsError.malformed("\(path): tensor \(name): entry needs dtype, shape and two data_offsets")
+            }
+            let shape = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
+            let offs = offAny.compactMap { ($0 as? NSNumber)?.intValue }
+            guard shape.count == shapeAny.count, offs.count == 2, shape.allSatisfy({ $0 >= 0 }) else {
+                throw SafeTensorsError.malformed("\(path): tensor \(name): shape and offsets must be non-negative integers")
+            }
+            guard let size = SafeTensorsFile.dtypeSizes[dtype] else {
+                throw SafeTensorsError.malformed("\(path): tensor \(name): unknown dtype \(dtype)")
+            }
+            let (count, overflow) = shape.reduce((1, false)) { acc, x in
+                let r = acc.0.multipliedReportingOverflow(by: x); return (r.partialValue, acc.1 || r.overflow)
+            }
+            guard !overflow, offs[0] >= 0, offs[0] <= offs[1], offs[1] <= dataLength else {
+                throw SafeTensorsError.malformed("\(path): tensor \(name): data_offsets \(offs) fall outside the \(dataLength)-byte data section")
+            }
+            guard offs[1] - offs[0] == count * size else {
+                throw SafeTensorsError.malformed("\(path): tensor \(name): \(dtype) \(shape) needs \(count * size) bytes but spans \(offs[1] - offs[0])")
+            }
+            infos[name] = TensorInfo(name: name, dtype: dtype, shape: shape, begin: offs[0], end: offs[1])
+        }
+        let sorted = infos.values.sorted { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where b.begin < a.end {
+            throw SafeTensorsError.malformed("\(path): tensors \(a.name) and \(b.name) overlap in the data section")
+        }
+        tensors = infos; metadata = meta
+    }
+
+    /// Copies an F32 tensor into `dst` (exactly `count` floats expected).
+    public func copyFloats(_ name: String, into dst: UnsafeMutablePointer<Float>, count: Int) throws {
+        guard let t = tensors[name] else { throw SafeTensorsError.mismatch("\(path): missing tensor \(name)") }
+        guard t.dtype == "F32" else { throw SafeTensorsError.mismatch("\(path): tensor \(name) is \(t.dtype), expected F32") }
+        guard t.count == count else { throw SafeTensorsError.mismatch("\(path): tensor \(name) has \(t.count) values, expected \(count)") }
+        data.withUnsafeBytes { raw in
+            let src = raw.baseAddress! + dataStart + t.begin
+            memcpy(dst, src, count * 4)   // little-endian host, as the format
+        }
+    }
+
+    public func floats(_ name: String) throws -> [Float] {
+        guard let t = tensors[name] else { throw SafeTensorsError.mismatch("\(path): missing tensor \(name)") }
+        var out = [Float](repeating: 0, count: t.count)
+        try out.withUnsafeMutableBufferPointer { try copyFloats(name, into: $0.baseAddress!, count: t.count) }
+        return out
+    }
+}
+
+/// Builds a safetensors file in memory; tensors are written in insertion order.
+public struct SafeTensorsWriter {
+    private var entries: [(name: String, dtype: String, shape: [Int], bytes: Data)] = []
+    public var metadata: [String: String] = [:]
+
+    public init() {}
+
+    public mutating func add(_ name: String, shape: [Int], floats: UnsafePointer<Float>) {
+        let n = shape.reduce(1, *)
+        entries.append((name, "F32", shape, Data(bytes: floats, count: n * 4)))
+    }
+
+    public mutating func add(_ name: String, shape: [Int], int64: [Int64]) {
+        let bytes = int64.withUnsafeBufferPointer { Data(buffer: $0) }
+        entries.append((name, "I64", shape, bytes))
+    }
+
+    public func serialized() throws -> Data {
+        var header: [String: Any] = [:]
+        var offset = 0
+        for e in entries {
+            header[e.name] = ["dtype": e.dtype, "shape": e.shape, "data_offsets": [offset, offset + e.bytes.count]] as [String: Any]
+            offset += e.bytes.count
+        }
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while (8 + json.count) % 8 != 0 { json.append(0x20) }   // pad so data is 8-byte aligned
+        var out = Data(capacity: 8 + json.count + offset)
+        var n = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
+        out.append(json)
+        for e in entries { out.append(e.bytes) }
+        return out
+    }
+
+    public func write(to path: String) throws { try AtomicFile.write(try serialized(), to: path) }
+}
+
+public enum AtomicFile {
+    /// temp file in the same folder → write → fsync → rename → fsync(folder).
+    public static func write(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw SafeTensorsError.io("cannot create \(tmp): \(String(cString: strerror(errno)))") }
+        var ok = true
+        data.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let w = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
+                if w <= 0 { ok = false; break }
+                off += w
+            }
+        }
+        if ok { ok = fsync(fd) == 0 }
+        close(fd)
+        guard ok else { unlink(tmp); throw SafeTensorsError.io("writing \(tmp) failed: \(String(cString: strerror(errno)))") }
+        guard rename(tmp, path) == 0 else { throw SafeTensorsError.io("cannot rename \(tmp) to \(path): \(String(cString: strerror(errno)))") }
+        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY)
+        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+    }
+}

@@ -1,0 +1,38 @@
+// Shared helpers for the PyTorch fixture tests: locating fixtures, building a model with the
+// name-generated weights, and asserting per-tensor closeness with a readable report.
+import XCTest
+import ESKernels
+import ESModel
+import ESTestSupport
+
+func fixture(_ name: String) throws -> SafeTensorsFile {
+    guard let dir = Bundle.module.url(forResource: "Fixtures", withExtension: nil) else {
+        throw SafeTensorsError.io("Fixtures folder missing from the test bundle")
+    }
+    return try SafeTensorsFile(path: dir.appendingPathComponent(name + ".safetensors").path)
+}
+
+@discardableResult
+func assertClose(_ name: String, _ got: UnsafePointer<Float>, _ want: [Float], atol: Double, rtol: Double = 0,
+                 file: StaticString = #filePath, line: UInt = #line) -> Comparison {
+    let c = want.withUnsafeBufferPointer { Comparison(name, got: got, want: $0.baseAddress!, count: want.count, atol: atol, rtol: rtol) }
+    XCTAssertTrue(c.ok, c.description, file: file, line: line)
+    return c
+}
+
+struct GeneratedModel {
+    let table = ParameterTable()
+    let model: SwinModel
+    let params: FloatBuffer
+    let grads: FloatBuffer
+
+    init(_ cfg: SwinConfig) {
+        model = SwinModel(config: cfg, table: table)
+        params = table.makeArena(); grads = table.makeArena()
+        FixtureTensors.fillParameters(table, params.pointer)
+    }
+}
+
+/// The fixtures' small test model (tools/reference/make_fixtures.py TINY).
+let tinyFixtureConfig = SwinConfig(patchSize: 2, inChans: 3, embedDim: 12, depths: [2, 2], numHeads: [1, 2],
+                                   windowSize: 4, constructSize: 24, dropPathRate: 0)
