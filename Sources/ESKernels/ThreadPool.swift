@@ -21,7 +21,7 @@ public final class ThreadPool: @unchecked Sendable {
         scratchStore = Array(repeating: nil, count: max(1, threads))
         scratchBytes = Array(repeating: 0, count: max(1, threads))
         for t in 1..<threadCount {
-            let th = Thread { [unowned self] in self.workerLoop(t) }
+            let th = Thread { self.workerLoop(t) }   // pools live for the process (see Compute)
             th.stackSize = 1 << 22
             th.name = "esvit-pool-\(t)"
             workers.append(th)
@@ -78,11 +78,18 @@ public final class ThreadPool: @unchecked Sendable {
 /// The process-wide compute setting: the kernel pool and the OpenBLAS thread count move together.
 public enum Compute {
     nonisolated(unsafe) public private(set) static var pool = ThreadPool(threads: 1)
+    /// Pools are created once per thread count and never destroyed: their workers park on
+    /// semaphores, so switching back and forth (tests, benchmarks) costs nothing.
+    nonisolated(unsafe) private static var pools: [Int: ThreadPool] = [1: pool]
 
     /// Sets the number of compute threads for both the Swift kernels and OpenBLAS.
+    /// Call from the main thread, between kernel calls.
     public static func setThreads(_ n: Int) {
         let n = max(1, n)
-        if n != pool.threadCount { pool = ThreadPool(threads: n) }
+        if n != pool.threadCount {
+            if pools[n] == nil { pools[n] = ThreadPool(threads: n) }
+            pool = pools[n]!
+        }
         openblas_set_num_threads(Int32(n))
     }
 
