@@ -6,34 +6,56 @@ import Foundation
 
 public enum GELU {
     public static func forward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, count n: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.gelu, t0) }
         Compute.pool.parallelFor(n, minPerThread: 4096) { r, _ in
-            for i in r { let v = x[i]; y[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound {
+                let v = load8(x + i)
+                store8(0.5 * v * (1 + verf(v * 0.70710678118654752)), y + i)
+                i += 8
+            }
+            while i < r.upperBound { let v = x[i]; y[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)); i += 1 }
         }
     }
 
     public static func backward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
                                 x: UnsafePointer<Float>, count n: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.gelu, t0) }
         Compute.pool.parallelFor(n, minPerThread: 4096) { r, _ in
-            for i in r {
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound {
+                let v = load8(x + i)
+                let cdf = 0.5 * (1 + verf(v * 0.70710678118654752))
+                let pdf = 0.3989422804014327 * vexp(-0.5 * v * v)
+                store8(load8(dy + i) * (cdf + v * pdf), dx + i)
+                i += 8
+            }
+            while i < r.upperBound {
                 let v = x[i]
                 let cdf = 0.5 * (1 + erff(v * 0.70710678118654752))
                 let pdf = 0.3989422804014327 * expf(-0.5 * v * v)
                 dx[i] = dy[i] * (cdf + v * pdf)
+                i += 1
             }
         }
     }
 }
 
 public enum Softmax {
-    /// In-place softmax of one row of length n.
+    /// In-place softmax of one row of length n (vectorised max, exp and scale).
     @inline(__always)
     public static func row(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
-        var m = -Float.infinity
-        for j in 0..<n where p[j] > m { m = p[j] }
-        var s: Float = 0
-        for j in 0..<n { let e = expf(p[j] - m); p[j] = e; s += e }
-        let inv = 1 / s
-        for j in 0..<n { p[j] *= inv }
+        var m8 = V8(repeating: -.infinity), j = 0
+        while j + 8 <= n { m8 = vmax(m8, load8(p + j)); j += 8 }
+        var m = m8.max()
+        while j < n { m = max(m, p[j]); j += 1 }
+        let mv = V8(repeating: m)
+        var s8 = V8(), s: Float = 0
+        j = 0
+        while j + 8 <= n { let e = vexp(load8(p + j) - mv); store8(e, p + j); s8 += e; j += 8 }
+        while j < n { let e = expf(p[j] - m); p[j] = e; s += e; j += 1 }
+        let inv = 1 / (s + s8.sum())
+        scaleInto(inv, p, p, n)
     }
 
     public static func forward(_ x: UnsafeMutablePointer<Float>, rows: Int, cols n: Int) {

@@ -11,6 +11,7 @@ public enum LayerNorm {
                                rstd: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                                gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                                rows: Int, channels C: Int, eps: Float) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.layerNorm, t0) }
         Compute.pool.parallelFor(rows, minPerThread: 16) { range, _ in
             for r in range {
                 let xr = x + r * C, yr = y + r * C
@@ -42,6 +43,7 @@ public enum LayerNorm {
                                 dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
                                 mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
                                 gamma: UnsafePointer<Float>, rows: Int, channels C: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.layerNorm, t0) }
         let pool = Compute.pool
         let used = min(pool.threadCount, max(1, rows / 16))
         pool.parallelFor(rows, minPerThread: 16) { range, tid in

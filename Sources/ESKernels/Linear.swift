@@ -9,6 +9,7 @@ public enum Linear {
     public static func forward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                rows M: Int, inFeatures K: Int, outFeatures N: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.gemm, t0) }
         if M == 0 { return }
         var beta: Float = 0
         if let b = bias {
@@ -25,6 +26,7 @@ public enum Linear {
                                 dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
                                 dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 rows M: Int, inFeatures K: Int, outFeatures N: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.gemm, t0) }
         if M == 0 { return }
         if let dx {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(M), Int32(K), Int32(N),

@@ -12,6 +12,7 @@
 public enum PatchEmbed {
     public static func im2col(cols: UnsafeMutablePointer<Float>, image: UnsafePointer<Float>,
                               batch B: Int, channels Cin: Int, height H: Int, width W: Int, patch p: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.layout, t0) }
         let Gh = H / p, Gw = W / p, K = Cin * p * p
         Compute.pool.parallelFor(B * Gh, minPerThread: 4) { r, _ in
             for bg in r {
@@ -36,6 +37,7 @@ public enum PatchMerge {
 
     public static func gather(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                               batch B: Int, height H: Int, width W: Int, channels C: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.layout, t0) }
         let H2 = (H + 1) / 2, W2 = (W + 1) / 2
         Compute.pool.parallelFor(B * H2, minPerThread: 4) { r, _ in
             for bi in r {
@@ -52,6 +54,7 @@ public enum PatchMerge {
 
     public static func scatter(dx: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
                                batch B: Int, height H: Int, width W: Int, channels C: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.layout, t0) }
         let H2 = (H + 1) / 2, W2 = (W + 1) / 2
         Compute.pool.parallelFor(B * H2, minPerThread: 4) { r, _ in
             for bi in r {
@@ -71,6 +74,7 @@ public enum TokenPool {
     /// pooled(B, C) = mean over L of tokens(B, L, C).
     public static func meanForward(pooled: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Float>,
                                    batch B: Int, tokens L: Int, channels C: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.residual, t0) }
         let inv = 1 / Float(L)
         for b in 0..<B {
             let dst = pooled + b * C
@@ -83,6 +87,7 @@ public enum TokenPool {
     /// dTokens(B, L, C) += dPooled(B, C) / L.
     public static func meanBackward(dTokens: UnsafeMutablePointer<Float>, dPooled: UnsafePointer<Float>,
                                     batch B: Int, tokens L: Int, channels C: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.residual, t0) }
         let inv = 1 / Float(L)
         for b in 0..<B { for l in 0..<L { axpy(inv, dPooled + b * C, dTokens + (b * L + l) * C, C) } }
     }
@@ -106,6 +111,7 @@ public enum DropPath {
     public static func residualForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                                        branch: UnsafePointer<Float>, scales: UnsafePointer<Float>?,
                                        batch B: Int, rowsPerSample L: Int, channels C: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.residual, t0) }
         Compute.pool.parallelFor(B * L, minPerThread: 64) { r, _ in
             for row in r {
                 let s = scales?[row / L] ?? 1
@@ -121,6 +127,7 @@ public enum DropPath {
     /// dBranch = s_b · dy (=).
     public static func branchBackward(dBranch: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
                                       scales: UnsafePointer<Float>?, batch B: Int, rowsPerSample L: Int, channels C: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.residual, t0) }
         Compute.pool.parallelFor(B * L, minPerThread: 64) { r, _ in
             for row in r { scaleInto(scales?[row / L] ?? 1, dy + row * C, dBranch + row * C, C) }
         }

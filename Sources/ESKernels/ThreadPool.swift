@@ -5,6 +5,7 @@
 // for per-thread partial sums (e.g. LayerNorm weight gradients) so kernels do not allocate.
 import Foundation
 import COpenBLAS
+import CCPUControl
 
 public final class ThreadPool: @unchecked Sendable {
     public let threadCount: Int
@@ -30,6 +31,7 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     private func workerLoop(_ t: Int) {
+        ccpu_flush_denormals()
         while true {
             start[t].wait()
             job?(t)
@@ -85,6 +87,7 @@ public enum Compute {
     /// Sets the number of compute threads for both the Swift kernels and OpenBLAS.
     /// Call from the main thread, between kernel calls.
     public static func setThreads(_ n: Int) {
+        ccpu_flush_denormals()             // the calling (main) thread computes chunk 0
         let n = max(1, n)
         if n != pool.threadCount {
             if pools[n] == nil { pools[n] = ThreadPool(threads: n) }
@@ -94,4 +97,7 @@ public enum Compute {
     }
 
     public static var threads: Int { pool.threadCount }
+
+    /// True when this thread flushes subnormals to zero (set by `setThreads`).
+    public static var flushesDenormals: Bool { ccpu_flushing_denormals() != 0 }
 }

@@ -13,26 +13,31 @@ public enum WindowAttention {
                                qkv: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                mask: UnsafePointer<Float>?, windowsPerImage nW: Int,
                                windows Bw: Int, tokens N: Int, channels C: Int, heads nH: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.attention, t0) }
         let d = C / nH, C3 = 3 * C, NN = N * N
         let scale = 1 / Float(d).squareRoot()
         let pool = Compute.pool
         pool.parallelFor(Bw) { range, tid in
-            let qs = pool.scratch(tid, N * d)        // scaled q of one head
+            let scratch = pool.scratch(tid, 2 * N * d)
+            let qs = scratch, kT = scratch + N * d       // scaled q (N, d); kᵀ (d, N)
             for bw in range {
                 let base = qkv + bw * N * C3
                 let mw = mask.map { $0 + (bw % nW) * NN }
                 for h in 0..<nH {
                     let P = probs + (bw * nH + h) * NN
                     let bh = bias + h * NN
-                    for i in 0..<N { scaleInto(scale, base + i * C3 + h * d, qs + i * d, d) }
                     for i in 0..<N {
-                        let qi = qs + i * d, row = P + i * N
-                        for j in 0..<N { row[j] = dot(qi, base + j * C3 + C + h * d, d) + bh[i * N + j] }
+                        scaleInto(scale, base + i * C3 + h * d, qs + i * d, d)
+                        let kj = base + i * C3 + C + h * d
+                        for e in 0..<d { kT[e * N + i] = kj[e] }
+                    }
+                    for i in 0..<N {
+                        let row = P + i * N
+                        row.update(from: bh + i * N, count: N)
                         if let mw { addInto(mw + i * N, row, N) }
+                        rowTimesMatrix(row, qs + i * d, kT, ldb: N, k: d, n: N, accumulate: true)
                         Softmax.row(row, N)
-                        let oi = out + (bw * N + i) * C + h * d
-                        oi.update(repeating: 0, count: d)
-                        for j in 0..<N { axpy(row[j], base + j * C3 + 2 * C + h * d, oi, d) }
+                        rowTimesMatrix(out + (bw * N + i) * C + h * d, row, base + 2 * C + h * d, ldb: C3, k: N, n: d, accumulate: false)
                     }
                 }
             }
@@ -43,46 +48,108 @@ public enum WindowAttention {
                                 dOut: UnsafePointer<Float>, qkv: UnsafePointer<Float>,
                                 probs: UnsafePointer<Float>, windows Bw: Int, tokens N: Int,
                                 channels C: Int, heads nH: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.attention, t0) }
         let d = C / nH, C3 = 3 * C, NN = N * N
         let scale = 1 / Float(d).squareRoot()
         let pool = Compute.pool
         let used = min(pool.threadCount, Bw)
+        let scratchSize = nH * NN + 3 * NN + d * N
         pool.parallelFor(Bw) { range, tid in
-            let scratch = pool.scratch(tid, nH * NN + NN)
-            let dbPart = scratch, dS = scratch + nH * NN
+            let scratch = pool.scratch(tid, scratchSize)
+            let dbPart = scratch                          // (nH, N, N) partial dBias
+            let dS = scratch + nH * NN                    // (N, N)
+            let dST = dS + NN, PT = dST + NN              // transposes (N, N)
+            let vT = PT + NN                              // vᵀ (d, N)
             dbPart.update(repeating: 0, count: nH * NN)
             for bw in range {
                 let base = qkv + bw * N * C3, dbase = dqkv + bw * N * C3
-                dbase.update(repeating: 0, count: N * C3)
+                let dO = dOut + bw * N * C
                 for h in 0..<nH {
                     let P = probs + (bw * nH + h) * NN
+                    for j in 0..<N {
+                        let vj = base + j * C3 + 2 * C + h * d
+                        for e in 0..<d { vT[e * N + j] = vj[e] }
+                        for i in 0..<N { PT[j * N + i] = P[i * N + j] }
+                    }
+                    // dP_i = dout_i · vᵀ, then dS_i = P_i ⊙ (dP_i − ⟨P_i, dP_i⟩).
                     for i in 0..<N {
-                        let doi = dOut + (bw * N + i) * C + h * d
-                        let prow = P + i * N, srow = dS + i * N
-                        var acc: Float = 0
-                        for j in 0..<N {
-                            let dp = dot(doi, base + j * C3 + 2 * C + h * d, d)
-                            srow[j] = dp
-                            acc += prow[j] * dp
-                            axpy(prow[j], doi, dbase + j * C3 + 2 * C + h * d, d)   // dv_j
-                        }
+                        let srow = dS + i * N, prow = P + i * N
+                        rowTimesMatrix(srow, dO + i * C + h * d, vT, ldb: N, k: d, n: N, accumulate: false)
+                        let acc = dot(prow, srow, N)
                         for j in 0..<N { srow[j] = prow[j] * (srow[j] - acc) }
                     }
-                    let db = dbPart + h * NN
-                    addInto(dS, db, NN)
-                    for i in 0..<N {
-                        let srow = dS + i * N
-                        let dqi = dbase + i * C3 + h * d, qi = base + i * C3 + h * d
-                        for j in 0..<N {
-                            let s = srow[j] * scale
-                            axpy(s, base + j * C3 + C + h * d, dqi, d)            // dq_i
-                            axpy(s, qi, dbase + j * C3 + C + h * d, d)            // dk_j
-                        }
+                    addInto(dS, dbPart + h * NN, NN)
+                    for i in 0..<N { for j in 0..<N { dST[j * N + i] = dS[i * N + j] * scale } }
+                    for i in 0..<N { for j in 0..<N { dS[i * N + j] *= scale } }
+                    for t in 0..<N {
+                        // dv_t = Σ_i P_it dout_i;  dq_t = scale Σ_j dS_tj k_j;  dk_t = scale Σ_i dS_it q_i.
+                        rowTimesMatrix(dbase + t * C3 + 2 * C + h * d, PT + t * N, dO + h * d, ldb: C, k: N, n: d, accumulate: false)
+                        rowTimesMatrix(dbase + t * C3 + h * d, dS + t * N, base + C + h * d, ldb: C3, k: N, n: d, accumulate: false)
+                        rowTimesMatrix(dbase + t * C3 + C + h * d, dST + t * N, base + h * d, ldb: C3, k: N, n: d, accumulate: false)
                     }
                 }
             }
         }
-        for t in 0..<used { addInto(pool.scratch(t, nH * NN + NN), dBias, nH * NN) }
+        for t in 0..<used { addInto(pool.scratch(t, scratchSize), dBias, nH * NN) }
+    }
+}
+
+/// out[c] (+)= Σ_k a[k] · b[k·ldb + c] for c < n: a row vector times a K×n matrix (row stride
+/// ldb). Column chunks of 32, 16 and 8 stay in SIMD registers across the k loop; narrow chunks
+/// unroll k so that about four independent FMA chains are always in flight (FMA latency bound).
+@inline(__always) @usableFromInline
+func rowTimesMatrix(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                    ldb: Int, k K: Int, n: Int, accumulate: Bool) {
+    var c = 0
+    while c + 32 <= n {
+        var a0 = accumulate ? load8(out + c) : V8(), a1 = accumulate ? load8(out + c + 8) : V8()
+        var a2 = accumulate ? load8(out + c + 16) : V8(), a3 = accumulate ? load8(out + c + 24) : V8()
+        for k in 0..<K {
+            let s = V8(repeating: a[k]), r = b + k * ldb + c
+            a0 = a0.addingProduct(s, load8(r)); a1 = a1.addingProduct(s, load8(r + 8))
+            a2 = a2.addingProduct(s, load8(r + 16)); a3 = a3.addingProduct(s, load8(r + 24))
+        }
+        store8(a0, out + c); store8(a1, out + c + 8); store8(a2, out + c + 16); store8(a3, out + c + 24)
+        c += 32
+    }
+    if c + 16 <= n {
+        var a0 = accumulate ? load8(out + c) : V8(), a1 = accumulate ? load8(out + c + 8) : V8()
+        var b0 = V8(), b1 = V8()
+        var k = 0
+        while k + 2 <= K {
+            let s = V8(repeating: a[k]), t = V8(repeating: a[k + 1])
+            let r = b + k * ldb + c, q = r + ldb
+            a0 = a0.addingProduct(s, load8(r)); a1 = a1.addingProduct(s, load8(r + 8))
+            b0 = b0.addingProduct(t, load8(q)); b1 = b1.addingProduct(t, load8(q + 8))
+            k += 2
+        }
+        if k < K {
+            let s = V8(repeating: a[k]), r = b + k * ldb + c
+            a0 = a0.addingProduct(s, load8(r)); a1 = a1.addingProduct(s, load8(r + 8))
+        }
+        store8(a0 + b0, out + c); store8(a1 + b1, out + c + 8)
+        c += 16
+    }
+    if c + 8 <= n {
+        var a0 = accumulate ? load8(out + c) : V8(), a1 = V8(), a2 = V8(), a3 = V8()
+        var k = 0
+        while k + 4 <= K {
+            let r = b + k * ldb + c
+            a0 = a0.addingProduct(V8(repeating: a[k]), load8(r))
+            a1 = a1.addingProduct(V8(repeating: a[k + 1]), load8(r + ldb))
+            a2 = a2.addingProduct(V8(repeating: a[k + 2]), load8(r + 2 * ldb))
+            a3 = a3.addingProduct(V8(repeating: a[k + 3]), load8(r + 3 * ldb))
+            k += 4
+        }
+        while k < K { a0 = a0.addingProduct(V8(repeating: a[k]), load8(b + k * ldb + c)); k += 1 }
+        store8((a0 + a1) + (a2 + a3), out + c)
+        c += 8
+    }
+    while c < n {
+        var s: Float = accumulate ? out[c] : 0
+        for k in 0..<K { s += a[k] * b[k * ldb + c] }
+        out[c] = s
+        c += 1
     }
 }
 

@@ -59,6 +59,7 @@ public final class WindowGeometry: @unchecked Sendable {
     /// win(B·nW, N, C) = partition(roll(pad(x(B, H·W, C)))).
     public func partition(windows: UnsafeMutablePointer<Float>, tokens x: UnsafePointer<Float>,
                           batch B: Int, channels C: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.layout, t0) }
         let slots = tokenMap.count, L = height * width
         tokenMap.withUnsafeBufferPointer { map in
             let mp = map.baseAddress!
@@ -76,6 +77,7 @@ public final class WindowGeometry: @unchecked Sendable {
     /// x(B, H·W, C) (= or +=) crop(roll⁻¹(merge(win))). Also the backward of `partition`.
     public func reverse(tokens x: UnsafeMutablePointer<Float>, windows: UnsafePointer<Float>,
                         batch B: Int, channels C: Int, accumulate: Bool) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.layout, t0) }
         let slots = tokenMap.count, L = height * width
         tokenMap.withUnsafeBufferPointer { map in
             let mp = map.baseAddress!

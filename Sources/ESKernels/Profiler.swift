@@ -1,0 +1,31 @@
+// Opt-in wall-clock accounting by op family for benchmarks (`esvit bench`). Kernels bracket
+// their body with start/stop; when disabled this is one branch per kernel call.
+import Foundation
+
+public enum OpFamily: Int, CaseIterable, Sendable {
+    case gemm, attention, layerNorm, gelu, layout, residual
+
+    public var label: String {
+        switch self {
+        case .gemm: return "linear (sgemm)"
+        case .attention: return "window attention"
+        case .layerNorm: return "layernorm"
+        case .gelu: return "gelu"
+        case .layout: return "window/merge/im2col copies"
+        case .residual: return "residual/droppath/pool"
+        }
+    }
+}
+
+public enum Profiler {
+    nonisolated(unsafe) public static var enabled = false
+    nonisolated(unsafe) public private(set) static var seconds = [Double](repeating: 0, count: OpFamily.allCases.count)
+
+    public static func reset() { seconds = [Double](repeating: 0, count: OpFamily.allCases.count) }
+
+    @inline(__always) public static func start() -> UInt64 { enabled ? DispatchTime.now().uptimeNanoseconds : 0 }
+
+    @inline(__always) public static func stop(_ f: OpFamily, _ t0: UInt64) {
+        if enabled { seconds[f.rawValue] += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9 }
+    }
+}

@@ -1,0 +1,34 @@
+// Architecture selection shared by the commands: a preset plus optional overrides.
+import ArgumentParser
+import ESModel
+
+struct ArchOptions: ParsableArguments {
+    @Option(help: "Backbone preset: \(SwinConfig.presetNames.joined(separator: ", ")). swin_mini is the CPU preset for 28–32 px inputs.")
+    var arch: String = "swin_mini"
+    @Option(help: "Override the patch size.") var patchSize: Int?
+    @Option(help: "Override the embedding width of stage 0.") var embedDim: Int?
+    @Option(help: "Override the blocks per stage, comma separated (e.g. 2,2,6,2).") var depths: String?
+    @Option(help: "Override the heads per stage, comma separated (e.g. 3,6,12,24).") var numHeads: String?
+    @Option(help: "Window size (presets: 7 for ImageNet models, 4 for swin_mini; 14 is also common).") var windowSize: Int?
+    @Option(help: "Input channels.") var inChans: Int?
+    @Option(help: "Construction resolution that freezes window clamping and shifts (224 for ImageNet presets).") var constructSize: Int?
+
+    func config() throws -> SwinConfig {
+        guard var c = SwinConfig.preset(arch, windowSize: windowSize) else {
+            throw ValidationError("unknown --arch '\(arch)'; choose one of \(SwinConfig.presetNames.joined(separator: ", "))")
+        }
+        func ints(_ s: String, _ flag: String) throws -> [Int] {
+            let v = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { throw ValidationError("\(flag) takes comma-separated integers, got '\(s)'") }
+            return v.map { $0! }
+        }
+        if let v = patchSize { c.patchSize = v }
+        if let v = embedDim { c.embedDim = v }
+        if let v = depths { c.depths = try ints(v, "--depths") }
+        if let v = numHeads { c.numHeads = try ints(v, "--num-heads") }
+        if let v = inChans { c.inChans = v }
+        if let v = constructSize { c.constructSize = v }
+        if let p = c.problem() { throw ValidationError("architecture: \(p)") }
+        return c
+    }
+}

@@ -1,0 +1,31 @@
+// The `esvit` command: ArgumentParser commands only; all work lives in the library targets.
+import ArgumentParser
+import ESKernels
+import Foundation
+
+@main
+struct ESViT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "esvit",
+        abstract: "EsViT self-supervised pretraining (Swin + DINO view loss + EsViT region loss) on CPUs, over MPI.",
+        discussion: """
+        Quick start and the full guide: README.md. Every command explains its options with --help.
+        """,
+        subcommands: [Pretrain.self, Forward.self, Bench.self])
+
+    static func main() {
+        let note = BLASSetup.selectKernels()          // may re-exec with better OpenBLAS kernels
+        if let note, isRankZero { FileHandle.standardError.write(Data((note + "\n").utf8)) }
+        if let problem = BLASSetup.selfCheck() {
+            FileHandle.standardError.write(Data(("error: " + problem + "\n").utf8))
+            Foundation.exit(2)
+        }
+        main(nil)
+    }
+
+    /// Rank 0 (or a plain process) prints notes; other MPI ranks stay quiet.
+    static var isRankZero: Bool {
+        let env = ProcessInfo.processInfo.environment
+        return (env["OMPI_COMM_WORLD_RANK"] ?? env["PMI_RANK"] ?? env["SLURM_PROCID"] ?? "0") == "0"
+    }
+}
