@@ -1,5 +1,5 @@
 // A persistent pool of worker threads for row-parallel kernels, plus the global thread setting
-// shared with OpenBLAS. Work is split into `threadCount` contiguous chunks; the caller's thread
+// (OpenBLAS runs single-threaded inside pool threads). Work is split into `threadCount` contiguous chunks; the caller's thread
 // runs chunk 0, so `threads = 1` means no worker threads at all. Parallelism is per kernel call
 // (rows, windows, samples), never per element. Each thread also owns a growable scratch arena
 // for per-thread partial sums (e.g. LayerNorm weight gradients) so kernels do not allocate.
@@ -84,8 +84,8 @@ public enum Compute {
     /// semaphores, so switching back and forth (tests, benchmarks) costs nothing.
     nonisolated(unsafe) private static var pools: [Int: ThreadPool] = [1: pool]
 
-    /// Sets the number of compute threads for both the Swift kernels and OpenBLAS.
-    /// Call from the main thread, between kernel calls.
+    /// Sets the number of compute threads. OpenBLAS itself is kept single-threaded: the pool
+    /// splits every GEMM (see Linear.swift). Call from the main thread, between kernel calls.
     public static func setThreads(_ n: Int) {
         ccpu_flush_denormals()             // the calling (main) thread computes chunk 0
         let n = max(1, n)
@@ -93,7 +93,7 @@ public enum Compute {
             if pools[n] == nil { pools[n] = ThreadPool(threads: n) }
             pool = pools[n]!
         }
-        openblas_set_num_threads(Int32(n))
+        openblas_set_num_threads(1)
     }
 
     public static var threads: Int { pool.threadCount }

@@ -29,3 +29,10 @@ struct ESViT: ParsableCommand {
         return (env["OMPI_COMM_WORLD_RANK"] ?? env["PMI_RANK"] ?? env["SLURM_PROCID"] ?? "0") == "0"
     }
 }
+
+/// A failure after the arguments were accepted (unreadable or mismatched files, …): printed as
+/// "Error: …" without the usage banner, exit code 1.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}

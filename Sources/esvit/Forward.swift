@@ -10,11 +10,14 @@ struct Forward: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the Swin backbone on a .npy batch and save features (checks against PyTorch).",
         discussion: """
-        X must be float32 (N, C, H, W), already normalised, with H and W multiples of the patch size.
-        Weights use the official key names (patch_embed.*, layers.S.blocks.B.*, norm.*); --prefix
-        selects a sub-tree of a larger file, e.g. 'teacher.backbone.' in an esvit checkpoint.
-        Missing, unexpected (other than relative_position_index) or mis-shaped keys are listed and
+        X must be float32 (N, C, H, W), already normalised, square, with H and W multiples of the \
+        patch size. Weights use the official key names (patch_embed.*, layers.S.blocks.B.*, norm.*); \
+        --prefix selects a sub-tree of a larger file, e.g. 'teacher.backbone.' in an esvit checkpoint. \
+        Missing, unexpected (other than relative_position_index) or mis-shaped keys are listed and \
         the command fails before computing anything.
+
+        Example: esvit forward --arch swin_tiny --weights ckpt.safetensors --prefix teacher.backbone. \
+        --input x.npy --features f.npy --tokens t.npy --threads 2
         """)
 
     @OptionGroup var archOptions: ArchOptions
@@ -35,19 +38,19 @@ struct Forward: ParsableCommand {
         let cfg = try archOptions.config()
         Compute.setThreads(threads)
         let x: NpyArray
-        do { x = try Npy.read(input) } catch { throw ValidationError("\(error)") }
-        guard x.shape.count == 4 else { throw ValidationError("\(input): shape \(x.shape) is not (N, C, H, W)") }
+        do { x = try Npy.read(input) } catch { throw CLIError("\(error)") }
+        guard x.shape.count == 4 else { throw CLIError("\(input): shape \(x.shape) is not (N, C, H, W)") }
         let (N, C, H, W) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        guard C == cfg.inChans else { throw ValidationError("\(input) has \(C) channels, the model takes \(cfg.inChans) (--in-chans)") }
+        guard C == cfg.inChans else { throw CLIError("\(input) has \(C) channels, the model takes \(cfg.inChans) (--in-chans)") }
         guard H % cfg.patchSize == 0, W % cfg.patchSize == 0 else {
-            throw ValidationError("\(input): \(H)×\(W) is not a multiple of the patch size \(cfg.patchSize)")
+            throw CLIError("\(input): \(H)×\(W) is not a multiple of the patch size \(cfg.patchSize)")
         }
-        guard H == W else { throw ValidationError("\(input): \(H)×\(W) is not square; the EsViT Swin assumes square inputs") }
+        guard H == W else { throw CLIError("\(input): \(H)×\(W) is not square; the EsViT Swin assumes square inputs") }
         let table = ParameterTable()
         let model = SwinModel(config: cfg, table: table)
         let params = table.makeArena()
         do { try Weights.load(try SafeTensorsFile(path: weights), table: table, into: params.pointer, filePrefix: prefix) }
-        catch { throw ValidationError("\(error)") }
+        catch { throw CLIError("\(error)") }
         let bs = min(batchSize, N)
         let ws = SwinWorkspace(model: model, batch: bs, height: H, width: W, training: false)
         let Lf = ws.finalTokens, Cf = ws.finalDim
