@@ -17,6 +17,7 @@ public enum Linear {
                                rows M: Int, inFeatures K: Int, outFeatures N: Int) {
         let t0 = Profiler.start(); defer { Profiler.stop(.gemm, t0) }
         if M == 0 { return }
+        Profiler.countGEMM(2 * Double(M) * Double(K) * Double(N))
         Compute.pool.parallelFor(M, minPerThread: minRowsPerThread) { r, _ in
             let m0 = r.lowerBound, rows = r.count
             var beta: Float = 0
@@ -35,6 +36,7 @@ public enum Linear {
                                 rows M: Int, inFeatures K: Int, outFeatures N: Int) {
         let t0 = Profiler.start(); defer { Profiler.stop(.gemm, t0) }
         if M == 0 { return }
+        Profiler.countGEMM(2 * Double(M) * Double(K) * Double(N) * Double((dx != nil ? 1 : 0) + (dWeight != nil ? 1 : 0)))
         if let dx {
             Compute.pool.parallelFor(M, minPerThread: minRowsPerThread) { r, _ in
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(r.count), Int32(K), Int32(N),

@@ -21,7 +21,12 @@ public enum Profiler {
     nonisolated(unsafe) public static var enabled = false
     nonisolated(unsafe) public private(set) static var seconds = [Double](repeating: 0, count: OpFamily.allCases.count)
 
-    public static func reset() { seconds = [Double](repeating: 0, count: OpFamily.allCases.count) }
+    /// Floating-point operations issued by the linear layers while enabled.
+    nonisolated(unsafe) public private(set) static var gemmFLOPs = 0.0
+
+    public static func reset() { seconds = [Double](repeating: 0, count: OpFamily.allCases.count); gemmFLOPs = 0 }
+
+    @inline(__always) public static func countGEMM(_ flops: Double) { if enabled { gemmFLOPs += flops } }
 
     @inline(__always) public static func start() -> UInt64 { enabled ? DispatchTime.now().uptimeNanoseconds : 0 }
 

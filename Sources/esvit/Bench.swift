@@ -83,7 +83,9 @@ struct BenchSwin: ParsableCommand {
             Profiler.enabled = false
             let total = Profiler.seconds.reduce(0, +)
             let parts = OpFamily.allCases.map { String(format: "%@ %.0f%%", $0.label, 100 * Profiler.seconds[$0.rawValue] / max(total, 1e-12)) }
-            return parts.joined(separator: ", ") + String(format: " (untracked %.0f%%)", max(0, 100 * (1 - total / (wall * Double(iters)))))
+            let gemmRate = Profiler.gemmFLOPs / max(Profiler.seconds[OpFamily.gemm.rawValue], 1e-12) / 1e9
+            return parts.joined(separator: ", ") + String(format: " (untracked %.0f%%); linear layers run at %.1f GFLOP/s",
+                                                          max(0, 100 * (1 - total / (wall * Double(iters)))), gemmRate)
         }
         let forwardSplit = split({ model.forward(params: params.pointer, image: img.pointer, workspace: infer) }, tf)
         let trainSplit = split(step, tt)
