@@ -7,6 +7,7 @@
 //   CCPUControl                 header-only: flush-to-zero control (MXCSR)
 //   ESKernels    -> COpenBLAS   SIMD kernels, GEMM wrappers, thread pool, scalar references
 //   ESModel      -> ESKernels   configs/presets, parameter table + arenas, Swin, safetensors
+//   ESOptim      -> ESModel     AdamW over table entries, clipping, EMA, schedules
 //   ESDistributed-> CMPI        Communicator (MPI and single-process); the only MPI importer
 //   ESTestSupport-> ESKernels   fixtures, approximate comparison, finite differences
 //   esvit        -> all         ArgumentParser commands only
@@ -46,13 +47,15 @@ let package = Package(
         .systemLibrary(name: "CCPUControl", path: "Sources/CCPUControl"),
         .target(name: "ESKernels", dependencies: ["COpenBLAS", "CCPUControl"], swiftSettings: fast),
         .target(name: "ESModel", dependencies: ["ESKernels"], swiftSettings: fast),
+        .target(name: "ESOptim", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .target(name: "ESDistributed", dependencies: ["CMPI"], swiftSettings: fast),
         .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .executableTarget(name: "esvit", dependencies: [
-            "ESKernels", "ESModel", "ESDistributed", "ESTestSupport",
+            "ESKernels", "ESModel", "ESOptim", "ESDistributed", "ESTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "ESKernelsTests", dependencies: ["ESKernels", "ESTestSupport"]),
+        .testTarget(name: "ESOptimTests", dependencies: ["ESOptim", "ESModel", "ESKernels"]),
         .testTarget(name: "ESModelTests", dependencies: ["ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),
     ]

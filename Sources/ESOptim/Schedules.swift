@@ -1,0 +1,56 @@
+// Per-iteration schedules exactly as DINO/EsViT build them (spec §5.2, §4.1), in closed form:
+//   warmup: linspace(start, base, W) with both endpoints (iteration 0 is `start`, W−1 is `base`)
+//   then for i = 0..<M (M = total − W): final + ½(base − final)(1 + cos(π i / M))
+// Used for lr (base = base_lr · global_batch / 256, final = min_lr), weight decay (no warmup)
+// and teacher momentum (no warmup). The teacher temperature is a per-epoch linear ramp.
+import Foundation
+
+public struct CosineSchedule: Codable, Equatable, Sendable {
+    public let base: Double, final: Double
+    public let totalIterations: Int, warmupIterations: Int
+    public let warmupStart: Double
+
+    public init(base: Double, final: Double, epochs: Int, iterationsPerEpoch: Int, warmupEpochs: Int = 0, warmupStart: Double = 0) {
+        self.init(base: base, final: final, totalIterations: epochs * iterationsPerEpoch,
+                  warmupIterations: warmupEpochs * iterationsPerEpoch, warmupStart: warmupStart)
+    }
+
+    public init(base: Double, final: Double, totalIterations: Int, warmupIterations: Int = 0, warmupStart: Double = 0) {
+        self.base = base; self.final = final
+        self.totalIterations = totalIterations; self.warmupIterations = min(warmupIterations, totalIterations)
+        self.warmupStart = warmupStart
+    }
+
+    /// Value at global iteration `it` (clamped to the last iteration).
+    public func value(at it: Int) -> Double {
+        let i = min(max(it, 0), max(totalIterations - 1, 0))
+        if i < warmupIterations {
+            if warmupIterations == 1 { return base }
+            return warmupStart + (base - warmupStart) * Double(i) / Double(warmupIterations - 1)
+        }
+        let M = totalIterations - warmupIterations
+        let k = i - warmupIterations
+        return final + 0.5 * (base - final) * (1 + cos(Double.pi * Double(k) / Double(M)))
+    }
+}
+
+/// Teacher temperature per epoch: linear warmup_temp → temp over `warmupEpochs` epochs
+/// (endpoints included, like np.linspace), then constant.
+public struct TeacherTemperature: Codable, Equatable, Sendable {
+    public let warmupTemp: Double, temp: Double, warmupEpochs: Int
+
+    public init(warmupTemp: Double, temp: Double, warmupEpochs: Int) {
+        self.warmupTemp = warmupTemp; self.temp = temp; self.warmupEpochs = warmupEpochs
+    }
+
+    public func value(epoch: Int) -> Double {
+        if epoch >= warmupEpochs || warmupEpochs <= 0 { return temp }
+        if warmupEpochs == 1 { return warmupTemp }
+        return warmupTemp + (temp - warmupTemp) * Double(epoch) / Double(warmupEpochs - 1)
+    }
+}
+
+/// DistributedSampler padding + drop_last: iterations per epoch = ⌊⌈N / G⌉ / B⌋.
+public func iterationsPerEpoch(samples N: Int, worldSize G: Int, batchPerRank B: Int) -> Int {
+    ((N + G - 1) / G) / B
+}
