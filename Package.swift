@@ -7,7 +7,9 @@
 //   CCPUControl                 header-only: flush-to-zero control (MXCSR)
 //   ESKernels    -> COpenBLAS   SIMD kernels, GEMM wrappers, thread pool, scalar references
 //   ESModel      -> ESKernels   configs/presets, parameter table + arenas, Swin, safetensors
+//   ESLoss       -> ESKernels   view + region losses on head outputs, centers (no MPI)
 //   ESOptim      -> ESModel     AdamW over table entries, clipping, EMA, schedules
+//   ESObjective  -> ESModel, ESLoss, ESOptim   student/teacher pair and the training step
 //   ESDistributed-> CMPI        Communicator (MPI and single-process); the only MPI importer
 //   ESTestSupport-> ESKernels   fixtures, approximate comparison, finite differences
 //   esvit        -> all         ArgumentParser commands only
@@ -48,14 +50,18 @@ let package = Package(
         .target(name: "ESKernels", dependencies: ["COpenBLAS", "CCPUControl"], swiftSettings: fast),
         .target(name: "ESModel", dependencies: ["ESKernels"], swiftSettings: fast),
         .target(name: "ESOptim", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
+        .target(name: "ESLoss", dependencies: ["ESKernels"], swiftSettings: fast),
+        .target(name: "ESObjective", dependencies: ["ESKernels", "ESModel", "ESLoss", "ESOptim"], swiftSettings: fast),
         .target(name: "ESDistributed", dependencies: ["CMPI"], swiftSettings: fast),
         .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .executableTarget(name: "esvit", dependencies: [
-            "ESKernels", "ESModel", "ESOptim", "ESDistributed", "ESTestSupport",
+            "ESKernels", "ESModel", "ESOptim", "ESLoss", "ESObjective", "ESDistributed", "ESTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "ESKernelsTests", dependencies: ["ESKernels", "ESTestSupport"]),
         .testTarget(name: "ESOptimTests", dependencies: ["ESOptim", "ESModel", "ESKernels"]),
+        .testTarget(name: "ESObjectiveTests", dependencies: ["ESObjective", "ESLoss", "ESOptim", "ESModel", "ESKernels", "ESTestSupport"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "ESModelTests", dependencies: ["ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),
     ]

@@ -12,9 +12,9 @@ func store8(_ v: V8, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: V8.self)
 }
 
-/// Σ a[i]·b[i], n elements.
-@inline(__always) @usableFromInline
-func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+/// Σ a[i]·b[i], n elements (public: also used by the loss's matching).
+@inlinable @inline(__always)
+public func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc0 = V8(), acc1 = V8()
     var i = 0
     while i + 16 <= n {

@@ -35,7 +35,8 @@ public enum FixtureTensors {
     public static func fillParameters(_ table: ParameterTable, _ params: UnsafeMutablePointer<Float>) {
         for e in table.entries {
             let k = e.key, dst = params + e.offset
-            if k.hasSuffix("relative_position_bias_table") { fill(k, dst, count: e.count, scale: 0.5) }
+            if k.hasSuffix("last_layer.weight_g") { fill(k, dst, count: e.count, scale: 0.2, offset: 1) }
+            else if k.hasSuffix("relative_position_bias_table") { fill(k, dst, count: e.count, scale: 0.5) }
             else if k.hasSuffix("norm.weight") || k.hasSuffix("norm1.weight") || k.hasSuffix("norm2.weight") {
                 fill(k, dst, count: e.count, scale: 0.2, offset: 1)
             } else if k.hasSuffix(".bias") { fill(k, dst, count: e.count, scale: 0.1) }

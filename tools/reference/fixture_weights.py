@@ -41,6 +41,8 @@ def tensor(name: str, shape, scale: float, offset: float = 0.0) -> np.ndarray:
 
 def parameter(key: str, shape) -> np.ndarray:
     """Parameter values by kind (large enough that every term matters in the outputs)."""
+    if key.endswith("last_layer.weight_g"):
+        return tensor(key, shape, 0.2, 1.0)
     if key.endswith("relative_position_bias_table"):
         return tensor(key, shape, 0.5)
     if key.endswith("norm.weight") or key.endswith("norm1.weight") or key.endswith("norm2.weight"):

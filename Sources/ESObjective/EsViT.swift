@@ -1,0 +1,185 @@
+// One EsViT student/teacher pair and its training step (spec §0, §5.3), single process:
+//   1. teacher forward on the 2 global crops (no saved activations) → both teacher heads →
+//      teacher probabilities with the current centers, local center sums;
+//   2. student forward on the global group and the local group → view head on all pooled
+//      features, region head on all final tokens; region matching on backbone tokens;
+//   3. losses with fused last-layer chunks, head and backbone backward (gradients accumulate
+//      over the two resolution groups and the fanned-out outputs);
+//   4. (caller: all-reduce gradients and center sums across ranks)
+//   5. per-tensor clipping, last-layer freezing, AdamW, teacher EMA; center update.
+// Parameters live in one table: backbone.*, head.*, head_dense.* (upstream names); the teacher
+// uses the same layout in its own arena. Crops are view-major: globals (2B, C, G, G) = view 0
+// then view 1; locals (nLocal·B, C, L, L).
+import ESKernels
+import ESLoss
+import ESModel
+import ESOptim
+import Foundation
+
+public struct EsViTConfig: Codable, Equatable, Sendable {
+    public var backbone: SwinConfig
+    public var head: HeadConfig
+    /// Region (dense) loss on: EsViT; off: DINO's view loss only (the paper's ablation).
+    public var useDense: Bool
+    public var batch: Int
+    public var localCrops: Int
+    public var globalSize: Int
+    public var localSize: Int
+    public var studentTemperature: Float = 0.1
+    public var centerMomentum: Float = 0.9
+
+    public init(backbone: SwinConfig, head: HeadConfig, useDense: Bool, batch: Int, localCrops: Int, globalSize: Int, localSize: Int) {
+        self.backbone = backbone; self.head = head; self.useDense = useDense; self.batch = batch
+        self.localCrops = localCrops; self.globalSize = globalSize; self.localSize = localSize
+    }
+}
+
+/// Per-iteration values from the schedules.
+public struct StepHyper: Sendable {
+    public var lr: Float, weightDecay: Float, teacherMomentum: Float, teacherTemperature: Float
+    public var clipGrad: Float, freezeLastLayer: Bool
+    public init(lr: Float, weightDecay: Float, teacherMomentum: Float, teacherTemperature: Float, clipGrad: Float, freezeLastLayer: Bool) {
+        self.lr = lr; self.weightDecay = weightDecay; self.teacherMomentum = teacherMomentum
+        self.teacherTemperature = teacherTemperature; self.clipGrad = clipGrad; self.freezeLastLayer = freezeLastLayer
+    }
+}
+
+public struct StepTimes: Sendable {
+    public var teacherForward = 0.0, studentForward = 0.0, headsAndLoss = 0.0, backward = 0.0, optimizer = 0.0
+    public var total: Double { teacherForward + studentForward + headsAndLoss + backward + optimizer }
+}
+
+public final class EsViT: @unchecked Sendable {
+    public let config: EsViTConfig
+    public let table = ParameterTable()
+    public let backbone: SwinModel
+    public let head: DINOHead
+    public let denseHead: DINOHead?
+    public let student: FloatBuffer, grads: FloatBuffer, teacher: FloatBuffer
+    public let optimizer: AdamW
+    public let centers: Centers
+    public let loss: EsViTLoss
+    let wsGlobal: SwinWorkspace, wsLocal: SwinWorkspace?, wsTeacher: SwinWorkspace
+    let hView: DINOHead.Workspace, hDense: DINOHead.Workspace?, tView: DINOHead.Workspace, tDense: DINOHead.Workspace?
+    let pooledAll, tokensAll, dPooledAll, dTokensAll: FloatBuffer
+    public private(set) var times = StepTimes()
+
+    public init(config: EsViTConfig, seed: UInt64) {
+        self.config = config
+        let C = config.backbone.numFeatures, B = config.batch, nL = config.localCrops
+        backbone = SwinModel(config: config.backbone, table: table, prefix: "backbone.")
+        head = DINOHead(inDim: C, config: config.head, table: table, prefix: "head.")
+        denseHead = config.useDense ? DINOHead(inDim: C, config: config.head, table: table, prefix: "head_dense.") : nil
+        student = table.makeArena(); grads = table.makeArena(); teacher = table.makeArena()
+        backbone.initialize(student.pointer, table: table, seed: seed)
+        head.initialize(student.pointer, table: table, seed: seed)
+        denseHead?.initialize(student.pointer, table: table, seed: seed)
+        teacher.pointer.update(from: student.pointer, count: table.totalCount)
+        optimizer = AdamW(table: table)
+        centers = Centers(classes: config.head.outDim, momentum: config.centerMomentum)
+        wsGlobal = SwinWorkspace(model: backbone, batch: 2 * B, height: config.globalSize, width: config.globalSize, training: true)
+        wsLocal = nL > 0 ? SwinWorkspace(model: backbone, batch: nL * B, height: config.localSize, width: config.localSize, training: true) : nil
+        wsTeacher = SwinWorkspace(model: backbone, batch: 2 * B, height: config.globalSize, width: config.globalSize, training: false)
+        let layout = LossLayout(batch: B, localCrops: nL, globalTokens: wsGlobal.finalTokens, localTokens: wsLocal?.finalTokens ?? 0)
+        loss = EsViTLoss(layout: layout, classes: config.head.outDim, useRegion: config.useDense, studentTemperature: config.studentTemperature)
+        hView = DINOHead.Workspace(head: head, rows: layout.studentViewRows, training: true)
+        tView = DINOHead.Workspace(head: head, rows: layout.teacherViewRows, training: false)
+        hDense = denseHead.map { DINOHead.Workspace(head: $0, rows: layout.studentRegionRows, training: true) }
+        tDense = denseHead.map { DINOHead.Workspace(head: $0, rows: layout.teacherRegionRows, training: false) }
+        pooledAll = FloatBuffer(count: layout.studentViewRows * C); dPooledAll = FloatBuffer(count: layout.studentViewRows * C)
+        tokensAll = FloatBuffer(count: layout.studentRegionRows * C); dTokensAll = FloatBuffer(count: layout.studentRegionRows * C)
+    }
+
+    /// Bytes of activations, head buffers and loss buffers (printed at start-up by the trainer).
+    public var workspaceBytes: Int {
+        [wsGlobal.bytes, wsLocal?.bytes ?? 0, wsTeacher.bytes, hView.bytes, hDense?.bytes ?? 0, tView.bytes, tDense?.bytes ?? 0, loss.bytes,
+         4 * (pooledAll.count + tokensAll.count + dPooledAll.count + dTokensAll.count)].reduce(0, +)
+    }
+
+    public var parameterBytes: Int { table.totalCount * 4 * 5 }   // student, grads, teacher, m, v
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+    /// Steps 1-3: forward, losses and backward. `grads` is overwritten. `sampleKeys` (one per
+    /// image, e.g. from seed, epoch and global sample index) key the student's DropPath masks.
+    public func forwardBackward(globals: UnsafePointer<Float>, locals: UnsafePointer<Float>?, teacherTemperature: Float,
+                                sampleKeys: [UInt64]? = nil) throws -> LossValues {
+        let B = config.batch, nL = config.localCrops, C = config.backbone.numFeatures, Bn = config.head.bottleneck
+        var t0 = EsViT.now()
+        // 1. Teacher.
+        backbone.forward(params: teacher.pointer, image: globals, workspace: wsTeacher)
+        head.forward(params: teacher.pointer, x: wsTeacher.pooled, workspace: tView)
+        if let denseHead, let tDense { denseHead.forward(params: teacher.pointer, x: wsTeacher.tokens, workspace: tDense) }
+        loss.teacherProbabilities(viewZn: tView.zn.pointer, viewW: tView.w.pointer, regionZn: tDense?.zn.pointer, regionW: tDense?.w.pointer,
+                                  bottleneck: Bn, centers: centers, temperature: teacherTemperature)
+        var t1 = EsViT.now(); times.teacherForward = t1 - t0; t0 = t1
+        // 2. Student backbone on both resolution groups.
+        func keys(_ views: Range<Int>) -> [UInt64]? {
+            sampleKeys.map { k in views.flatMap { v in (0..<B).map { b in var r = KeyedRandom(k[b], UInt64(v)); return r.next() } } }
+        }
+        backbone.forward(params: student.pointer, image: globals, workspace: wsGlobal, dropPathKeys: keys(0..<2))
+        if let wsLocal, let locals { backbone.forward(params: student.pointer, image: locals, workspace: wsLocal, dropPathKeys: keys(2..<(2 + nL))) }
+        let gTok = 2 * B * wsGlobal.finalTokens * C
+        pooledAll.pointer.update(from: wsGlobal.pooled, count: 2 * B * C)
+        tokensAll.pointer.update(from: wsGlobal.tokens, count: gTok)
+        if let wsLocal {
+            (pooledAll.pointer + 2 * B * C).update(from: wsLocal.pooled, count: nL * B * C)
+            (tokensAll.pointer + gTok).update(from: wsLocal.tokens, count: nL * B * wsLocal.finalTokens * C)
+        }
+        t1 = EsViT.now(); times.studentForward = t1 - t0; t0 = t1
+        // 3. Heads, matching and losses.
+        head.forward(params: student.pointer, x: pooledAll.pointer, workspace: hView)
+        if let denseHead, let hDense { denseHead.forward(params: student.pointer, x: tokensAll.pointer, workspace: hDense) }
+        loss.match(studentTokens: tokensAll.pointer, teacherTokens: wsTeacher.tokens, channels: C)
+        hView.dW.zero(); hDense?.dW.zero()
+        let values = try loss.student(viewZn: hView.zn.pointer, viewW: hView.w.pointer, viewDzn: hView.dzn.pointer, viewDW: hView.dW.pointer,
+                                      regionZn: hDense?.zn.pointer, regionW: hDense?.w.pointer, regionDzn: hDense?.dzn.pointer,
+                                      regionDW: hDense?.dW.pointer, bottleneck: Bn)
+        t1 = EsViT.now(); times.headsAndLoss = t1 - t0; t0 = t1
+        // Backward: heads → (pooled, tokens) → backbone, per resolution group.
+        grads.zero()
+        head.backward(params: student.pointer, grads: grads.pointer, x: pooledAll.pointer, workspace: hView, dx: dPooledAll.pointer)
+        if let denseHead, let hDense {
+            denseHead.backward(params: student.pointer, grads: grads.pointer, x: tokensAll.pointer, workspace: hDense, dx: dTokensAll.pointer)
+        }
+        let dTok: (UnsafePointer<Float>?, UnsafePointer<Float>?) = config.useDense
+            ? (UnsafePointer(dTokensAll.pointer), UnsafePointer(dTokensAll.pointer + gTok)) : (nil, nil)
+        backbone.backward(params: student.pointer, grads: grads.pointer, workspace: wsGlobal, dTokens: dTok.0, dPooled: dPooledAll.pointer)
+        if let wsLocal {
+            backbone.backward(params: student.pointer, grads: grads.pointer, workspace: wsLocal, dTokens: dTok.1, dPooled: dPooledAll.pointer + 2 * B * C)
+        }
+        t1 = EsViT.now(); times.backward = t1 - t0
+        return values
+    }
+
+    /// Step 5: per-tensor clipping, last-layer freezing, AdamW and the teacher EMA.
+    public func optimizerStep(_ h: StepHyper) {
+        let t0 = EsViT.now()
+        AdamW.clipPerTensor(grads.pointer, table: table, maxNorm: h.clipGrad)
+        optimizer.step(params: student.pointer, grads: grads.pointer, lr: h.lr, weightDecay: h.weightDecay) {
+            h.freezeLastLayer && $0.key.contains("last_layer")
+        }
+        AdamW.ema(teacher: teacher.pointer, student: student.pointer, count: table.totalCount, momentum: h.teacherMomentum)
+        times.optimizer = EsViT.now() - t0
+    }
+
+    /// Center update from (globally reduced) sums; single process: the loss's local sums.
+    public func updateCenters(viewSum: [Double]? = nil, viewCount: Double? = nil, regionSum: [Double]? = nil, regionCount: Double? = nil) {
+        let vs = viewSum ?? loss.viewSum, rs = regionSum ?? loss.regionSum
+        vs.withUnsafeBufferPointer { v in
+            rs.withUnsafeBufferPointer { r in
+                centers.update(viewSum: v.baseAddress!, viewCount: viewCount ?? loss.viewCount,
+                               regionSum: r.baseAddress!, regionCount: regionCount ?? loss.regionCount)
+            }
+        }
+    }
+
+    /// The whole single-process step.
+    @discardableResult
+    public func step(globals: UnsafePointer<Float>, locals: UnsafePointer<Float>?, hyper: StepHyper, sampleKeys: [UInt64]? = nil) throws -> LossValues {
+        let values = try forwardBackward(globals: globals, locals: locals, teacherTemperature: hyper.teacherTemperature, sampleKeys: sampleKeys)
+        updateCenters()
+        optimizerStep(hyper)
+        return values
+    }
+}

@@ -1,0 +1,58 @@
+// Objective-level check values (spec §9): with all-zero head outputs both loss terms equal
+// ln K; 18 pairs for 2 global + 8 local crops with 49/9 regions; a non-finite loss raises a
+// clear error; the view-only mode (region loss off) reports L = L_V.
+import XCTest
+import Foundation
+import ESKernels
+import ESLoss
+import ESModel
+import ESObjective
+import ESTestSupport
+
+final class ObjectiveCheckTests: XCTestCase {
+    func testPairAndRowBookkeeping() {
+        let l = LossLayout(batch: 32, localCrops: 8, globalTokens: 49, localTokens: 9)
+        XCTAssertEqual(l.pairs, 18)
+        XCTAssertEqual(l.studentRegionRows, 170 * 32)
+        XCTAssertEqual(l.regionStart(view: 2).row, 2 * 32 * 49)
+        XCTAssertEqual(l.regionStart(view: 9).tokens, 9)
+    }
+
+    func makeModel(dense: Bool) -> (EsViT, [Float], [Float]) {
+        var cfg = StepFixtureTests.config
+        cfg.useDense = dense
+        let m = EsViT(config: cfg, seed: 1)
+        let g = FixtureTensors.array("check.globals", count: 8 * 3 * 32 * 32, scale: 1)
+        let l = FixtureTensors.array("check.locals", count: 8 * 3 * 16 * 16, scale: 1)
+        return (m, g, l)
+    }
+
+    func testZeroHeadOutputsGiveLogK() throws {
+        let (m, g, l) = makeModel(dense: true)
+        for e in m.table.entries where e.key.hasSuffix("last_layer.weight_g") {
+            (m.student.pointer + e.offset).update(repeating: 0, count: e.count)
+            (m.teacher.pointer + e.offset).update(repeating: 0, count: e.count)
+        }
+        let v = try m.forwardBackward(globals: g, locals: l, teacherTemperature: 0.04)
+        XCTAssertEqual(v.view, log(64.0), accuracy: 1e-5)
+        XCTAssertEqual(v.region, log(64.0), accuracy: 1e-5)
+        XCTAssertEqual(v.total, log(64.0), accuracy: 1e-5)
+    }
+
+    func testNonFiniteLossIsReported() {
+        let (m, g, l) = makeModel(dense: true)
+        let e = m.table.entry("head.mlp.4.bias")!
+        m.student[e.offset] = .nan
+        XCTAssertThrowsError(try m.forwardBackward(globals: g, locals: l, teacherTemperature: 0.04)) { error in
+            XCTAssertTrue("\(error)".contains("not finite"), "\(error)")
+        }
+    }
+
+    func testViewOnlyMode() throws {
+        let (m, g, l) = makeModel(dense: false)
+        XCTAssertNil(m.table.entry("head_dense.mlp.0.weight"))
+        let v = try m.forwardBackward(globals: g, locals: l, teacherTemperature: 0.04)
+        XCTAssertEqual(v.region, 0); XCTAssertEqual(v.total, v.view)
+        XCTAssertTrue(v.view.isFinite && v.view > 0)
+    }
+}
