@@ -52,25 +52,21 @@ func verf(_ x: V8) -> V8 {
 }
 
 public enum VectorMath {
-    /// Elementwise exp over n floats (tests and softmax tails).
-    public static func exp(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-        var i = 0
-        while i + 8 <= n { store8(vexp(load8(x + i)), y + i); i += 8 }
-        if i < n {
-            var tmp = V8(repeating: 0)
-            for k in 0..<(n - i) { tmp[k] = x[i + k] }
-            let r = vexp(tmp)
-            for k in 0..<(n - i) { y[i + k] = r[k] }
-        }
-    }
+    /// Elementwise exp over n floats (tests; the kernels call vexp directly).
+    public static func exp(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) { map(x, y, n, vexp) }
 
-    public static func erf(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    /// Elementwise erf over n floats.
+    public static func erf(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) { map(x, y, n, verf) }
+
+    /// y = f(x) eight lanes at a time; the tail goes through one zero-padded vector.
+    @inline(__always)
+    static func map(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, _ f: (V8) -> V8) {
         var i = 0
-        while i + 8 <= n { store8(verf(load8(x + i)), y + i); i += 8 }
+        while i + 8 <= n { store8(f(load8(x + i)), y + i); i += 8 }
         if i < n {
             var tmp = V8(repeating: 0)
             for k in 0..<(n - i) { tmp[k] = x[i + k] }
-            let r = verf(tmp)
+            let r = f(tmp)
             for k in 0..<(n - i) { y[i + k] = r[k] }
         }
     }

@@ -121,25 +121,35 @@ struct BenchSwin: ParsableCommand {
     }
 
     func torchPeer(python: String, cfg: SwinConfig, size: Int) throws -> (fwd: Double, train: Double, version: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = [torchScript, "--img-size", "\(size)", "--patch-size", "\(cfg.patchSize)", "--embed-dim", "\(cfg.embedDim)",
-                       "--depths", cfg.depths.map(String.init).joined(separator: ","),
-                       "--num-heads", cfg.numHeads.map(String.init).joined(separator: ","),
-                       "--window-size", "\(cfg.windowSize)", "--batch", "\(batch)", "--threads", "\(threads)", "--iters", "\(iters)"]
-        var env = ProcessInfo.processInfo.environment
-        env["OMP_NUM_THREADS"] = "\(threads)"
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0, let line = String(data: data, encoding: .utf8)?.split(separator: "\n").last,
-              let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let f = obj["forward_img_s"] as? Double, let t = obj["train_img_s"] as? Double else {
-            throw CLIError("the PyTorch peer (\(python) \(torchScript)) failed; run it by hand to see why")
+        let obj = try runTorchPeer(python: python, script: torchScript, threads: threads, arguments: [
+            "--img-size", "\(size)", "--patch-size", "\(cfg.patchSize)", "--embed-dim", "\(cfg.embedDim)",
+            "--depths", cfg.depths.map(String.init).joined(separator: ","),
+            "--num-heads", cfg.numHeads.map(String.init).joined(separator: ","),
+            "--window-size", "\(cfg.windowSize)", "--batch", "\(batch)", "--threads", "\(threads)", "--iters", "\(iters)"])
+        guard let f = obj["forward_img_s"] as? Double, let t = obj["train_img_s"] as? Double else {
+            throw CLIError("the PyTorch peer (\(python) \(torchScript)) printed no forward_img_s/train_img_s")
         }
         return (f, t, obj["versions"] as? String ?? "")
     }
+}
+
+/// Runs a PyTorch peer benchmark script with OMP_NUM_THREADS = threads and returns the JSON
+/// object on its last output line.
+func runTorchPeer(python: String, script: String, threads: Int, arguments: [String]) throws -> [String: Any] {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: python)
+    p.arguments = [script] + arguments
+    var env = ProcessInfo.processInfo.environment
+    env["OMP_NUM_THREADS"] = "\(threads)"
+    p.environment = env
+    let out = Pipe()
+    p.standardOutput = out
+    do { try p.run() } catch { throw CLIError("cannot start \(python): \(error.localizedDescription)") }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0, let line = String(data: data, encoding: .utf8)?.split(separator: "\n").last,
+          let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+        throw CLIError("the PyTorch peer (\(python) \(script)) failed; run it by hand to see why")
+    }
+    return obj
 }

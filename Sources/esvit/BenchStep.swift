@@ -69,28 +69,15 @@ struct BenchStep: ParsableCommand {
         print(String(format: "  step: %.1f img/s (%.3f s/step)", Double(batch) / t, t))
         print("  split: " + parts.map { String(format: "%@ %.0f%%", $0.0, 100 * $0.1 / max(s.total, 1e-12)) }.joined(separator: ", "))
         if let py = compareTorch {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: py)
-            p.arguments = [torchScript, "--patch-size", "\(backbone.patchSize)", "--embed-dim", "\(backbone.embedDim)",
-                           "--depths", backbone.depths.map(String.init).joined(separator: ","),
-                           "--num-heads", backbone.numHeads.map(String.init).joined(separator: ","),
-                           "--window-size", "\(backbone.windowSize)", "--construct-size", "\(backbone.constructSize)",
-                           "--global-size", "\(g)", "--local-size", "\(l)", "--local-crops", "\(localCrops)", "--batch", "\(batch)",
-                           "--hidden", "\(head.hidden)", "--bottleneck", "\(head.bottleneck)", "--out-dim", "\(head.outDim)",
-                           "--threads", "\(threads)", "--iters", "\(iters)"]
-            var env = ProcessInfo.processInfo.environment
-            env["OMP_NUM_THREADS"] = "\(threads)"
-            p.environment = env
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            guard p.terminationStatus == 0, let line = String(data: data, encoding: .utf8)?.split(separator: "\n").last,
-                  let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let ts = obj["step_img_s"] as? Double else {
-                throw CLIError("the PyTorch peer (\(py) \(torchScript)) failed; run it by hand to see why")
-            }
+            let obj = try runTorchPeer(python: py, script: torchScript, threads: threads, arguments: [
+                "--patch-size", "\(backbone.patchSize)", "--embed-dim", "\(backbone.embedDim)",
+                "--depths", backbone.depths.map(String.init).joined(separator: ","),
+                "--num-heads", backbone.numHeads.map(String.init).joined(separator: ","),
+                "--window-size", "\(backbone.windowSize)", "--construct-size", "\(backbone.constructSize)",
+                "--global-size", "\(g)", "--local-size", "\(l)", "--local-crops", "\(localCrops)", "--batch", "\(batch)",
+                "--hidden", "\(head.hidden)", "--bottleneck", "\(head.bottleneck)", "--out-dim", "\(head.outDim)",
+                "--threads", "\(threads)", "--iters", "\(iters)"])
+            guard let ts = obj["step_img_s"] as? Double else { throw CLIError("the PyTorch peer printed no step_img_s") }
             print(String(format: "  PyTorch reference step (same run): %.1f img/s [%@]", ts, obj["versions"] as? String ?? ""))
             print(String(format: "  ratio Swift/PyTorch: %.2f×", Double(batch) / t / ts))
         }

@@ -11,7 +11,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from esvit_step_reference import EsViT, esvit_loss  # noqa: E402
+from esvit_step_reference import EsViT, forward_loss  # noqa: E402
 
 
 def main():
@@ -49,16 +49,7 @@ def main():
     center, center_grid = torch.zeros(1, K), torch.zeros(1, K)
 
     def step():
-        with torch.no_grad():
-            t_tok, t_pool = teacher.backbone(globals_)
-            Tg = t_tok.shape[1]
-            t_tok = t_tok.flatten(0, 1)
-            t_view, t_region = teacher.head(t_pool), teacher.head_dense(t_tok)
-        g_tok, g_pool = student.backbone(globals_)
-        l_tok, l_pool = student.backbone(locals_)
-        s_tok = torch.cat([g_tok.flatten(0, 1), l_tok.flatten(0, 1)])
-        s_view, s_region = student.head(torch.cat([g_pool, l_pool])), student.head_dense(s_tok)
-        loss, _, _ = esvit_loss(s_view, s_region, s_tok, t_view, t_region, t_tok, center, center_grid, 0.04, c, Tg, l_tok.shape[1])
+        loss = forward_loss(student, teacher, globals_, locals_, center, center_grid, 0.04, c)[0]
         opt.zero_grad()
         loss.backward()
         for p in student.parameters():

@@ -98,6 +98,23 @@ def esvit_loss(s_view, s_region, s_tok, t_view, t_region, t_tok, center, center_
     return total / n, lv / n, lr / n
 
 
+def forward_loss(student, teacher, globals_, locals_, center, center_grid, tau_t, c):
+    """Teacher on the globals, student on both crop groups, both heads, the loss.
+    Returns (loss, L_V, L_R, teacher view logits, teacher region logits)."""
+    with torch.no_grad():
+        t_tok, t_pool = teacher.backbone(globals_)
+        Tg = t_tok.shape[1]
+        t_tok = t_tok.flatten(0, 1)
+        t_view, t_region = teacher.head(t_pool), teacher.head_dense(t_tok)
+    g_tok, g_pool = student.backbone(globals_)
+    l_tok, l_pool = student.backbone(locals_)
+    s_tok = torch.cat([g_tok.flatten(0, 1), l_tok.flatten(0, 1)])
+    s_view = student.head(torch.cat([g_pool, l_pool]))
+    s_region = student.head_dense(s_tok)
+    loss, lv, lr = esvit_loss(s_view, s_region, s_tok, t_view, t_region, t_tok, center, center_grid, tau_t, c, Tg, l_tok.shape[1])
+    return loss, lv, lr, t_view, t_region
+
+
 def main():
     c = CFG
     os.makedirs(OUT, exist_ok=True)
@@ -131,18 +148,7 @@ def main():
         gs, ls = c["global_size"], c["local_size"]
         globals_ = torch.from_numpy(tensor(f"input.step{it}.globals", (2 * B, 3, gs, gs), 1.0))
         locals_ = torch.from_numpy(tensor(f"input.step{it}.locals", (nL * B, 3, ls, ls), 1.0))
-        with torch.no_grad():
-            t_tok, t_pool = teacher.backbone(globals_)
-            Tg = t_tok.shape[1]
-            t_tok = t_tok.flatten(0, 1)
-            t_view, t_region = teacher.head(t_pool), teacher.head_dense(t_tok)
-        g_tok, g_pool = student.backbone(globals_)
-        l_tok, l_pool = student.backbone(locals_)
-        Tl = l_tok.shape[1]
-        s_tok = torch.cat([g_tok.flatten(0, 1), l_tok.flatten(0, 1)])
-        s_view = student.head(torch.cat([g_pool, l_pool]))
-        s_region = student.head_dense(s_tok)
-        loss, lv, lr = esvit_loss(s_view, s_region, s_tok, t_view, t_region, t_tok, center, center_grid, tt_s[epoch], c, Tg, Tl)
+        loss, lv, lr, t_view, t_region = forward_loss(student, teacher, globals_, locals_, center, center_grid, tt_s[epoch], c)
         out[f"loss@{it}"] = np.array([loss.item(), lv, lr], dtype=np.float32)
         with torch.no_grad():
             center = center * c["center_momentum"] + t_view.sum(0, keepdim=True) / t_view.shape[0] * (1 - c["center_momentum"])
