@@ -44,6 +44,24 @@ public struct StepHyper: Sendable {
     }
 }
 
+extension StepHyper {
+    /// The hyper-parameters of global iteration `it` under `schedule`.
+    public init(_ schedule: TrainingSchedule, iteration it: Int) {
+        let v = schedule.values(at: it)
+        self.init(lr: Float(v.lr), weightDecay: Float(v.weightDecay), teacherMomentum: Float(v.momentum),
+                  teacherTemperature: Float(v.teacherTemperature), clipGrad: Float(v.clipGrad), freezeLastLayer: v.freezeLastLayer)
+    }
+}
+
+/// What one single-process step returns: losses, the local center sums and row counts
+/// (before the center update; an MPI trainer all-reduces these), and the time split.
+public struct StepResult: Sendable {
+    public let loss: LossValues
+    public let viewCenterSum: [Double], viewCenterCount: Double
+    public let regionCenterSum: [Double], regionCenterCount: Double
+    public let times: StepTimes
+}
+
 public struct StepTimes: Sendable {
     public var teacherForward = 0.0, studentForward = 0.0, headsAndLoss = 0.0, backward = 0.0, optimizer = 0.0
     public var total: Double { teacherForward + studentForward + headsAndLoss + backward + optimizer }
@@ -174,12 +192,22 @@ public final class EsViT: @unchecked Sendable {
         }
     }
 
-    /// The whole single-process step.
+    /// The whole single-process step with explicit hyper-parameters.
     @discardableResult
-    public func step(globals: UnsafePointer<Float>, locals: UnsafePointer<Float>?, hyper: StepHyper, sampleKeys: [UInt64]? = nil) throws -> LossValues {
+    public func step(globals: UnsafePointer<Float>, locals: UnsafePointer<Float>?, hyper: StepHyper, sampleKeys: [UInt64]? = nil) throws -> StepResult {
         let values = try forwardBackward(globals: globals, locals: locals, teacherTemperature: hyper.teacherTemperature, sampleKeys: sampleKeys)
+        let result = StepResult(loss: values, viewCenterSum: loss.viewSum, viewCenterCount: loss.viewCount,
+                                regionCenterSum: loss.regionSum, regionCenterCount: loss.regionCount, times: times)
         updateCenters()
         optimizerStep(hyper)
-        return values
+        return StepResult(loss: values, viewCenterSum: result.viewCenterSum, viewCenterCount: result.viewCenterCount,
+                          regionCenterSum: result.regionCenterSum, regionCenterCount: result.regionCenterCount, times: times)
+    }
+
+    /// The whole single-process step at global iteration `iteration` of `schedule`.
+    @discardableResult
+    public func step(globals: UnsafePointer<Float>, locals: UnsafePointer<Float>?, iteration: Int, schedule: TrainingSchedule,
+                     sampleKeys: [UInt64]? = nil) throws -> StepResult {
+        try step(globals: globals, locals: locals, hyper: StepHyper(schedule, iteration: iteration), sampleKeys: sampleKeys)
     }
 }

@@ -54,3 +54,36 @@ public struct TeacherTemperature: Codable, Equatable, Sendable {
 public func iterationsPerEpoch(samples N: Int, worldSize G: Int, batchPerRank B: Int) -> Int {
     ((N + G - 1) / G) / B
 }
+
+/// Every per-iteration value of the recipe (spec §5.1-5.3) from the global iteration number:
+/// lr (base · global batch / 256, linear warmup, cosine to min_lr), weight decay (cosine),
+/// teacher momentum (cosine to 1), teacher temperature (per epoch), last-layer freezing
+/// (epoch < freeze_last_layer) and the clipping threshold.
+public struct TrainingSchedule: Codable, Equatable, Sendable {
+    public let lr: CosineSchedule, weightDecay: CosineSchedule, momentum: CosineSchedule
+    public let teacherTemperature: TeacherTemperature
+    public let iterationsPerEpoch: Int, freezeLastLayerEpochs: Int
+    public let clipGrad: Double
+
+    public init(baseLR: Double, globalBatch: Int, minLR: Double, warmupEpochs: Int, weightDecay: Double, weightDecayEnd: Double,
+                momentumTeacher: Double, warmupTeacherTemp: Double, teacherTemp: Double, warmupTeacherTempEpochs: Int,
+                epochs: Int, iterationsPerEpoch ipe: Int, freezeLastLayerEpochs: Int, clipGrad: Double) {
+        lr = CosineSchedule(base: baseLR * Double(globalBatch) / 256, final: minLR, epochs: epochs, iterationsPerEpoch: ipe, warmupEpochs: warmupEpochs)
+        self.weightDecay = CosineSchedule(base: weightDecay, final: weightDecayEnd, epochs: epochs, iterationsPerEpoch: ipe)
+        momentum = CosineSchedule(base: momentumTeacher, final: 1, epochs: epochs, iterationsPerEpoch: ipe)
+        teacherTemperature = TeacherTemperature(warmupTemp: warmupTeacherTemp, temp: teacherTemp, warmupEpochs: warmupTeacherTempEpochs)
+        iterationsPerEpoch = ipe; self.freezeLastLayerEpochs = freezeLastLayerEpochs; self.clipGrad = clipGrad
+    }
+
+    public struct Values: Sendable, Equatable {
+        public let lr: Double, weightDecay: Double, momentum: Double, teacherTemperature: Double
+        public let freezeLastLayer: Bool, clipGrad: Double
+    }
+
+    public func values(at it: Int) -> Values {
+        let epoch = it / max(iterationsPerEpoch, 1)
+        return Values(lr: lr.value(at: it), weightDecay: weightDecay.value(at: it), momentum: momentum.value(at: it),
+                      teacherTemperature: teacherTemperature.value(epoch: epoch), freezeLastLayer: epoch < freezeLastLayerEpochs,
+                      clipGrad: clipGrad)
+    }
+}

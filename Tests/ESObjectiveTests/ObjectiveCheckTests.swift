@@ -7,6 +7,7 @@ import ESKernels
 import ESLoss
 import ESModel
 import ESObjective
+import ESOptim
 import ESTestSupport
 
 final class ObjectiveCheckTests: XCTestCase {
@@ -37,6 +38,33 @@ final class ObjectiveCheckTests: XCTestCase {
         XCTAssertEqual(v.view, log(64.0), accuracy: 1e-5)
         XCTAssertEqual(v.region, log(64.0), accuracy: 1e-5)
         XCTAssertEqual(v.total, log(64.0), accuracy: 1e-5)
+    }
+
+    /// Weight-decay groups as upstream (spec §5.4): ≥2-D and not .bias, so the relative-position
+    /// tables and weight_g/weight_v decay; LayerNorm parameters and biases do not.
+    func testWeightDecayGroupsOfTheEsViTTable() {
+        let (m, _, _) = makeModel(dense: true)
+        func decay(_ k: String) -> Bool? { m.table.entry(k)?.decay }
+        XCTAssertEqual(decay("backbone.layers.0.blocks.0.attn.relative_position_bias_table"), true)
+        XCTAssertEqual(decay("head.last_layer.weight_g"), true)
+        XCTAssertEqual(decay("head_dense.last_layer.weight_v"), true)
+        XCTAssertEqual(decay("backbone.patch_embed.proj.weight"), true)
+        XCTAssertEqual(decay("backbone.layers.0.blocks.0.norm1.weight"), false)
+        XCTAssertEqual(decay("head.mlp.0.bias"), false)
+        XCTAssertEqual(m.table.entry("head.last_layer.weight_g")?.trainable, true, "norm_last_layer false: g trains")
+    }
+
+    func testStepReturnsCenterSumsAndTimes() throws {
+        let (m, g, l) = makeModel(dense: true)
+        let schedule = TrainingSchedule(baseLR: 0.0005, globalBatch: 4, minLR: 1e-6, warmupEpochs: 1, weightDecay: 0.04, weightDecayEnd: 0.4,
+                                        momentumTeacher: 0.996, warmupTeacherTemp: 0.04, teacherTemp: 0.07, warmupTeacherTempEpochs: 1,
+                                        epochs: 2, iterationsPerEpoch: 3, freezeLastLayerEpochs: 1, clipGrad: 3)
+        let r = try m.step(globals: g, locals: l, iteration: 0, schedule: schedule)
+        XCTAssertEqual(r.viewCenterCount, 8); XCTAssertEqual(r.regionCenterCount, 8 * 16)   // 2B crops × 4×4 final tokens
+        XCTAssertEqual(r.viewCenterSum.count, 64)
+        // Center after the step = 0.1 · mean of the raw teacher logits (it started at 0).
+        for k in 0..<64 { XCTAssertEqual(Double(m.centers.view[k]), 0.1 * r.viewCenterSum[k] / 8, accuracy: 1e-6) }
+        XCTAssertGreaterThan(r.times.total, 0)
     }
 
     func testNonFiniteLossIsReported() {

@@ -5,6 +5,7 @@
 // step 0) and a frozen last layer for the first epoch. Losses within 1e-5 relative, every
 // gradient after step 1 within 1e-4, student, teacher and both centers after 5 steps within 1e-4.
 import XCTest
+import Foundation
 import ESKernels
 import ESLoss
 import ESModel
@@ -39,18 +40,18 @@ final class StepFixtureTests: XCTestCase {
             let model = EsViT(config: cfg, seed: 0)
             FixtureTensors.fillParameters(model.table, model.student.pointer)
             model.teacher.pointer.update(from: model.student.pointer, count: model.table.totalCount)
-            let ipe = 2
-            let lr = CosineSchedule(base: 0.5 * Double(B) / 256, final: 1e-4, epochs: 3, iterationsPerEpoch: ipe, warmupEpochs: 1)
-            let wd = CosineSchedule(base: 0.04, final: 0.4, epochs: 3, iterationsPerEpoch: ipe)
-            let mom = CosineSchedule(base: 0.9, final: 1, epochs: 3, iterationsPerEpoch: ipe)
-            let tt = TeacherTemperature(warmupTemp: 0.04, temp: 0.07, warmupEpochs: 2)
+            let schedule = TrainingSchedule(baseLR: 0.5, globalBatch: B, minLR: 1e-4, warmupEpochs: 1, weightDecay: 0.04, weightDecayEnd: 0.4,
+                                            momentumTeacher: 0.9, warmupTeacherTemp: 0.04, teacherTemp: 0.07, warmupTeacherTempEpochs: 2,
+                                            epochs: 3, iterationsPerEpoch: 2, freezeLastLayerEpochs: 1, clipGrad: 0.5)
+            // The schedules the PyTorch script used (stored in the fixture's metadata).
+            let meta = try fx.metadata["lr"].map { try JSONDecoder().decode([Double].self, from: Data($0.utf8)) } ?? []
+            XCTAssertEqual(meta.count, 6)
+            for (i, v) in meta.enumerated() { XCTAssertEqual(schedule.values(at: i).lr, v, accuracy: 1e-12, "lr[\(i)]") }
             for it in 0..<5 {
-                let epoch = it / ipe
                 let globals = FixtureTensors.array("input.step\(it).globals", count: 2 * B * 3 * 32 * 32, scale: 1)
                 let locals = FixtureTensors.array("input.step\(it).locals", count: 2 * B * 3 * 16 * 16, scale: 1)
-                let hyper = StepHyper(lr: Float(lr.value(at: it)), weightDecay: Float(wd.value(at: it)),
-                                      teacherMomentum: Float(mom.value(at: it)), teacherTemperature: Float(tt.value(epoch: epoch)),
-                                      clipGrad: 0.5, freezeLastLayer: epoch < 1)
+                let hyper = StepHyper(schedule, iteration: it)
+                XCTAssertEqual(hyper.freezeLastLayer, it < 2)
                 let values = try model.forwardBackward(globals: globals, locals: locals, teacherTemperature: hyper.teacherTemperature)
                 let want = try fx.floats("loss@\(it)")
                 for (name, got, w) in [("total", values.total, want[0]), ("L_V", values.view, want[1]), ("L_R", values.region, want[2])] {
