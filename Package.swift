@@ -10,6 +10,7 @@
 //   ESLoss       -> ESKernels   view + region losses on head outputs, centers (no MPI)
 //   ESOptim      -> ESModel     AdamW over table entries, clipping, EMA, schedules
 //   ESObjective  -> ESModel, ESLoss, ESOptim   student/teacher pair and the training step
+//   ESData       -> ESKernels, CZlib   datasets (IDX/Fashion-MNIST), epoch sampler
 //   ESDistributed-> CMPI        Communicator (MPI and single-process); the only MPI importer
 //   ESTestSupport-> ESKernels   fixtures, approximate comparison, finite differences
 //   esvit        -> all         ArgumentParser commands only
@@ -47,11 +48,13 @@ let package = Package(
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
                        providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CCPUControl", path: "Sources/CCPUControl"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "ESKernels", dependencies: ["COpenBLAS", "CCPUControl"], swiftSettings: fast),
         .target(name: "ESModel", dependencies: ["ESKernels"], swiftSettings: fast),
         .target(name: "ESOptim", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .target(name: "ESLoss", dependencies: ["ESKernels"], swiftSettings: fast),
         .target(name: "ESObjective", dependencies: ["ESKernels", "ESModel", "ESLoss", "ESOptim"], swiftSettings: fast),
+        .target(name: "ESData", dependencies: ["ESKernels", "CZlib"], swiftSettings: fast),
         .target(name: "ESDistributed", dependencies: ["CMPI"], swiftSettings: fast),
         .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .executableTarget(name: "esvit", dependencies: [
@@ -59,6 +62,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "ESKernelsTests", dependencies: ["ESKernels", "ESTestSupport"]),
+        .testTarget(name: "ESDataTests", dependencies: ["ESData", "ESKernels"]),
         .testTarget(name: "ESOptimTests", dependencies: ["ESOptim", "ESModel", "ESKernels"]),
         .testTarget(name: "ESObjectiveTests", dependencies: ["ESObjective", "ESLoss", "ESOptim", "ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),
