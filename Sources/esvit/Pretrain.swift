@@ -4,11 +4,12 @@ import ArgumentParser
 
 struct Pretrain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "EsViT pretraining (not yet available: the engine is in place; the objective, data pipeline and trainer are next).")
+        abstract: "EsViT pretraining (not yet available: the engine and the objective are in place; the data pipeline and MPI trainer are next).")
 
     func run() throws {
-        print("esvit pretrain: not yet — this build has the Swin engine (forward/backward, weights I/O, benchmarks);")
-        print("the EsViT objective, the input pipeline and the MPI trainer are still to come. See README.md › Status.")
+        print("esvit pretrain: not yet. This build has the Swin engine and the EsViT objective with a complete")
+        print("single-process training step (see `esvit bench step`); the input pipeline and the MPI trainer")
+        print("are still to come. See README.md › Status.")
         throw ExitCode(3)
     }
 }
