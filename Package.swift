@@ -17,8 +17,10 @@
 import PackageDescription
 import Foundation
 
-// -Ounchecked removes bounds/overflow checks in the numeric targets. Never put side effects
-// inside precondition()/assert(): -Ounchecked does not evaluate them.
+// Optimisation: plain -O. Measured against -Ounchecked on `esvit bench swin` (swin_mini,
+// batch 64, 2 threads, alternating runs): 374/381 vs 389/366 img/s, i.e. no difference, because
+// the kernels already work on raw pointers; -O keeps our precondition() checks alive
+// (-Ounchecked skips them silently). Never put side effects inside precondition()/assert().
 //
 // Target CPU: Swift's default x86-64 baseline has no FMA, so every SIMD `addingProduct` becomes
 // per-lane fmaf() library calls (measured: the kernels ran ~5x slower). We build for `haswell`
@@ -31,7 +33,7 @@ let cpuFlags: [String] = targetCPU == "generic" ? [] : ["-target-cpu", targetCPU
 #else
 let cpuFlags: [String] = targetCPU == "generic" || targetCPU == "haswell" ? [] : ["-target-cpu", targetCPU]
 #endif
-let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"] + cpuFlags, .when(configuration: .release))]
+let fast: [SwiftSetting] = [.unsafeFlags(["-O", "-wmo"] + cpuFlags, .when(configuration: .release))]
 
 let package = Package(
     name: "esvit-swift",
