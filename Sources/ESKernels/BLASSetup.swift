@@ -38,6 +38,8 @@ public enum BLASSetup {
         let env = ProcessInfo.processInfo.environment
         if env["ESVIT_BLAS_REEXEC"] != nil {
             let detected = env["ESVIT_BLAS_DETECTED"] ?? "?"
+            // Children (benchmark peers, nested esvit) inherit OPENBLAS_CORETYPE, not the marker.
+            unsetenv("ESVIT_BLAS_REEXEC"); unsetenv("ESVIT_BLAS_DETECTED")
             return "note: OpenBLAS did not recognise this CPU (it chose \(detected) kernels); using \(coreName) kernels. Set OPENBLAS_CORETYPE to choose yourself."
         }
         guard env["OPENBLAS_CORETYPE"] == nil, let best = bestCore(), level(best) > level(coreName) else { return nil }
