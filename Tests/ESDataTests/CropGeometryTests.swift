@@ -8,10 +8,17 @@ import ESKernels
 
 private struct Replay: CropRandomSource {
     var floats: [Float], ints: [Int]
-    mutating func uniform32(_ lo: Float, _ hi: Float) -> Float { floats.removeFirst() }
+    /// Set when the code asks for more draws than torchvision made, or for a range that does not
+    /// contain the recorded offset (the test fails instead of crashing).
+    var misuse = false
+    mutating func uniform32(_ lo: Float, _ hi: Float) -> Float {
+        if floats.isEmpty { misuse = true; return lo }
+        return floats.removeFirst()
+    }
     mutating func randint(_ lo: Int, _ hiExclusive: Int) -> Int {
+        if ints.isEmpty { misuse = true; return lo }
         let v = ints.removeFirst()
-        precondition(v >= lo && v < hiExclusive, "recorded offset outside the range the Swift code asks for")
+        if v < lo || v >= hiExclusive { misuse = true; return lo }
         return v
     }
 }
@@ -30,11 +37,11 @@ final class CropGeometryTests: XCTestCase {
             let box = RandomResizedCrop.box(height: c.height, width: c.width, scale: (c.scale[0], c.scale[1]),
                                             ratio: (file.ratio[0], file.ratio[1]), rng: &src)
             let got = [box.top, box.left, box.height, box.width]
-            if got != c.expected {
+            if got != c.expected || src.misuse {
                 mismatches += 1
                 if mismatches <= 5 { XCTFail("\(c.height)×\(c.width) scale \(c.scale): got \(got), torchvision \(c.expected)") }
             }
-            XCTAssertTrue(src.floats.isEmpty && src.ints.isEmpty, "consumed exactly torchvision's draws")
+            XCTAssertTrue(src.floats.isEmpty && src.ints.isEmpty && !src.misuse, "consumed exactly torchvision's draws")
         }
         XCTAssertEqual(mismatches, 0)
     }
