@@ -64,7 +64,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "ESKernelsTests", dependencies: ["ESKernels", "ESTestSupport"]),
-        .testTarget(name: "ESDataTests", dependencies: ["ESData", "ESKernels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ESDataTests", dependencies: ["ESData", "ESKernels", "ESTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ESOptimTests", dependencies: ["ESOptim", "ESModel", "ESKernels"]),
         .testTarget(name: "ESObjectiveTests", dependencies: ["ESObjective", "ESLoss", "ESOptim", "ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),

@@ -51,10 +51,9 @@ public final class SwinWorkspace: @unchecked Sendable {
                      "input \(height)×\(width) is not a multiple of the patch size \(cfg.patchSize)")
         batch = B; imageHeight = height; imageWidth = width; self.training = training
         var shared: [String: FPtr] = [:]
-        var pending: [(String, Int)] = []
-        // Pass 1 records the size each slot needs; pass 2 hands out real storage.
+        // First every slot records the size it needs (the max over its users); then storage is made.
         var sizes: [String: Int] = [:]
-        func plan(_ name: String, _ n: Int) { sizes[name] = max(sizes[name] ?? 0, n); pending.append((name, n)) }
+        func plan(_ name: String, _ n: Int) { sizes[name] = max(sizes[name] ?? 0, n) }
         let p = cfg.patchSize, C0 = cfg.embedDim
         var H = height / p, W = width / p
         // Slot naming: training → unique per block; inference → one name per kind.
@@ -113,7 +112,6 @@ public final class SwinWorkspace: @unchecked Sendable {
         }
         bytes = total * 4
         func get(_ name: String) -> FPtr { shared[name]! }
-        _ = pending
         cols = get("cols"); embedOut = get("embedOut"); embedMean = get("embedMean"); embedRstd = get("embedRstd")
         x0 = get(training ? "x0" : stream)
         var prev = x0

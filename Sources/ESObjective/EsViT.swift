@@ -196,12 +196,11 @@ public final class EsViT: @unchecked Sendable {
     @discardableResult
     public func step(globals: UnsafePointer<Float>, locals: UnsafePointer<Float>?, hyper: StepHyper, sampleKeys: [UInt64]? = nil) throws -> StepResult {
         let values = try forwardBackward(globals: globals, locals: locals, teacherTemperature: hyper.teacherTemperature, sampleKeys: sampleKeys)
-        let result = StepResult(loss: values, viewCenterSum: loss.viewSum, viewCenterCount: loss.viewCount,
-                                regionCenterSum: loss.regionSum, regionCenterCount: loss.regionCount, times: times)
         updateCenters()
         optimizerStep(hyper)
-        return StepResult(loss: values, viewCenterSum: result.viewCenterSum, viewCenterCount: result.viewCenterCount,
-                          regionCenterSum: result.regionCenterSum, regionCenterCount: result.regionCenterCount, times: times)
+        // The loss keeps this step's local sums until the next forward; times now include the optimizer.
+        return StepResult(loss: values, viewCenterSum: loss.viewSum, viewCenterCount: loss.viewCount,
+                          regionCenterSum: loss.regionSum, regionCenterCount: loss.regionCount, times: times)
     }
 
     /// The whole single-process step at global iteration `iteration` of `schedule`.

@@ -4,14 +4,14 @@
 import XCTest
 import Foundation
 import ESData
+import ESTestSupport
 
 final class IDXTests: XCTestCase {
-    var dir: URL!
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("esvit-idx-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+    var tmp: TemporaryDirectory!
+    var dir: URL { tmp.url }
+
+    override func setUpWithError() throws { tmp = try TemporaryDirectory(prefix: "esvit-idx") }
+    override func tearDown() { tmp = nil }
 
     func write(_ name: String, _ bytes: [UInt8]) -> String {
         let p = dir.appendingPathComponent(name).path

@@ -8,14 +8,11 @@ import ESModel
 import ESTestSupport
 
 final class ForwardCommandTests: XCTestCase {
-    var dir: URL!
+    var tmp: TemporaryDirectory!
+    var dir: URL { tmp.url }
 
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("esvit-fwd-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+    override func setUpWithError() throws { tmp = try TemporaryDirectory(prefix: "esvit-fwd") }
+    override func tearDown() { tmp = nil }
 
     func path(_ n: String) -> String { dir.appendingPathComponent(n).path }
 

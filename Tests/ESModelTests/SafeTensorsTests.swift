@@ -8,14 +8,11 @@ import ESModel
 import ESTestSupport
 
 final class SafeTensorsTests: XCTestCase {
-    var dir: URL!
+    var tmp: TemporaryDirectory!
+    var dir: URL { tmp.url }
 
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("esvit-st-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+    override func setUpWithError() throws { tmp = try TemporaryDirectory(prefix: "esvit-st") }
+    override func tearDown() { tmp = nil }
 
     func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
 
