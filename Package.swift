@@ -10,7 +10,8 @@
 //   ESLoss       -> ESKernels   view + region losses on head outputs, centers (no MPI)
 //   ESOptim      -> ESModel     AdamW over table entries, clipping, EMA, schedules
 //   ESObjective  -> ESModel, ESLoss, ESOptim   student/teacher pair and the training step
-//   ESData       -> ESKernels, CZlib   datasets (IDX/Fashion-MNIST), epoch sampler
+//   JPEGShim     -> CJPEG       C: libjpeg-turbo decode/encode with setjmp error handling
+//   ESData       -> ESKernels, CZlib, JPEGShim   datasets (IDX, JPEG folders), sampler, crops
 //   ESDistributed-> CMPI        Communicator (MPI and single-process); the only MPI importer
 //   ESTestSupport-> ESKernels   fixtures, approximate comparison, finite differences
 //   esvit        -> all         ArgumentParser commands only
@@ -56,7 +57,8 @@ let package = Package(
         .target(name: "ESOptim", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .target(name: "ESLoss", dependencies: ["ESKernels"], swiftSettings: fast),
         .target(name: "ESObjective", dependencies: ["ESKernels", "ESModel", "ESLoss", "ESOptim"], swiftSettings: fast),
-        .target(name: "ESData", dependencies: ["ESKernels", "CZlib"], swiftSettings: fast),
+        .target(name: "JPEGShim", dependencies: ["CJPEG"], cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "ESData", dependencies: ["ESKernels", "CZlib", "JPEGShim"], swiftSettings: fast),
         .target(name: "ESDistributed", dependencies: ["CMPI"], swiftSettings: fast),
         .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .executableTarget(name: "esvit", dependencies: [
