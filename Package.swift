@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "ESDistributed", dependencies: ["CMPI"], swiftSettings: fast),
         .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .executableTarget(name: "esvit", dependencies: [
-            "ESKernels", "ESModel", "ESOptim", "ESLoss", "ESObjective", "ESDistributed", "ESTestSupport",
+            "ESKernels", "ESModel", "ESOptim", "ESLoss", "ESObjective", "ESData", "ESDistributed", "ESTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "ESKernelsTests", dependencies: ["ESKernels", "ESTestSupport"]),
