@@ -1,0 +1,101 @@
+// Multi-crop loader: deterministic crops (same key → byte-identical crops across runs and
+// loader-thread counts), view-major layout checked against direct per-crop computation,
+// mid-epoch start, and a folder salted with the bad-file corpus: an epoch completes, every bad
+// file is replaced deterministically, logged once, and counted.
+import XCTest
+import Foundation
+import ESData
+import ESKernels
+import ESTestSupport
+
+final class LoaderTests: XCTestCase {
+    let config = MultiCropConfig.fashionMNIST
+
+    func batches(_ source: ImageSource, threads: Int, epoch: Int = 0, from: Int = 0, count: Int = 3, B: Int = 8,
+                 log: @escaping @Sendable (String) -> Void = { _ in }) -> [([Float], [Float], [Int], Int)] {
+        let sampler = EpochSampler(count: source.count, worldSize: 1, rank: 0, batchPerRank: B, seed: 5)
+        let loader = MultiCropLoader(source: source, sampler: sampler, config: config, seed: 5, threads: threads, log: log)
+        loader.start(epoch: epoch, fromIteration: from)
+        var out: [([Float], [Float], [Int], Int)] = []
+        for _ in 0..<count {
+            guard let b = loader.next() else { break }
+            out.append((b.globals.array, b.locals.array, b.labels, b.replaced))
+        }
+        loader.stop()
+        return out
+    }
+
+    func testDeterministicAcrossThreadCountsAndRuns() throws {
+        let fm = try FashionMNIST(split: .train)
+        let a = batches(fm, threads: 1), b = batches(fm, threads: 3), c = batches(fm, threads: 3)
+        XCTAssertEqual(a.count, 3)
+        for k in 0..<3 {
+            XCTAssertEqual(a[k].0, b[k].0, "globals of batch \(k), 1 vs 3 threads"); XCTAssertEqual(a[k].1, b[k].1)
+            XCTAssertEqual(b[k].0, c[k].0, "run to run")
+        }
+        XCTAssertNotEqual(a[0].0, batches(fm, threads: 2, epoch: 1, count: 1)[0].0, "another epoch draws other crops")
+    }
+
+    func testViewMajorLayoutMatchesDirectCrops() throws {
+        let fm = try FashionMNIST(split: .train)
+        let B = 8, G = config.globalSize, L = config.localSize
+        let sampler = EpochSampler(count: fm.count, worldSize: 1, rank: 0, batchPerRank: B, seed: 5)
+        let loader = MultiCropLoader(source: fm, sampler: sampler, config: config, seed: 5, threads: 2)
+        loader.start(epoch: 2)
+        let batch = try XCTUnwrap(loader.next())
+        XCTAssertEqual(batch.indices, sampler.batch(epoch: 2, iteration: 0))
+        for (b, i) in batch.indices.enumerated() {
+            let img = try fm.load(i, minShortSide: 0)
+            for c in [0, 1, 2, config.crops - 1] {
+                var rng = MultiCrop.rng(seed: 5, epoch: 2, sample: i, crop: c)
+                let out = MultiCrop.augment(img, crop: c, config: config, rng: &rng)
+                let n = out.width * out.height * 3
+                var want = [Float](repeating: 0, count: n)
+                want.withUnsafeMutableBufferPointer { MultiCrop.normalize(out, mean: config.mean, std: config.std, into: $0.baseAddress!) }
+                let got = c < 2 ? Array(batch.globals.array[((c * B + b) * 3 * G * G)..<((c * B + b + 1) * 3 * G * G)])
+                                : Array(batch.locals.array[(((c - 2) * B + b) * 3 * L * L)..<(((c - 2) * B + b + 1) * 3 * L * L)])
+                XCTAssertEqual(got, want, "sample \(i) crop \(c)")
+            }
+            XCTAssertEqual(batch.labels[b], Int(fm.labels[i]))
+        }
+        // Normalised values of a pixel: (x/255 − 0.2860)/0.3530 ∈ [−0.81, 2.02].
+        XCTAssertTrue(batch.globals.array.allSatisfy { $0 >= -0.82 && $0 <= 2.03 })
+        loader.stop()
+    }
+
+    func testMidEpochStartMatchesFullEpoch() throws {
+        let fm = try FashionMNIST(split: .test)
+        let full = batches(fm, threads: 2, count: 4)
+        let resumed = batches(fm, threads: 2, from: 2, count: 2)
+        XCTAssertEqual(resumed[0].0, full[2].0); XCTAssertEqual(resumed[1].1, full[3].1)
+    }
+
+    func testBadFilesAreReplacedCountedAndLoggedOnce() throws {
+        let tmp = try TemporaryDirectory(prefix: "esvit-bad")
+        let corpus = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent("jpeg")
+        let fm = FileManager.default
+        let good = try Data(contentsOf: corpus.appendingPathComponent("good_rgb.jpg"))
+        try fm.createDirectory(atPath: tmp.path("a"), withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: tmp.path("b"), withIntermediateDirectories: true)
+        for k in 0..<10 { fm.createFile(atPath: tmp.path("a/good\(k).jpg"), contents: good) }
+        let bad = ["truncated.jpg", "corrupt_header.jpg", "png_named.jpg", "text.jpeg", "empty.jpg", "huge.jpg"]
+        for name in bad { try fm.copyItem(atPath: corpus.appendingPathComponent(name).path, toPath: tmp.path("b/" + name)) }
+        try fm.createSymbolicLink(atPath: tmp.path("b/dangling.jpg"), withDestinationPath: tmp.path("nowhere.jpg"))
+        let folder = try ImageFolder(root: tmp.url.path)
+        XCTAssertEqual(folder.count, 17)
+        final class Lines: @unchecked Sendable { var items: [String] = []; let lock = NSLock()
+            func add(_ s: String) { lock.lock(); items.append(s); lock.unlock() } }
+        let lines = Lines()
+        let result = batches(folder, threads: 2, count: 10, B: 4, log: { lines.add($0) })
+        XCTAssertEqual(result.count, 4, "⌊17/4⌋ batches: the epoch completes")
+        let replaced = result.reduce(0) { $0 + $1.3 }
+        XCTAssertGreaterThan(replaced, 0)
+        XCTAssertTrue(result.allSatisfy { $0.2.allSatisfy { $0 == 0 } }, "every used sample is a good one (class a)")
+        let logged = lines.items.filter { $0.hasPrefix("data: skipping") }
+        XCTAssertEqual(Set(logged).count, logged.count, "each bad file logged once")
+        for line in logged { XCTAssertTrue(bad.contains { line.contains($0) } || line.contains("dangling.jpg"), line) }
+        // Same run again: the same replacements (deterministic).
+        let again = batches(folder, threads: 1, count: 10, B: 4)
+        XCTAssertEqual(again.map { $0.0 }, result.map { $0.0 })
+    }
+}
