@@ -1,0 +1,66 @@
+// `esvit bench data`: decoded and augmented images/s of the multi-crop loader (2 global + N local
+// crops per image) on Fashion-MNIST or a JPEG folder, against Pillow + torchvision doing the same
+// work on the same files with as many worker processes, in the same run.
+import ArgumentParser
+import ESData
+import ESKernels
+import Foundation
+
+struct BenchData: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data",
+        abstract: "Input-pipeline throughput (decode + DINO multi-crop) against Pillow + torchvision.",
+        discussion: """
+        Images/s counts samples; each yields 2 global and --local-crops local crops. With \\
+        --compare-torch PYTHON, tools/reference/bench_data_pillow.py runs the official DINO \\
+        augmentation with a DataLoader of --threads worker processes on the same data.
+
+        Example: esvit bench data --dataset folder --data-path data/fmnist-jpeg/train --threads 2 --compare-torch .venv/bin/python
+        """)
+
+    @Option(help: "fashion-mnist (IDX files) or folder (JPEG image folder).") var dataset: String = "fashion-mnist"
+    @Option(help: "Dataset location (the IDX folder, or the image-folder root).") var dataPath: String = FashionMNIST.defaultRoot
+    @Option(help: "Loader threads.") var threads: Int = 1
+    @Option(help: "Images per batch.") var batch: Int = 64
+    @Option(help: "Timed batches (after one warm-up batch; both sides prefetch 2 batches per worker).") var batches: Int = 30
+    @Option(help: "Global crop size.") var globalSize: Int = 32
+    @Option(help: "Local crop size.") var localSize: Int = 16
+    @Option(help: "Local crops per image.") var localCrops: Int = 6
+    @Option(help: "Python with torch/torchvision/Pillow: also time the Pillow pipeline.") var compareTorch: String?
+    @Option(help: "Path to bench_data_pillow.py.") var torchScript: String = "tools/reference/bench_data_pillow.py"
+
+    func validate() throws {
+        if !["fashion-mnist", "folder"].contains(dataset) { throw ValidationError("--dataset must be fashion-mnist or folder") }
+        if threads < 1 || batch < 1 || batches < 1 { throw ValidationError("--threads, --batch and --batches must be ≥ 1") }
+    }
+
+    func run() throws {
+        let source: ImageSource
+        do { source = dataset == "folder" ? try ImageFolder(root: dataPath) : try FashionMNIST(root: dataPath, split: .train) }
+        catch { throw CLIError("\(error)") }
+        let mean = dataset == "folder" && dataPath.contains("fmnist") == false ? MultiCropConfig.imagenetMean : MultiCropConfig.fashionMean
+        let std = mean == MultiCropConfig.imagenetMean ? MultiCropConfig.imagenetStd : MultiCropConfig.fashionStd
+        let config = MultiCropConfig(globalSize: globalSize, localSize: localSize, localCrops: localCrops, mean: mean, std: std)
+        let sampler = EpochSampler(count: source.count, worldSize: 1, rank: 0, batchPerRank: batch, seed: 0)
+        guard sampler.iterationsPerEpoch > batches else { throw CLIError("the dataset has only \(sampler.iterationsPerEpoch) batches of \(batch)") }
+        let loader = MultiCropLoader(source: source, sampler: sampler, config: config, seed: 0, threads: threads)
+        loader.start(epoch: 0)
+        _ = loader.next()                                  // warm-up
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<batches { _ = loader.next() }
+        let s = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        loader.stop()
+        let rate = Double(batch * batches) / s
+        print("esvit bench data: \(dataset) \(dataPath) (\(source.count) images), batch \(batch), 2×\(globalSize) + \(localCrops)×\(localSize) px, \(threads) loader threads")
+        print(String(format: "  Swift: %.0f images/s (%.0f per thread)", rate, rate / Double(threads)))
+        if let py = compareTorch {
+            let obj = try runTorchPeer(python: py, script: torchScript, threads: threads, arguments: [
+                "--dataset", dataset, "--data-path", dataPath, "--threads", "\(threads)", "--batch", "\(batch)", "--batches", "\(batches)",
+                "--global-size", "\(globalSize)", "--local-size", "\(localSize)", "--local-crops", "\(localCrops)",
+                "--mean"] + mean.map { "\($0)" } + ["--std"] + std.map { "\($0)" })
+            guard let pr = obj["images_s"] as? Double else { throw CLIError("the Pillow peer printed no images_s") }
+            print(String(format: "  Pillow + torchvision (same run): %.0f images/s [%@]", pr, obj["versions"] as? String ?? ""))
+            print(String(format: "  ratio Swift/Pillow: %.2f×", rate / pr))
+        }
+    }
+}
