@@ -14,6 +14,13 @@ public protocol ImageSource: Sendable {
     func name(_ i: Int) -> String
     /// Decodes sample i; `minShortSide` allows cheaper reduced-size decoding.
     func load(_ i: Int, minShortSide: Int) throws -> RGBImage
+    /// The stored (width, height) of sample i when it can be read without decoding (JPEG
+    /// header), else nil; used to plan DCT-domain downscaling.
+    func storedSize(_ i: Int) throws -> (width: Int, height: Int)?
+}
+
+extension ImageSource {
+    public func storedSize(_ i: Int) throws -> (width: Int, height: Int)? { nil }
 }
 
 public struct ImageFolder: ImageSource {
@@ -62,6 +69,8 @@ public struct ImageFolder: ImageSource {
     public func load(_ i: Int, minShortSide: Int) throws -> RGBImage {
         try JPEG.decode(file: paths[i], minShortSide: minShortSide, maxPixels: maxPixels).0
     }
+
+    public func storedSize(_ i: Int) throws -> (width: Int, height: Int)? { try JPEG.size(file: paths[i]) }
 }
 
 extension FashionMNIST: ImageSource {

@@ -36,6 +36,19 @@ public enum JPEG {
         return try decode([UInt8](data), minShortSide: minShortSide, maxPixels: maxPixels)
     }
 
+    /// Image size from the header only (no decoding); reads just the first 64 KiB.
+    public static func size(file path: String) throws -> (width: Int, height: Int) {
+        guard let fh = FileHandle(forReadingAtPath: path) else { throw DataError.missing("cannot read the file") }
+        defer { try? fh.close() }
+        let head = [UInt8](fh.readData(ofLength: 1 << 16))
+        guard !head.isEmpty else { throw DataError.malformed("empty file") }
+        var w: Int32 = 0, h: Int32 = 0, comps: Int32 = 0
+        var err = [CChar](repeating: 0, count: 256)
+        let rc = head.withUnsafeBufferPointer { jpegshim_info($0.baseAddress, UInt($0.count), &w, &h, &comps, &err, Int32(err.count)) }
+        guard rc == 0 else { throw DataError.malformed(String(cString: err)) }
+        return (Int(w), Int(h))
+    }
+
     /// Encodes gray (components 1) or RGB (3) pixels.
     public static func encode(_ pixels: [UInt8], width: Int, height: Int, components: Int, quality: Int = 95) throws -> Data {
         precondition(pixels.count == width * height * components, "pixel count does not match the size")

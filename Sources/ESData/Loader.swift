@@ -28,6 +28,10 @@ public final class MultiCropLoader: @unchecked Sendable {
     public let config: MultiCropConfig
     public let seed: UInt64
     public let threadCount: Int
+    /// Decode JPEGs at 1/2, 1/4 or 1/8 size when every crop of the sample still gets at least its
+    /// output resolution (libjpeg DCT scaling). Off: always full-size decoding (bit-exact with
+    /// Pillow + torchvision crops for the same draws).
+    public let dctScaling: Bool
     let log: @Sendable (String) -> Void
 
     private let cond = NSCondition()
@@ -41,12 +45,15 @@ public final class MultiCropLoader: @unchecked Sendable {
     private var workers: [Thread] = []
     private var loggedBad = Set<Int>()
     public private(set) var replacedThisEpoch = 0
+    /// Samples decoded at reduced size (DCT scaling) since the loader was made.
+    public private(set) var reducedDecodes = 0
     /// Seconds the last `next()` waited for its batch.
     public private(set) var lastWait = 0.0
 
     public init(source: ImageSource, sampler: EpochSampler, config: MultiCropConfig, seed: UInt64, threads: Int,
-                depth: Int? = nil, log: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
-        self.source = source; self.sampler = sampler; self.config = config; self.seed = seed
+                depth: Int? = nil, dctScaling: Bool = true,
+                log: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
+        self.source = source; self.sampler = sampler; self.config = config; self.seed = seed; self.dctScaling = dctScaling
         threadCount = max(1, threads); self.log = log
         let B = sampler.batchPerRank, G = config.globalSize, L = config.localSize
         for _ in 0..<(depth ?? 2 * max(1, threads)) {
@@ -127,8 +134,31 @@ public final class MultiCropLoader: @unchecked Sendable {
         for (b, i) in indices.enumerated() {
             var used = i, attempt = 0
             var img: RGBImage? = nil
+            var boxes: [CropBox]? = nil, stored: (width: Int, height: Int)? = nil
             while img == nil {
-                do { img = try source.load(used, minShortSide: 0) } catch {
+                do {
+                    // Plan: draw every crop's box on the stored size; decode only as large as the
+                    // smallest crop-to-output ratio allows (power-of-two DCT scaling).
+                    stored = dctScaling ? try source.storedSize(used) : nil
+                    var minShort = 0
+                    if let st = stored {
+                        var ratio = Double.infinity
+                        var bs: [CropBox] = []
+                        for c in 0..<config.crops {
+                            var rng = MultiCrop.rng(seed: seed, epoch: e, sample: i, crop: c)
+                            let bx = MultiCrop.box(height: st.height, width: st.width, crop: c, config: config, rng: &rng)
+                            bs.append(bx)
+                            ratio = min(ratio, Double(min(bx.height, bx.width)) / Double(config.size(ofCrop: c)))
+                        }
+                        boxes = bs
+                        let d = ratio >= 8 ? 8 : (ratio >= 4 ? 4 : (ratio >= 2 ? 2 : 1))
+                        if d > 1 {
+                            minShort = (min(st.width, st.height) + d - 1) / d
+                            cond.lock(); reducedDecodes += 1; cond.unlock()
+                        }
+                    }
+                    img = try source.load(used, minShortSide: minShort)
+                } catch {
                     report(used, error)
                     attempt += 1
                     if attempt > 50 {
@@ -144,9 +174,20 @@ public final class MultiCropLoader: @unchecked Sendable {
             labels.append(source.label(used))
             var k = KeyedRandom(seed, UInt64(e), UInt64(i), 0xD509)
             keys.append(k.next())
+            let decoded = img!
             for c in 0..<config.crops {
                 var rng = MultiCrop.rng(seed: seed, epoch: e, sample: i, crop: c)
-                let out = MultiCrop.augment(img!, crop: c, config: config, rng: &rng)
+                var box: CropBox? = nil
+                if let st = stored, let bs = boxes, st.width > 0 {
+                    // Same draws as planned; map the box into the (possibly reduced) decoded image.
+                    _ = MultiCrop.box(height: st.height, width: st.width, crop: c, config: config, rng: &rng)
+                    let sx = Double(decoded.width) / Double(st.width), sy = Double(decoded.height) / Double(st.height)
+                    let b0 = bs[c]
+                    let top = min(Int(Double(b0.top) * sy), decoded.height - 1), left = min(Int(Double(b0.left) * sx), decoded.width - 1)
+                    box = CropBox(top: top, left: left, height: max(1, min(Int((Double(b0.height) * sy).rounded()), decoded.height - top)),
+                                  width: max(1, min(Int((Double(b0.width) * sx).rounded()), decoded.width - left)))
+                }
+                let out = MultiCrop.augment(decoded, crop: c, config: config, rng: &rng, box: box)
                 let dst = c < 2 ? gbuf.pointer + (c * B + b) * 3 * G * G : lbuf.pointer + ((c - 2) * B + b) * 3 * L * L
                 MultiCrop.normalize(out, mean: config.mean, std: config.std, into: dst)
             }

@@ -53,11 +53,19 @@ public enum MultiCrop {
         KeyedRandom(seed, UInt64(epoch), UInt64(sample), UInt64(crop))
     }
 
-    /// Augments crop `crop` of `img` (uint8 RGB) and returns the 8-bit result (before ToTensor).
-    public static func augment(_ img: RGBImage, crop: Int, config: MultiCropConfig, rng: inout KeyedRandom) -> RGBImage {
-        let size = config.size(ofCrop: crop)
+    /// The crop's RandomResizedCrop box on an image of the given size (the first draws of `rng`).
+    public static func box(height: Int, width: Int, crop: Int, config: MultiCropConfig, rng: inout KeyedRandom) -> CropBox {
         let scale = crop < 2 ? config.globalScale : config.localScale
-        let box = RandomResizedCrop.box(height: img.height, width: img.width, scale: (scale[0], scale[1]), rng: &rng)
+        return RandomResizedCrop.box(height: height, width: width, scale: (scale[0], scale[1]), rng: &rng)
+    }
+
+    /// Augments crop `crop` of `img` (uint8 RGB) and returns the 8-bit result (before ToTensor).
+    /// `box`: the crop box already drawn from `rng` (mapped into `img`), e.g. when the image was
+    /// decoded at reduced size; nil draws it here.
+    public static func augment(_ img: RGBImage, crop: Int, config: MultiCropConfig, rng: inout KeyedRandom,
+                               box given: CropBox? = nil) -> RGBImage {
+        let size = config.size(ofCrop: crop)
+        let box = given ?? MultiCrop.box(height: img.height, width: img.width, crop: crop, config: config, rng: &rng)
         var out = ImageOps.cropResize(img, box: box, outWidth: size, outHeight: size)
         // flip_and_color_jitter
         if rng.uniform() < 0.5 { ImageOps.flipHorizontal(&out) }

@@ -26,6 +26,7 @@ struct BenchData: ParsableCommand {
     @Option(help: "Global crop size.") var globalSize: Int = 32
     @Option(help: "Local crop size.") var localSize: Int = 16
     @Option(help: "Local crops per image.") var localCrops: Int = 6
+    @Flag(help: "Always decode JPEGs at full size (bit-exact with Pillow crops); default: DCT scaling when crops allow.") var noDctScaling = false
     @Option(help: "Python with torch/torchvision/Pillow: also time the Pillow pipeline.") var compareTorch: String?
     @Option(help: "Path to bench_data_pillow.py.") var torchScript: String = "tools/reference/bench_data_pillow.py"
 
@@ -43,7 +44,7 @@ struct BenchData: ParsableCommand {
         let config = MultiCropConfig(globalSize: globalSize, localSize: localSize, localCrops: localCrops, mean: mean, std: std)
         let sampler = EpochSampler(count: source.count, worldSize: 1, rank: 0, batchPerRank: batch, seed: 0)
         guard sampler.iterationsPerEpoch > batches else { throw CLIError("the dataset has only \(sampler.iterationsPerEpoch) batches of \(batch)") }
-        let loader = MultiCropLoader(source: source, sampler: sampler, config: config, seed: 0, threads: threads)
+        let loader = MultiCropLoader(source: source, sampler: sampler, config: config, seed: 0, threads: threads, dctScaling: !noDctScaling)
         loader.start(epoch: 0)
         _ = loader.next()                                  // warm-up
         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -52,7 +53,8 @@ struct BenchData: ParsableCommand {
         loader.stop()
         let rate = Double(batch * batches) / s
         print("esvit bench data: \(dataset) \(dataPath) (\(source.count) images), batch \(batch), 2×\(globalSize) + \(localCrops)×\(localSize) px, \(threads) loader threads")
-        print(String(format: "  Swift: %.0f images/s (%.0f per thread)", rate, rate / Double(threads)))
+        print(String(format: "  Swift: %.0f images/s (%.0f per thread); %d of %d samples decoded at reduced size", rate, rate / Double(threads),
+                     loader.reducedDecodes, batch * (batches + 1)))
         if let py = compareTorch {
             let obj = try runTorchPeer(python: py, script: torchScript, threads: threads, arguments: [
                 "--dataset", dataset, "--data-path", dataPath, "--threads", "\(threads)", "--batch", "\(batch)", "--batches", "\(batches)",

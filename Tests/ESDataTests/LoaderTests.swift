@@ -70,6 +70,35 @@ final class LoaderTests: XCTestCase {
         XCTAssertEqual(resumed[0].0, full[2].0); XCTAssertEqual(resumed[1].1, full[3].1)
     }
 
+    /// DCT-domain downscaling: with small crops of a 200×160 JPEG the loader decodes at reduced
+    /// size, yet the crops stay close to those from a full-size decode (same boxes, mapped).
+    func testDCTScalingIsUsedAndStaysClose() throws {
+        let tmp = try TemporaryDirectory(prefix: "esvit-dct")
+        let corpus = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent("jpeg")
+        try FileManager.default.createDirectory(atPath: tmp.path("c"), withIntermediateDirectories: true)
+        for k in 0..<8 { try FileManager.default.copyItem(atPath: corpus.appendingPathComponent("big.jpg").path, toPath: tmp.path("c/\(k).jpg")) }
+        let folder = try ImageFolder(root: tmp.url.path)
+        let cfg = MultiCropConfig(globalSize: 24, localSize: 12, localCrops: 2, mean: MultiCropConfig.imagenetMean, std: MultiCropConfig.imagenetStd)
+        func run(_ dct: Bool) -> (FloatBuffer, FloatBuffer, Int) {
+            let sampler = EpochSampler(count: 8, worldSize: 1, rank: 0, batchPerRank: 8, seed: 1)
+            let l = MultiCropLoader(source: folder, sampler: sampler, config: cfg, seed: 1, threads: 1, dctScaling: dct)
+            l.start(epoch: 0)
+            let b = l.next()!
+            let r = (FloatBuffer(b.globals.array), FloatBuffer(b.locals.array), l.reducedDecodes)
+            l.stop()
+            return r
+        }
+        let (g1, l1, n1) = run(true), (g0, l0, n0) = run(false)
+        XCTAssertEqual(n0, 0); XCTAssertGreaterThan(n1, 0, "DCT scaling engaged")
+        XCTAssertEqual(g1.count, g0.count); XCTAssertEqual(l1.count, l0.count)
+        var diff = 0.0
+        for k in 0..<g0.count { diff += Double(abs(g1[k] - g0[k])) }
+        let meanDiff = diff / Double(g0.count)
+        print("DCT-scaled vs full decode: mean |Δ| \(meanDiff) (normalised units)")
+        XCTAssertLessThan(meanDiff, 0.15, "reduced-size decoding changes crops only slightly")
+        XCTAssertNotEqual(g1.array, g0.array, "and it did change the decode")
+    }
+
     func testBadFilesAreReplacedCountedAndLoggedOnce() throws {
         let tmp = try TemporaryDirectory(prefix: "esvit-bad")
         let corpus = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent("jpeg")
