@@ -21,6 +21,26 @@ public protocol ImageSource: Sendable {
 
 extension ImageSource {
     public func storedSize(_ i: Int) throws -> (width: Int, height: Int)? { nil }
+
+    /// Decodes up to `tries` samples spread over the dataset and throws, naming the first
+    /// failure, when none of them is usable (run before training starts). Returns how many of
+    /// the tried samples failed.
+    @discardableResult
+    public func checkUsable(tries: Int = 32) throws -> Int {
+        let n = min(tries, count)
+        var failures = 0, firstError = ""
+        for k in 0..<n {
+            let i = k * count / n
+            do { _ = try load(i, minShortSide: 0) } catch {
+                failures += 1
+                if firstError.isEmpty { firstError = "\(name(i)): \(error)" }
+            }
+        }
+        if failures == n {
+            throw DataError.malformed("none of the \(n) images tried could be decoded (first: \(firstError)); check the data path and that the files are JPEGs")
+        }
+        return failures
+    }
 }
 
 public struct ImageFolder: ImageSource {

@@ -15,7 +15,7 @@ final class IDXTests: XCTestCase {
 
     func write(_ name: String, _ bytes: [UInt8]) -> String {
         let p = dir.appendingPathComponent(name).path
-        FileManager.default.createFile(atPath: p, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: p, contents: Data(bytes))
         return p
     }
 

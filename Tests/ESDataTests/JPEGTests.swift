@@ -68,10 +68,10 @@ final class JPEGTests: XCTestCase {
             for f in files {
                 let p = tmp.path(dir + "/" + f)
                 try fm.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                fm.createFile(atPath: p, contents: jpeg)
+                _ = fm.createFile(atPath: p, contents: jpeg)
             }
         }
-        fm.createFile(atPath: tmp.path("stray.jpg"), contents: jpeg)
+        _ = fm.createFile(atPath: tmp.path("stray.jpg"), contents: jpeg)
         let ds = try ImageFolder(root: tmp.url.path)
         XCTAssertEqual(ds.classNames, ["a_cats", "b_dogs"])
         XCTAssertEqual(ds.paths.map { String($0.dropFirst(tmp.url.path.count + 1)) },
@@ -82,7 +82,14 @@ final class JPEGTests: XCTestCase {
         let empty = try TemporaryDirectory(prefix: "esvit-empty")
         XCTAssertThrowsError(try ImageFolder(root: empty.url.path)) { XCTAssertTrue("\($0)".contains("no class folders")) }
         try fm.createDirectory(atPath: empty.path("cls"), withIntermediateDirectories: true)
-        fm.createFile(atPath: empty.path("cls/readme.txt"), contents: Data("x".utf8))
+        _ = fm.createFile(atPath: empty.path("cls/readme.txt"), contents: Data("x".utf8))
         XCTAssertThrowsError(try ImageFolder(root: empty.url.path)) { XCTAssertTrue("\($0)".contains("no .jpg/.jpeg files")) }
+        // A folder whose only images are all unusable: a clear error before training.
+        for name in ["truncated.jpg", "text.jpeg", "empty.jpg"] {
+            try fm.copyItem(atPath: file(name), toPath: empty.path("cls/" + name))
+        }
+        let unusable = try ImageFolder(root: empty.url.path)
+        XCTAssertThrowsError(try unusable.checkUsable()) { XCTAssertTrue("\($0)".contains("none of the 3 images tried could be decoded"), "\($0)") }
+        XCTAssertEqual(try ds.checkUsable(), 0)
     }
 }

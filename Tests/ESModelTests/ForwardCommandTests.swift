@@ -79,7 +79,7 @@ final class ForwardCommandTests: XCTestCase {
         XCTAssertNotEqual(c1, 0)
         XCTAssertTrue(o1.contains("wrong shape") && o1.contains("patch_embed.proj.weight"), o1)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("f.npy")), "no output on failure")
-        FileManager.default.createFile(atPath: path("bad.npy"), contents: Data("not numpy".utf8))
+        _ = FileManager.default.createFile(atPath: path("bad.npy"), contents: Data("not numpy".utf8))
         let (c2, o2) = try esvit(["forward", "--weights", path("w.safetensors"), "--input", path("bad.npy"), "--features", path("f.npy")])
         XCTAssertNotEqual(c2, 0); XCTAssertTrue(o2.contains("not a .npy file"), o2)
         let (c3, o3) = try esvit(["forward", "--arch", "swin_huge", "--weights", path("w.safetensors"), "--input", path("x.npy"), "--features", path("f.npy")])

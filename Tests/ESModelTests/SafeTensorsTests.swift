@@ -23,7 +23,7 @@ final class SafeTensorsTests: XCTestCase {
         withUnsafeBytes(of: &n) { bytes += $0 }
         bytes += Array(header.utf8) + data
         let p = path(name)
-        FileManager.default.createFile(atPath: p, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: p, contents: Data(bytes))
         return p
     }
 
@@ -68,7 +68,7 @@ final class SafeTensorsTests: XCTestCase {
     func testMalformedFilesAreRejectedWithReasons() {
         let ok = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}"
         expectError(raw("short", header: "", data: [], lengthOverride: 0), containing: ["header length 0"])
-        FileManager.default.createFile(atPath: path("tiny"), contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: path("tiny"), contents: Data([1, 2, 3]))
         expectError(path("tiny"), containing: ["too short"])
         expectError(raw("hugelen", header: ok, data: [UInt8](repeating: 0, count: 8), lengthOverride: 1 << 40), containing: ["header length"])
         expectError(raw("notjson", header: "{not json", data: []), containing: ["not a JSON object"])
@@ -87,7 +87,7 @@ final class SafeTensorsTests: XCTestCase {
         let good = raw("good", header: ok, data: [UInt8](repeating: 0, count: 8))
         XCTAssertNoThrow(try SafeTensorsFile(path: good))
         let cut = Data(FileManager.default.contents(atPath: good)!.dropLast(3))
-        FileManager.default.createFile(atPath: path("cut"), contents: cut)
+        _ = FileManager.default.createFile(atPath: path("cut"), contents: cut)
         expectError(path("cut"), containing: ["tensor a", "outside"])
     }
 
