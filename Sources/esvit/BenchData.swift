@@ -16,6 +16,8 @@ struct BenchData: ParsableCommand {
         augmentation with a DataLoader of --threads worker processes on the same data.
 
         Example: esvit bench data --dataset folder --data-path data/fmnist-jpeg/train --threads 2 --compare-torch .venv/bin/python
+        ImageNet-like: python tools/reference/make_bench_jpegs.py /tmp/imnet, then --data-path /tmp/imnet \
+        --global-crops-size 224 --local-crops-size 96 --local-crops-number 8 --batch 16
         """)
 
     @Option(help: "fashion-mnist (IDX files) or folder (JPEG image folder).") var dataset: String = "fashion-mnist"
@@ -23,9 +25,11 @@ struct BenchData: ParsableCommand {
     @Option(help: "Loader threads.") var threads: Int = 1
     @Option(help: "Images per batch.") var batch: Int = 64
     @Option(help: "Timed batches (after one warm-up batch; both sides prefetch 2 batches per worker).") var batches: Int = 30
-    @Option(help: "Global crop size.") var globalSize: Int = 32
-    @Option(help: "Local crop size.") var localSize: Int = 16
-    @Option(help: "Local crops per image.") var localCrops: Int = 6
+    @Option(name: [.customLong("global-crops-size"), .customLong("global-size")], help: "Global crop size.") var globalSize: Int = 32
+    @Option(name: [.customLong("local-crops-size"), .customLong("local-size")], help: "Local crop size.") var localSize: Int = 16
+    @Option(name: [.customLong("local-crops-number"), .customLong("local-crops")], help: "Local crops per image.") var localCrops: Int = 6
+    @Option(parsing: .upToNextOption, help: "Global crops' RandomResizedCrop scale range (two numbers).") var globalCropsScale: [Double] = [0.4, 1.0]
+    @Option(parsing: .upToNextOption, help: "Local crops' RandomResizedCrop scale range (two numbers).") var localCropsScale: [Double] = [0.05, 0.4]
     @Flag(help: "Always decode JPEGs at full size (bit-exact with Pillow crops); default: DCT scaling when crops allow.") var noDctScaling = false
     @Option(help: "Python with torch/torchvision/Pillow: also time the Pillow pipeline.") var compareTorch: String?
     @Option(help: "Path to bench_data_pillow.py.") var torchScript: String = "tools/reference/bench_data_pillow.py"
@@ -41,7 +45,9 @@ struct BenchData: ParsableCommand {
         catch { throw CLIError("\(error)") }
         let mean = dataset == "folder" && dataPath.contains("fmnist") == false ? MultiCropConfig.imagenetMean : MultiCropConfig.fashionMean
         let std = mean == MultiCropConfig.imagenetMean ? MultiCropConfig.imagenetStd : MultiCropConfig.fashionStd
-        let config = MultiCropConfig(globalSize: globalSize, localSize: localSize, localCrops: localCrops, mean: mean, std: std)
+        let config = MultiCropConfig(globalSize: globalSize, localSize: localSize, localCrops: localCrops,
+                                     globalScale: globalCropsScale, localScale: localCropsScale, mean: mean, std: std)
+        if let p = config.problem() { throw ValidationError(p) }
         let sampler = EpochSampler(count: source.count, worldSize: 1, rank: 0, batchPerRank: batch, seed: 0)
         guard sampler.iterationsPerEpoch > batches else { throw CLIError("the dataset has only \(sampler.iterationsPerEpoch) batches of \(batch)") }
         let loader = MultiCropLoader(source: source, sampler: sampler, config: config, seed: 0, threads: threads, dctScaling: !noDctScaling)
