@@ -1,0 +1,125 @@
+// Collective communication for data-parallel training, behind one protocol so the trainer runs
+// the same code as a plain process and under mpirun (one node or many). This target is the only
+// one that imports MPI. Semantics: every call is collective (all ranks call it, in the same
+// order) and blocking; all-reduce sums in place; broadcast copies rank 0's buffer everywhere.
+import CMPI
+import Foundation
+
+public protocol Communicator: AnyObject {
+    var rank: Int { get }
+    var size: Int { get }
+    /// Host name of this rank (differs across nodes).
+    var processorName: String { get }
+    func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int)
+    func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int)
+    func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int)
+    func broadcast(_ buffer: UnsafeMutablePointer<UInt8>, count: Int, root: Int)
+    func barrier()
+    /// Ends the whole job (every rank) with `code`, printing `message` first.
+    func abort(code: Int32, message: String) -> Never
+}
+
+extension Communicator {
+    public var isRoot: Bool { rank == 0 }
+}
+
+/// One process: collectives are identities.
+public final class SingleProcessCommunicator: Communicator {
+    public init() {}
+    public var rank: Int { 0 }
+    public var size: Int { 1 }
+    public var processorName: String { ProcessInfo.processInfo.hostName }
+    public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
+    public func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) {}
+    public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {}
+    public func broadcast(_ buffer: UnsafeMutablePointer<UInt8>, count: Int, root: Int) {}
+    public func barrier() {}
+    public func abort(code: Int32, message: String) -> Never {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        exit(code)
+    }
+}
+
+/// Open MPI. Large buffers are reduced in chunks of at most `chunk` elements (bucketed).
+public final class MPICommunicator: Communicator {
+    public let rank: Int, size: Int
+    public let processorName: String
+    public let chunk: Int
+
+    /// True when this process was started by mpirun/srun (an MPI launcher's environment).
+    public static var launchedByMPI: Bool {
+        let env = ProcessInfo.processInfo.environment
+        return env["OMPI_COMM_WORLD_SIZE"] != nil || env["PMIX_RANK"] != nil || env["PMI_RANK"] != nil
+    }
+
+    /// Initialises MPI (once per process; MULTIPLE threading so a watchdog may abort).
+    public init(chunkElements: Int = 4 << 20) {
+        var provided: Int32 = 0
+        var initialized: Int32 = 0
+        MPI_Initialized(&initialized)
+        if initialized == 0 { MPI_Init_thread(nil, nil, Int32(MPI_THREAD_MULTIPLE), &provided) }
+        var r: Int32 = 0, s: Int32 = 0
+        MPI_Comm_rank(CMPI_COMM_WORLD, &r); MPI_Comm_size(CMPI_COMM_WORLD, &s)
+        rank = Int(r); size = Int(s); chunk = max(1, chunkElements)
+        var name = [CChar](repeating: 0, count: Int(MPI_MAX_PROCESSOR_NAME) + 1)
+        var len: Int32 = 0
+        MPI_Get_processor_name(&name, &len)
+        processorName = String(cString: name)
+    }
+
+    public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
+        var off = 0
+        while off < count {
+            let n = min(chunk, count - off)
+            MPI_Allreduce(cmpi_in_place(), buffer + off, Int32(n), CMPI_FLOAT, CMPI_SUM, CMPI_COMM_WORLD)
+            off += n
+        }
+    }
+
+    public func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) {
+        var off = 0
+        while off < count {
+            let n = min(chunk, count - off)
+            MPI_Allreduce(cmpi_in_place(), buffer + off, Int32(n), CMPI_DOUBLE, CMPI_SUM, CMPI_COMM_WORLD)
+            off += n
+        }
+    }
+
+    public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {
+        var off = 0
+        while off < count {
+            let n = min(chunk, count - off)
+            MPI_Bcast(buffer + off, Int32(n), CMPI_FLOAT, Int32(root), CMPI_COMM_WORLD)
+            off += n
+        }
+    }
+
+    public func broadcast(_ buffer: UnsafeMutablePointer<UInt8>, count: Int, root: Int) {
+        var off = 0
+        while off < count {
+            let n = min(chunk, count - off)
+            MPI_Bcast(buffer + off, Int32(n), CMPI_BYTE, Int32(root), CMPI_COMM_WORLD)
+            off += n
+        }
+    }
+
+    public func barrier() { MPI_Barrier(CMPI_COMM_WORLD) }
+
+    public func abort(code: Int32, message: String) -> Never {
+        FileHandle.standardError.write(Data(("rank \(rank): " + message + "\n").utf8))
+        MPI_Abort(CMPI_COMM_WORLD, code)
+        exit(code)
+    }
+
+    /// Call once at the end of a successful run.
+    public func finalize() {
+        var finalized: Int32 = 0
+        MPI_Finalized(&finalized)
+        if finalized == 0 { MPI_Finalize() }
+    }
+}
+
+/// MPI under a launcher, a single process otherwise.
+public func makeCommunicator() -> Communicator {
+    MPICommunicator.launchedByMPI ? MPICommunicator() : SingleProcessCommunicator()
+}
