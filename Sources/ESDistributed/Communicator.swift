@@ -67,40 +67,26 @@ public final class MPICommunicator: Communicator {
         processorName = String(cString: name)
     }
 
-    public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
+    /// Runs `body(offset, n)` over `count` elements in chunks of at most `chunk` (MPI counts are Int32).
+    @inline(__always) func chunked(_ count: Int, _ body: (Int, Int32) -> Void) {
         var off = 0
-        while off < count {
-            let n = min(chunk, count - off)
-            MPI_Allreduce(cmpi_in_place(), buffer + off, Int32(n), CMPI_FLOAT, CMPI_SUM, CMPI_COMM_WORLD)
-            off += n
-        }
+        while off < count { let n = min(chunk, count - off); body(off, Int32(n)); off += n }
+    }
+
+    public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
+        chunked(count) { MPI_Allreduce(cmpi_in_place(), buffer + $0, $1, CMPI_FLOAT, CMPI_SUM, CMPI_COMM_WORLD) }
     }
 
     public func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) {
-        var off = 0
-        while off < count {
-            let n = min(chunk, count - off)
-            MPI_Allreduce(cmpi_in_place(), buffer + off, Int32(n), CMPI_DOUBLE, CMPI_SUM, CMPI_COMM_WORLD)
-            off += n
-        }
+        chunked(count) { MPI_Allreduce(cmpi_in_place(), buffer + $0, $1, CMPI_DOUBLE, CMPI_SUM, CMPI_COMM_WORLD) }
     }
 
     public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {
-        var off = 0
-        while off < count {
-            let n = min(chunk, count - off)
-            MPI_Bcast(buffer + off, Int32(n), CMPI_FLOAT, Int32(root), CMPI_COMM_WORLD)
-            off += n
-        }
+        chunked(count) { MPI_Bcast(buffer + $0, $1, CMPI_FLOAT, Int32(root), CMPI_COMM_WORLD) }
     }
 
     public func broadcast(_ buffer: UnsafeMutablePointer<UInt8>, count: Int, root: Int) {
-        var off = 0
-        while off < count {
-            let n = min(chunk, count - off)
-            MPI_Bcast(buffer + off, Int32(n), CMPI_BYTE, Int32(root), CMPI_COMM_WORLD)
-            off += n
-        }
+        chunked(count) { MPI_Bcast(buffer + $0, $1, CMPI_BYTE, Int32(root), CMPI_COMM_WORLD) }
     }
 
     public func barrier() { MPI_Barrier(CMPI_COMM_WORLD) }

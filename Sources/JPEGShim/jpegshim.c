@@ -37,6 +37,16 @@ static void shim_emit_message(j_common_ptr cinfo, int level) {
     }
 }
 
+/* One error manager setup for every entry point: longjmp on errors, quiet warnings, damage tracking. */
+static struct jpeg_error_mgr *shim_errors(struct shim_error *e, char *buf, int buflen) {
+    struct jpeg_error_mgr *mgr = jpeg_std_error(&e->pub);
+    e->pub.error_exit = shim_error_exit;
+    e->pub.output_message = shim_output_message;
+    e->pub.emit_message = shim_emit_message;
+    e->msg = buf; e->msglen = buflen; e->damaged = 0;
+    return mgr;
+}
+
 static void set_err(char *err, int errlen, const char *m) {
     if (err && errlen > 0) { strncpy(err, m, (size_t)errlen - 1); err[errlen - 1] = 0; }
 }
@@ -46,11 +56,7 @@ int jpegshim_info(const unsigned char *data, unsigned long size, int *width, int
     struct jpeg_decompress_struct cinfo;
     struct shim_error jerr;
     char buf[JMSG_LENGTH_MAX] = {0};
-    cinfo.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = shim_error_exit;
-    jerr.pub.output_message = shim_output_message;
-    jerr.pub.emit_message = shim_emit_message;
-    jerr.msg = buf; jerr.msglen = sizeof buf; jerr.damaged = 0;
+    cinfo.err = shim_errors(&jerr, buf, sizeof buf);
     if (setjmp(jerr.jump)) { set_err(err, errlen, buf[0] ? buf : "not a JPEG"); jpeg_destroy_decompress(&cinfo); return 1; }
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, size);
@@ -68,11 +74,7 @@ int jpegshim_decode_rgb(const unsigned char *data, unsigned long size, int min_s
     unsigned char *volatile pixels = NULL;
     unsigned char *volatile row = NULL;
     *out = NULL;
-    cinfo.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = shim_error_exit;
-    jerr.pub.output_message = shim_output_message;
-    jerr.pub.emit_message = shim_emit_message;
-    jerr.msg = buf; jerr.msglen = sizeof buf; jerr.damaged = 0;
+    cinfo.err = shim_errors(&jerr, buf, sizeof buf);
     if (setjmp(jerr.jump)) {
         set_err(err, errlen, buf[0] ? buf : "corrupt JPEG");
         free(pixels); free(row);
@@ -138,11 +140,7 @@ int jpegshim_encode(const unsigned char *pixels, int width, int height, int comp
     struct shim_error jerr;
     char buf[JMSG_LENGTH_MAX] = {0};
     *out = NULL; *size = 0;
-    cinfo.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = shim_error_exit;
-    jerr.pub.output_message = shim_output_message;
-    jerr.pub.emit_message = shim_emit_message;
-    jerr.msg = buf; jerr.msglen = sizeof buf; jerr.damaged = 0;
+    cinfo.err = shim_errors(&jerr, buf, sizeof buf);
     if (setjmp(jerr.jump)) { set_err(err, errlen, buf[0] ? buf : "encode failed"); jpeg_destroy_compress(&cinfo); free(*out); *out = NULL; return 1; }
     jpeg_create_compress(&cinfo);
     jpeg_mem_dest(&cinfo, out, size);
