@@ -4,12 +4,12 @@ import ArgumentParser
 
 struct Pretrain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "EsViT pretraining (not yet available: the engine and the objective are in place; the data pipeline and MPI trainer are next).")
+        abstract: "EsViT pretraining (not yet available: engine, objective, input pipeline, communicator and checkpoints are in place; the training loop is next).")
 
     func run() throws {
-        print("esvit pretrain: not yet. This build has the Swin engine and the EsViT objective with a complete")
-        print("single-process training step (see `esvit bench step`); the input pipeline and the MPI trainer")
-        print("are still to come. See README.md › Status.")
+        print("esvit pretrain: not yet. This build has the Swin engine, the EsViT objective with a complete training")
+        print("step (`esvit bench step`), the input pipeline (`esvit prepare`, `esvit bench data`), the MPI communicator")
+        print("(`esvit doctor --check-mpi`) and checkpoints; the distributed training loop is still to come. See README.md › Status.")
         throw ExitCode(3)
     }
 }
