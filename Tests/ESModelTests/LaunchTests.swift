@@ -1,0 +1,51 @@
+// Launchers and multi-node MPI: launch/run-node.sh with 2 ranks, and 3 simulated nodes in
+// network namespaces (../shared/tools/netns-cluster.sh, TCP between namespaces) running the
+// communicator self-test. The multi-node test is skipped, with the reason printed, only where
+// network namespaces cannot be created (not root, or no CAP_NET_ADMIN).
+import XCTest
+import Foundation
+
+final class LaunchTests: XCTestCase {
+    let root = FileManager.default.currentDirectoryPath
+
+    func run(_ exe: String, _ args: [String], timeout: TimeInterval = 180) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: root)
+        p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_") }
+        let pipe = Pipe()
+        p.standardOutput = pipe; p.standardError = pipe; p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
+        let out = String(data: pipe.fileHandleForReading.readDataToEndOfFile(), encoding: .utf8) ?? ""
+        p.waitUntilExit(); killer.cancel()
+        return (p.terminationStatus, out)
+    }
+
+    func testRunNodeTwoRanks() throws {
+        let script = root + "/launch/run-node.sh"
+        XCTAssertTrue(FileManager.default.fileExists(atPath: script), "run from the repository root")
+        let (code, out) = try run("/bin/bash", [script, "-n", "2", "--", "doctor", "--check-mpi"])
+        XCTAssertEqual(code, 0, out)
+        XCTAssertTrue(out.contains("ranks: 2 (MPI)") && out.contains("mpi: OK"), out)
+    }
+
+    func testThreeSimulatedNodesOverTCP() throws {
+        let tool = URL(fileURLWithPath: root).deletingLastPathComponent().appendingPathComponent("shared/tools/netns-cluster.sh").path
+        guard FileManager.default.fileExists(atPath: tool) else { throw XCTSkip("\(tool) not found") }
+        let probe = "esvit-probe-\(getpid())"
+        let (pc, po) = try run("/bin/sh", ["-c", "ip netns add \(probe) && ip netns del \(probe)"], timeout: 20)
+        guard pc == 0 else {
+            print("skipping the multi-node test: network namespaces cannot be created here (\(po.trimmingCharacters(in: .whitespacesAndNewlines)))")
+            throw XCTSkip("network namespaces unavailable")
+        }
+        let esvit = ForwardCommandTests.esvitBinary
+        let (code, out) = try run("/usr/bin/timeout", ["-k", "10", "150", "/bin/bash", tool, "with", "3", tool, "mpirun", "-np", "3",
+                                                       esvit, "doctor", "--check-mpi"])
+        XCTAssertEqual(code, 0, out)
+        XCTAssertTrue(out.contains("ranks: 3 (MPI)") && out.contains("this host: node0"), out)
+        XCTAssertTrue(out.contains("mpi: OK") && out.contains("3 ranks"), out)
+    }
+}
