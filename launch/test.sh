@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds in release mode, runs every test
 # (kernels vs Double references + finite differences, PyTorch fixtures, safetensors, CLI).
-# Ends with a plain "tests: N passed, N failed" line. Usage: launch/test.sh
+# Ends with a plain "tests: N passed, N failed, N skipped" line. Usage: launch/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 launch/setup.sh
