@@ -83,9 +83,21 @@ public final class EsViTLoss: @unchecked Sendable {
     let viewIndex: [Int32], viewWeights: [Float]
     var regionIndex: [Int32], regionWeights: [Float]
     let chunk: FloatBuffer
+    /// Per-step scratch, sized once: column sums (K); L2-normalised tokens for the matching and
+    /// their norms (student and teacher region rows × `channels`).
+    let colSums: FloatBuffer
+    public let channels: Int
+    let studentNormed, teacherNormed, studentNorms, teacherNorms: FloatBuffer
 
-    public init(layout: LossLayout, classes K: Int, useRegion: Bool, studentTemperature: Float = 0.1, chunkBytes: Int = 64 << 20) {
-        self.layout = layout; classes = K; self.useRegion = useRegion; self.studentTemperature = studentTemperature
+    /// `channels`: width of the backbone tokens used for region matching.
+    public init(layout: LossLayout, classes K: Int, channels C: Int, useRegion: Bool, studentTemperature: Float = 0.1,
+                chunkBytes: Int = 64 << 20) {
+        self.layout = layout; classes = K; channels = C; self.useRegion = useRegion; self.studentTemperature = studentTemperature
+        colSums = FloatBuffer(count: K)
+        studentNormed = FloatBuffer(count: useRegion ? layout.studentRegionRows * C : 0)
+        teacherNormed = FloatBuffer(count: useRegion ? layout.teacherRegionRows * C : 0)
+        studentNorms = FloatBuffer(count: useRegion ? layout.studentRegionRows : 0)
+        teacherNorms = FloatBuffer(count: useRegion ? layout.teacherRegionRows : 0)
         chunkRows = max(8, min(chunkBytes / (4 * K), max(layout.studentRegionRows, layout.studentViewRows)))
         teacherView = FloatBuffer(count: layout.teacherViewRows * K)
         teacherRegion = FloatBuffer(count: useRegion ? layout.teacherRegionRows * K : 0)
@@ -111,7 +123,9 @@ public final class EsViTLoss: @unchecked Sendable {
         chunk = FloatBuffer(count: chunkRows * K)
     }
 
-    public var bytes: Int { (teacherView.count + teacherRegion.count + chunk.count) * 4 }
+    public var bytes: Int {
+        [teacherView, teacherRegion, chunk, colSums, studentNormed, teacherNormed, studentNorms, teacherNorms].reduce(0) { $0 + $1.count * 4 }
+    }
 
     /// Teacher logits zn·Wᵀ → column sums (for the centers) → softmax((t − c)/τ_t), for the view
     /// head and (when on) the region head.
@@ -122,7 +136,7 @@ public final class EsViTLoss: @unchecked Sendable {
                  _ center: FloatBuffer, _ sum: inout [Double]) {
             let K = classes
             Linear.forward(y: out.pointer, x: zn, weight: w, bias: nil, rows: rows, inFeatures: Bn, outFeatures: K)
-            let colSums = FloatBuffer(count: K)
+            colSums.zero()
             Linear.columnSums(out.pointer, rows: rows, cols: K, into: colSums.pointer)
             for k in 0..<K { sum[k] = Double(colSums[k]) }
             let inv = 1 / tauT, c = center.pointer, o = out.pointer
@@ -144,13 +158,12 @@ public final class EsViTLoss: @unchecked Sendable {
 
     /// j* for every student region row and teacher view: argmax cosine similarity of the
     /// backbone tokens. studentTokens (studentRegionRows, C), teacherTokens (teacherRegionRows, C).
-    public func match(studentTokens zs: UnsafePointer<Float>, teacherTokens zt: UnsafePointer<Float>, channels C: Int) {
+    public func match(studentTokens zs: UnsafePointer<Float>, teacherTokens zt: UnsafePointer<Float>) {
         guard useRegion else { return }
-        let B = layout.batch, Tg = layout.globalTokens
-        let sn = FloatBuffer(count: layout.studentRegionRows * C), tn = FloatBuffer(count: layout.teacherRegionRows * C)
-        let scratchS = FloatBuffer(count: layout.studentRegionRows), scratchT = FloatBuffer(count: layout.teacherRegionRows)
-        L2Normalize.forward(y: sn.pointer, norms: scratchS.pointer, x: zs, rows: layout.studentRegionRows, dim: C)
-        L2Normalize.forward(y: tn.pointer, norms: scratchT.pointer, x: zt, rows: layout.teacherRegionRows, dim: C)
+        let B = layout.batch, Tg = layout.globalTokens, C = channels
+        let sn = studentNormed, tn = teacherNormed
+        L2Normalize.forward(y: sn.pointer, norms: studentNorms.pointer, x: zs, rows: layout.studentRegionRows, dim: C)
+        L2Normalize.forward(y: tn.pointer, norms: teacherNorms.pointer, x: zt, rows: layout.teacherRegionRows, dim: C)
         regionIndex.withUnsafeMutableBufferPointer { idxBuf in
             let idx = idxBuf.baseAddress!, S = sn.pointer, Tt = tn.pointer
             for v in 0..<layout.views {

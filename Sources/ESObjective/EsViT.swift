@@ -99,7 +99,8 @@ public final class EsViT: @unchecked Sendable {
         wsLocal = nL > 0 ? SwinWorkspace(model: backbone, batch: nL * B, height: config.localSize, width: config.localSize, training: true) : nil
         wsTeacher = SwinWorkspace(model: backbone, batch: 2 * B, height: config.globalSize, width: config.globalSize, training: false)
         let layout = LossLayout(batch: B, localCrops: nL, globalTokens: wsGlobal.finalTokens, localTokens: wsLocal?.finalTokens ?? 0)
-        loss = EsViTLoss(layout: layout, classes: config.head.outDim, useRegion: config.useDense, studentTemperature: config.studentTemperature)
+        loss = EsViTLoss(layout: layout, classes: config.head.outDim, channels: C, useRegion: config.useDense,
+                         studentTemperature: config.studentTemperature)
         hView = DINOHead.Workspace(head: head, rows: layout.studentViewRows, training: true)
         tView = DINOHead.Workspace(head: head, rows: layout.teacherViewRows, training: false)
         hDense = denseHead.map { DINOHead.Workspace(head: $0, rows: layout.studentRegionRows, training: true) }
@@ -148,7 +149,7 @@ public final class EsViT: @unchecked Sendable {
         // 3. Heads, matching and losses.
         head.forward(params: student.pointer, x: pooledAll.pointer, workspace: hView)
         if let denseHead, let hDense { denseHead.forward(params: student.pointer, x: tokensAll.pointer, workspace: hDense) }
-        loss.match(studentTokens: tokensAll.pointer, teacherTokens: wsTeacher.tokens, channels: C)
+        loss.match(studentTokens: tokensAll.pointer, teacherTokens: wsTeacher.tokens)
         hView.dW.zero(); hDense?.dW.zero()
         let values = try loss.student(viewZn: hView.zn.pointer, viewW: hView.w.pointer, viewDzn: hView.dzn.pointer, viewDW: hView.dW.pointer,
                                       regionZn: hDense?.zn.pointer, regionW: hDense?.w.pointer, regionDzn: hDense?.dzn.pointer,
