@@ -12,15 +12,15 @@ public protocol ImageSource: Sendable {
     func label(_ i: Int) -> Int
     /// A human-readable name for sample i (path or dataset index), for logs.
     func name(_ i: Int) -> String
-    /// Decodes sample i; `minShortSide` allows cheaper reduced-size decoding.
-    func load(_ i: Int, minShortSide: Int) throws -> RGBImage
-    /// The stored (width, height) of sample i when it can be read without decoding (JPEG
-    /// header), else nil; used to plan DCT-domain downscaling.
-    func storedSize(_ i: Int) throws -> (width: Int, height: Int)?
+    /// Decodes sample i. `plan` is called once with the stored (width, height), before any pixel
+    /// is decoded, and returns the smallest short side the decode must keep (0: full size), which
+    /// lets JPEGs decode at 1/2, 1/4 or 1/8 in the DCT domain. Each file is read once.
+    func load(_ i: Int, plan: (_ width: Int, _ height: Int) -> Int) throws -> RGBImage
 }
 
 extension ImageSource {
-    public func storedSize(_ i: Int) throws -> (width: Int, height: Int)? { nil }
+    /// Decodes sample i keeping at least `minShortSide` on the short side (0: full size).
+    public func load(_ i: Int, minShortSide: Int) throws -> RGBImage { try load(i) { _, _ in minShortSide } }
 
     /// Decodes up to `tries` samples spread over the dataset and throws, naming the first
     /// failure, when none of them is usable (run before training starts). Returns how many of
@@ -86,18 +86,20 @@ public struct ImageFolder: ImageSource {
     public var count: Int { paths.count }
     public func label(_ i: Int) -> Int { Int(labels[i]) }
     public func name(_ i: Int) -> String { paths[i] }
-    public func load(_ i: Int, minShortSide: Int) throws -> RGBImage {
-        try JPEG.decode(file: paths[i], minShortSide: minShortSide, maxPixels: maxPixels).0
+    public func load(_ i: Int, plan: (_ width: Int, _ height: Int) -> Int) throws -> RGBImage {
+        guard let data = FileManager.default.contents(atPath: paths[i]) else { throw DataError.missing("cannot read the file") }
+        let bytes = [UInt8](data)
+        let (w, h) = try JPEG.size(bytes)
+        return try JPEG.decode(bytes, minShortSide: plan(w, h), maxPixels: maxPixels).0
     }
-
-    public func storedSize(_ i: Int) throws -> (width: Int, height: Int)? { try JPEG.size(file: paths[i]) }
 }
 
 extension FashionMNIST: ImageSource {
     public var classNames: [String] { FashionMNIST.classNames }
     public func label(_ i: Int) -> Int { Int(labels[i]) }
     public func name(_ i: Int) -> String { "fashion-mnist/\(split.rawValue)/\(i)" }
-    public func load(_ i: Int, minShortSide: Int) throws -> RGBImage {
+    public func load(_ i: Int, plan: (_ width: Int, _ height: Int) -> Int) throws -> RGBImage {
+        _ = plan(28, 28)                 // no reduced decoding for 28 px images; the plan still runs
         var px = [UInt8](repeating: 0, count: 28 * 28 * 3)
         let base = i * 784
         for k in 0..<784 { let v = pixels[base + k]; px[3 * k] = v; px[3 * k + 1] = v; px[3 * k + 2] = v }

@@ -36,15 +36,12 @@ public enum JPEG {
         return try decode([UInt8](data), minShortSide: minShortSide, maxPixels: maxPixels)
     }
 
-    /// Image size from the header only (no decoding); reads just the first 64 KiB.
-    public static func size(file path: String) throws -> (width: Int, height: Int) {
-        guard let fh = FileHandle(forReadingAtPath: path) else { throw DataError.missing("cannot read the file") }
-        defer { try? fh.close() }
-        let head = [UInt8](fh.readData(ofLength: 1 << 16))
-        guard !head.isEmpty else { throw DataError.malformed("empty file") }
+    /// Image size from the header only (no pixel is decoded).
+    public static func size(_ bytes: [UInt8]) throws -> (width: Int, height: Int) {
+        guard !bytes.isEmpty else { throw DataError.malformed("empty file") }
         var w: Int32 = 0, h: Int32 = 0, comps: Int32 = 0
         var err = [CChar](repeating: 0, count: 256)
-        let rc = head.withUnsafeBufferPointer { jpegshim_info($0.baseAddress, UInt($0.count), &w, &h, &comps, &err, Int32(err.count)) }
+        let rc = bytes.withUnsafeBufferPointer { jpegshim_info($0.baseAddress, UInt($0.count), &w, &h, &comps, &err, Int32(err.count)) }
         guard rc == 0 else { throw DataError.malformed(String(cString: err)) }
         return (Int(w), Int(h))
     }

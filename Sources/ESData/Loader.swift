@@ -134,30 +134,27 @@ public final class MultiCropLoader: @unchecked Sendable {
         for (b, i) in indices.enumerated() {
             var used = i, attempt = 0
             var img: RGBImage? = nil
-            var boxes: [CropBox]? = nil, stored: (width: Int, height: Int)? = nil
+            // Every crop's box is drawn once, on the stored size, from its keyed stream; the streams
+            // continue (past the box draws) into the rest of the augmentation.
+            var rngs: [KeyedRandom] = [], boxes: [CropBox] = [], stored = (width: 1, height: 1)
             while img == nil {
                 do {
-                    // Plan: draw every crop's box on the stored size; decode only as large as the
-                    // smallest crop-to-output ratio allows (power-of-two DCT scaling).
-                    stored = dctScaling ? try source.storedSize(used) : nil
-                    var minShort = 0
-                    if let st = stored {
+                    img = try source.load(used) { w, h in
+                        stored = (w, h)
+                        rngs = []; boxes = []
                         var ratio = Double.infinity
-                        var bs: [CropBox] = []
                         for c in 0..<config.crops {
                             var rng = MultiCrop.rng(seed: seed, epoch: e, sample: i, crop: c)
-                            let bx = MultiCrop.box(height: st.height, width: st.width, crop: c, config: config, rng: &rng)
-                            bs.append(bx)
+                            let bx = MultiCrop.box(height: h, width: w, crop: c, config: config, rng: &rng)
+                            rngs.append(rng); boxes.append(bx)
                             ratio = min(ratio, Double(min(bx.height, bx.width)) / Double(config.size(ofCrop: c)))
                         }
-                        boxes = bs
-                        let d = ratio >= 8 ? 8 : (ratio >= 4 ? 4 : (ratio >= 2 ? 2 : 1))
-                        if d > 1 {
-                            minShort = (min(st.width, st.height) + d - 1) / d
-                            cond.lock(); reducedDecodes += 1; cond.unlock()
-                        }
+                        // Decode only as large as the smallest crop-to-output ratio allows.
+                        let d = !dctScaling ? 1 : (ratio >= 8 ? 8 : (ratio >= 4 ? 4 : (ratio >= 2 ? 2 : 1)))
+                        guard d > 1 else { return 0 }
+                        cond.lock(); reducedDecodes += 1; cond.unlock()
+                        return (min(w, h) + d - 1) / d
                     }
-                    img = try source.load(used, minShortSide: minShort)
                 } catch {
                     report(used, error)
                     attempt += 1
@@ -175,14 +172,13 @@ public final class MultiCropLoader: @unchecked Sendable {
             var k = KeyedRandom(seed, UInt64(e), UInt64(i), 0xD509)
             keys.append(k.next())
             let decoded = img!
+            let sx = Double(decoded.width) / Double(stored.width), sy = Double(decoded.height) / Double(stored.height)
             for c in 0..<config.crops {
-                var rng = MultiCrop.rng(seed: seed, epoch: e, sample: i, crop: c)
+                var rng = rngs.count == config.crops ? rngs[c] : MultiCrop.rng(seed: seed, epoch: e, sample: i, crop: c)
                 var box: CropBox? = nil
-                if let st = stored, let bs = boxes, st.width > 0 {
-                    // Same draws as planned; map the box into the (possibly reduced) decoded image.
-                    _ = MultiCrop.box(height: st.height, width: st.width, crop: c, config: config, rng: &rng)
-                    let sx = Double(decoded.width) / Double(st.width), sy = Double(decoded.height) / Double(st.height)
-                    let b0 = bs[c]
+                if boxes.count == config.crops {
+                    // Map the planned box into the decoded image (the identity at full size).
+                    let b0 = boxes[c]
                     let top = min(Int(Double(b0.top) * sy), decoded.height - 1), left = min(Int(Double(b0.left) * sx), decoded.width - 1)
                     box = CropBox(top: top, left: left, height: max(1, min(Int((Double(b0.height) * sy).rounded()), decoded.height - top)),
                                   width: max(1, min(Int((Double(b0.width) * sx).rounded()), decoded.width - left)))
