@@ -60,9 +60,11 @@ let package = Package(
         .target(name: "JPEGShim", dependencies: ["CJPEG"], cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "ESData", dependencies: ["ESKernels", "CZlib", "JPEGShim"], swiftSettings: fast),
         .target(name: "ESDistributed", dependencies: ["CMPI"], swiftSettings: fast),
+        .target(name: "ESTrain", dependencies: ["ESKernels", "ESModel", "ESOptim", "ESLoss", "ESObjective", "ESData", "ESDistributed"],
+                swiftSettings: fast),
         .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .executableTarget(name: "esvit", dependencies: [
-            "ESKernels", "ESModel", "ESOptim", "ESLoss", "ESObjective", "ESData", "ESDistributed", "ESTestSupport",
+            "ESKernels", "ESModel", "ESOptim", "ESLoss", "ESObjective", "ESData", "ESDistributed", "ESTrain", "ESTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "ESKernelsTests", dependencies: ["ESKernels", "ESTestSupport"]),
@@ -70,6 +72,8 @@ let package = Package(
         .testTarget(name: "ESOptimTests", dependencies: ["ESOptim", "ESModel", "ESKernels"]),
         .testTarget(name: "ESObjectiveTests", dependencies: ["ESObjective", "ESLoss", "ESOptim", "ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "ESTrainTests", dependencies: ["ESTrain", "ESObjective", "ESData", "ESDistributed", "ESModel", "ESKernels",
+                                                         "ESTestSupport"]),
         .testTarget(name: "ESModelTests", dependencies: ["ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),
     ]

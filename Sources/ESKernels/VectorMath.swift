@@ -58,6 +58,20 @@ public enum VectorMath {
     /// Elementwise erf over n floats.
     public static func erf(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) { map(x, y, n, verf) }
 
+    /// y += x over n floats (gradient accumulation).
+    public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n { store8(load8(y + i) + load8(x + i), y + i); i += 8 }
+        while i < n { y[i] += x[i]; i += 1 }
+    }
+
+    /// y *= a over n floats (averaging reduced gradients).
+    public static func scale(_ y: UnsafeMutablePointer<Float>, by a: Float, _ n: Int) {
+        var i = 0
+        while i + 8 <= n { store8(load8(y + i) * a, y + i); i += 8 }
+        while i < n { y[i] *= a; i += 1 }
+    }
+
     /// y = f(x) eight lanes at a time; the tail goes through one zero-padded vector.
     @inline(__always)
     static func map(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, _ f: (V8) -> V8) {

@@ -3,7 +3,9 @@
 //   optimizer.exp_avg.<key>, optimizer.exp_avg_sq.<key>   AdamW moments
 //   loss.center, loss.center_grid      both centers
 // and metadata: format, version, config (EsViTConfig JSON), epoch, iteration (global), global
-// sample position, seed, world size, AdamW step counts (JSON, table order). Written atomically
+// sample position, samples consumed in the epoch, seed, world size, AdamW step counts (JSON,
+// table order). The per-rank batch in the config is a workspace size, not part of the model, so
+// it may differ between the writer and the reader (resume with another layout). Written atomically
 // (temp file, fsync, rename, fsync of the folder); loading runs every safetensors check plus
 // format/version/config compatibility, with a message that says what differs.
 import ESKernels
@@ -16,9 +18,12 @@ public struct CheckpointInfo: Codable, Equatable, Sendable {
     public var globalSamplePosition: Int
     public var seed: UInt64
     public var worldSize: Int
-    public init(epoch: Int, iteration: Int, globalSamplePosition: Int, seed: UInt64, worldSize: Int) {
+    /// Samples (over all ranks) already consumed in `epoch`: with the epoch, what a resume with
+    /// any number of ranks continues from.
+    public var samplesIntoEpoch: Int
+    public init(epoch: Int, iteration: Int, globalSamplePosition: Int, seed: UInt64, worldSize: Int, samplesIntoEpoch: Int = 0) {
         self.epoch = epoch; self.iteration = iteration; self.globalSamplePosition = globalSamplePosition
-        self.seed = seed; self.worldSize = worldSize
+        self.seed = seed; self.worldSize = worldSize; self.samplesIntoEpoch = samplesIntoEpoch
     }
 }
 
@@ -70,7 +75,9 @@ extension EsViT {
               steps.count == table.entries.count else {
             throw CheckpointError.invalid("\(path): checkpoint metadata (config, info, optimizer steps) is missing or damaged")
         }
-        if stored != config {
+        var comparable = stored
+        comparable.batch = config.batch
+        if comparable != config {
             throw CheckpointError.invalid("\(path) was written for a different configuration: " + EsViT.configDifferences(stored, config).joined(separator: "; "))
         }
         // Stage everything, then commit.

@@ -20,7 +20,15 @@ struct ESViT: ParsableCommand {
             FileHandle.standardError.write(Data(("error: " + problem + "\n").utf8))
             Foundation.exit(2)
         }
-        main(nil)
+        // Like ParsableCommand.main, except that only rank 0 prints usage errors: under mpirun
+        // every rank parses the same arguments and would print the same message N times.
+        do {
+            var command = try parseAsRoot(nil)
+            try command.run()
+        } catch {
+            if isRankZero { exit(withError: error) }
+            Foundation.exit(exitCode(for: error).rawValue)
+        }
     }
 
     /// Rank 0 (or a plain process) prints notes; other MPI ranks stay quiet.

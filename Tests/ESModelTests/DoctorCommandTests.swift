@@ -2,26 +2,12 @@
 // memory): the MPI communicator's all-reduce (chunked, 5M floats), double all-reduce and
 // broadcast give the right sums on every rank, and only rank 0 prints.
 import XCTest
+import ESTestSupport
 import Foundation
 
 final class DoctorCommandTests: XCTestCase {
     func run(_ executable: String, _ args: [String], timeout: TimeInterval = 90) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_") }
-        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-        p.environment = env
-        let pipe = Pipe()
-        p.standardOutput = pipe; p.standardError = pipe
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
-        let out = String(data: pipe.fileHandleForReading.readDataToEndOfFile(), encoding: .utf8) ?? ""
-        p.waitUntilExit()
-        killer.cancel()
-        return (p.terminationStatus, out)
+        try TestProcess.run(executable, args, timeout: timeout)
     }
 
     func testSingleProcess() throws {

@@ -3,25 +3,14 @@
 // communicator self-test. The multi-node test is skipped, with the reason printed, only where
 // network namespaces cannot be created (not root, or no CAP_NET_ADMIN).
 import XCTest
+import ESTestSupport
 import Foundation
 
 final class LaunchTests: XCTestCase {
     let root = FileManager.default.currentDirectoryPath
 
     func run(_ exe: String, _ args: [String], timeout: TimeInterval = 180) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: root)
-        p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_") }
-        let pipe = Pipe()
-        p.standardOutput = pipe; p.standardError = pipe; p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
-        let out = String(data: pipe.fileHandleForReading.readDataToEndOfFile(), encoding: .utf8) ?? ""
-        p.waitUntilExit(); killer.cancel()
-        return (p.terminationStatus, out)
+        try TestProcess.run(exe, args, timeout: timeout)
     }
 
     func testRunNodeTwoRanks() throws {

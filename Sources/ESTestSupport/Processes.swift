@@ -1,0 +1,50 @@
+// Running the built `esvit` binary, the launch scripts and mpirun from tests: one helper with a
+// timeout, merged stdout+stderr, no stdin, and the parent's MPI environment removed (a test
+// process must not look like an MPI rank to the children it starts).
+import Foundation
+
+public enum TestProcess {
+    /// The repository root (tests run from it).
+    public static var root: String { FileManager.default.currentDirectoryPath }
+
+    /// The esvit binary built beside the test bundle.
+    public static var esvit: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("esvit").path
+    }
+
+    public static var mpirun: String? {
+        ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// The environment children get: ours without OMPI_/PMIX_ variables, root allowed for mpirun.
+    public static func environment(_ extra: [String: String] = [:]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_") }
+        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        for (k, v) in extra { env[k] = v }
+        return env
+    }
+
+    /// Starts `executable` with `args`; output goes to `pipe`.
+    public static func start(_ executable: String, _ args: [String], env: [String: String] = [:], output: Pipe) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: root)
+        p.environment = environment(env)
+        p.standardOutput = output; p.standardError = output; p.standardInput = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    /// Runs to completion (terminated after `timeout` seconds); returns (exit code, output).
+    public static func run(_ executable: String, _ args: [String], env: [String: String] = [:], timeout: TimeInterval = 180) throws -> (Int32, String) {
+        let pipe = Pipe()
+        let p = try start(executable, args, env: env, output: pipe)
+        let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
+        let out = String(data: pipe.fileHandleForReading.readDataToEndOfFile(), encoding: .utf8) ?? ""
+        p.waitUntilExit()
+        killer.cancel()
+        return (p.terminationStatus, out)
+    }
+}

@@ -1,0 +1,143 @@
+// The resolved configuration of one pretraining run (what `esvit pretrain` parsed, with every
+// default filled in), its cross-field rules, and the quantities derived from it and the world
+// size (global batch, iterations per epoch, peak lr, schedules). Written to config.json and into
+// every checkpoint's metadata. Option names follow DINO/EsViT (spec §5.1) in kebab case.
+import ESData
+import ESModel
+import ESObjective
+import ESOptim
+import Foundation
+
+public struct PretrainConfig: Codable, Equatable, Sendable {
+    // Model.
+    public var arch: String
+    public var backbone: SwinConfig
+    public var head: HeadConfig
+    /// Region loss on (EsViT) or off (DINO's view loss only).
+    public var useDensePrediction: Bool
+    // Recipe (spec §5.1; per-256 base lr, scaled by the global batch).
+    public var momentumTeacher = 0.996
+    public var teacherTemp = 0.07
+    public var warmupTeacherTemp = 0.04
+    public var warmupTeacherTempEpochs = 30
+    public var lr = 0.0005
+    public var minLR = 1e-6
+    public var warmupEpochs = 10
+    public var weightDecay = 0.04
+    public var weightDecayEnd = 0.4
+    public var clipGrad = 3.0
+    public var freezeLastLayer = 1
+    public var epochs = 100
+    public var batchSizePerRank = 32
+    public var gradAccumSteps = 1
+    // Data.
+    public var crops: MultiCropConfig
+    public var dataset: String           // "fashion-mnist" or "folder"
+    public var dataPath: String
+    // Run.
+    public var outputDir: String
+    public var saveckpFreq = 5           // epochs: numbered copies checkpoint<epoch>.safetensors
+    public var saveckpIters = 100        // iterations: checkpoint.safetensors (0: epoch ends only)
+    public var seed: UInt64 = 0
+    public var threads = 1
+    public var loaderThreads = 1
+    public var maxIters: Int? = nil
+    public var logEvery = 10
+    public var checkEvery = 50           // iterations between cross-rank parameter checksums
+
+    public init(arch: String, backbone: SwinConfig, head: HeadConfig, useDensePrediction: Bool, crops: MultiCropConfig,
+                dataset: String, dataPath: String, outputDir: String) {
+        self.arch = arch; self.backbone = backbone; self.head = head; self.useDensePrediction = useDensePrediction
+        self.crops = crops; self.dataset = dataset; self.dataPath = dataPath; self.outputDir = outputDir
+    }
+
+    public static let datasets = ["fashion-mnist", "folder"]
+
+    /// Cross-field rules that need no data and no ranks: one line per problem, each with a hint.
+    public func problems() -> [String] {
+        var p: [String] = []
+        if let b = backbone.problem() { p.append("architecture: \(b)") }
+        if let c = crops.problem() { p.append(c) }
+        if !PretrainConfig.datasets.contains(dataset) { p.append("--dataset must be one of \(PretrainConfig.datasets.joined(separator: ", ")), got '\(dataset)'") }
+        if epochs < 1 { p.append("--epochs must be ≥ 1") }
+        if batchSizePerRank < 1 { p.append("--batch-size-per-rank must be ≥ 1") }
+        if gradAccumSteps < 1 { p.append("--grad-accum-steps must be ≥ 1") }
+        if threads < 1 || loaderThreads < 1 { p.append("--threads and --loader-threads must be ≥ 1") }
+        if head.hidden < 1 || head.bottleneck < 1 || head.outDim < 2 { p.append("head sizes must be positive and --out-dim ≥ 2") }
+        if !(lr >= 0) || !(minLR >= 0) { p.append("--lr and --min-lr must be ≥ 0") }
+        if warmupEpochs < 0 || warmupEpochs >= epochs && epochs > 0 && warmupEpochs > 0 {
+            p.append("--warmup-epochs \(warmupEpochs) must be < --epochs \(epochs) (the lr would never leave warmup); lower it or use more epochs")
+        }
+        if warmupTeacherTempEpochs < 0 || warmupTeacherTempEpochs > epochs {
+            p.append("--warmup-teacher-temp-epochs \(warmupTeacherTempEpochs) must be between 0 and --epochs \(epochs) (the temperature would never reach --teacher-temp); lower it for short runs")
+        }
+        if freezeLastLayer < 0 || freezeLastLayer >= epochs && freezeLastLayer > 0 {
+            p.append("--freeze-last-layer \(freezeLastLayer) must be < --epochs \(epochs), or the last layer never trains; use 0 for no freezing")
+        }
+        if !(teacherTemp > 0) || !(warmupTeacherTemp > 0) { p.append("--teacher-temp and --warmup-teacher-temp must be > 0") }
+        if teacherTemp > 0.07 + 1e-12 { p.append("--teacher-temp \(teacherTemp) is above 0.07, which DINO warns makes training unstable; use ≤ 0.07") }
+        if !(momentumTeacher >= 0 && momentumTeacher < 1) { p.append("--momentum-teacher must be in [0, 1), got \(momentumTeacher)") }
+        if !(weightDecay >= 0) || !(weightDecayEnd >= 0) { p.append("--weight-decay and --weight-decay-end must be ≥ 0") }
+        if !(clipGrad >= 0) { p.append("--clip-grad must be ≥ 0 (0 turns clipping off)") }
+        if !(backbone.dropPathRate >= 0 && backbone.dropPathRate < 1) { p.append("--drop-path-rate must be in [0, 1)") }
+        if saveckpFreq < 0 || saveckpIters < 0 { p.append("--saveckp-freq and --saveckp-iters must be ≥ 0 (0: off)") }
+        if let m = maxIters, m < 1 { p.append("--max-iters must be ≥ 1") }
+        if logEvery < 1 || checkEvery < 1 { p.append("--log-every and --check-every must be ≥ 1") }
+        if outputDir.isEmpty { p.append("--output-dir must not be empty") }
+        return p
+    }
+
+    /// The model configuration the objective is built with (per-rank micro-batch).
+    public var objective: EsViTConfig {
+        EsViTConfig(backbone: backbone, head: head, useDense: useDensePrediction, batch: batchSizePerRank,
+                    localCrops: crops.localCrops, globalSize: crops.globalSize, localSize: crops.localSize)
+    }
+}
+
+/// What follows from the configuration, the dataset size and the world size.
+public struct RunLayout: Codable, Equatable, Sendable {
+    public let worldSize: Int, datasetCount: Int
+    /// Images per optimizer step over all ranks and accumulation steps.
+    public let globalBatch: Int
+    /// Loader batches per epoch on each rank (DistributedSampler padding, drop_last) and
+    /// optimizer iterations per epoch (loader batches / accumulation steps, rounded down).
+    public let loaderIterationsPerEpoch: Int, iterationsPerEpoch: Int
+    public let totalIterations: Int
+    /// Iteration at which this run stops (--max-iters or the end of the schedule).
+    public let stopIteration: Int
+    public let peakLR: Double
+
+    public init(config c: PretrainConfig, worldSize: Int, datasetCount: Int) throws {
+        self.worldSize = worldSize; self.datasetCount = datasetCount
+        globalBatch = c.batchSizePerRank * worldSize * c.gradAccumSteps
+        loaderIterationsPerEpoch = ((datasetCount + worldSize - 1) / worldSize) / c.batchSizePerRank
+        iterationsPerEpoch = loaderIterationsPerEpoch / c.gradAccumSteps
+        guard iterationsPerEpoch > 0 else {
+            throw TrainError.config("the dataset has \(datasetCount) images, fewer than one global batch of \(globalBatch) "
+                                    + "(\(c.batchSizePerRank) per rank × \(worldSize) ranks × \(c.gradAccumSteps) accumulation steps); lower --batch-size-per-rank or --grad-accum-steps")
+        }
+        totalIterations = c.epochs * iterationsPerEpoch
+        stopIteration = min(totalIterations, c.maxIters ?? Int.max)
+        peakLR = c.lr * Double(globalBatch) / 256
+        if c.minLR > peakLR {
+            throw TrainError.config("--min-lr \(c.minLR) is above the peak lr \(peakLR) (--lr \(c.lr) × global batch \(globalBatch) / 256); lower --min-lr")
+        }
+    }
+
+    public func schedule(_ c: PretrainConfig) -> TrainingSchedule {
+        TrainingSchedule(baseLR: c.lr, globalBatch: globalBatch, minLR: c.minLR, warmupEpochs: c.warmupEpochs,
+                         weightDecay: c.weightDecay, weightDecayEnd: c.weightDecayEnd, momentumTeacher: c.momentumTeacher,
+                         warmupTeacherTemp: c.warmupTeacherTemp, teacherTemp: c.teacherTemp,
+                         warmupTeacherTempEpochs: c.warmupTeacherTempEpochs, epochs: c.epochs, iterationsPerEpoch: iterationsPerEpoch,
+                         freezeLastLayerEpochs: c.freezeLastLayer, clipGrad: c.clipGrad)
+    }
+}
+
+public enum TrainError: Error, CustomStringConvertible {
+    case config(String), data(String), checkpoint(String), nonFinite(String), mismatch(String)
+    public var description: String {
+        switch self {
+        case .config(let m), .data(let m), .checkpoint(let m), .nonFinite(let m), .mismatch(let m): return m
+        }
+    }
+}

@@ -1,0 +1,434 @@
+// Data-parallel EsViT pretraining (spec §5.3, §6): the same code runs as one plain process, as
+// N ranks on one node and across nodes. Per optimizer iteration, on every rank:
+//   1. for each of the --grad-accum-steps micro-batches (this rank's shard of the global batch):
+//      teacher + student forward, losses, backward; gradients and center sums accumulate;
+//   2. one small all-reduce (center sums and counts, losses, a non-finite flag, bad-file counts);
+//      a non-finite loss anywhere stops every rank here, before any update;
+//   3. the gradients are all-reduced in buckets and averaged over ranks × micro-batches;
+//   4. centers, per-tensor clipping, last-layer freezing, AdamW and the teacher EMA run
+//      identically everywhere, so parameters stay equal (checked by a checksum every
+//      --check-every iterations and before every checkpoint).
+// Rank 0 broadcasts its initial (or resumed) state, prints progress, appends to log.txt and
+// writes checkpoints atomically. Resume continues from (epoch, samples consumed in the epoch),
+// so a run may continue with a different number of ranks.
+import ESData
+import ESDistributed
+import ESKernels
+import ESLoss
+import ESModel
+import ESObjective
+import ESOptim
+import Foundation
+
+public struct RunSummary: Sendable {
+    public let firstIteration: Int, lastIteration: Int
+    public let losses: [Double]
+    public let checkpoint: String?
+    public let seconds: Double
+}
+
+public final class Trainer {
+    public let config: PretrainConfig
+    public let comm: Communicator
+    public let source: ImageSource
+    public let layout: RunLayout
+    public let files: RunFiles
+    /// An explicit checkpoint to resume from; nil: the output folder's checkpoint if one exists.
+    public let resumeFrom: String?
+    /// Require a checkpoint (--resume): a missing one is an error instead of a fresh start.
+    public let requireResume: Bool
+    let say: (String) -> Void
+    let fault: Fault?
+
+    public init(config: PretrainConfig, comm: Communicator, source: ImageSource, resumeFrom: String? = nil, requireResume: Bool = false,
+                say: @escaping (String) -> Void = { print($0) }) throws {
+        self.config = config; self.comm = comm; self.source = source
+        self.resumeFrom = resumeFrom; self.requireResume = requireResume
+        layout = try RunLayout(config: config, worldSize: comm.size, datasetCount: source.count)
+        files = RunFiles(dir: config.outputDir)
+        self.say = comm.isRoot ? say : { _ in }
+        fault = Fault.fromEnvironment(rank: comm.rank)
+    }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+    /// Runs to --max-iters or the end of the schedule. Every rank returns the same summary or
+    /// throws the same error.
+    @discardableResult
+    public func run() throws -> RunSummary {
+        let c = config, L = layout, W = comm.size, A = c.gradAccumSteps, B = c.batchSizePerRank
+        Compute.setThreads(c.threads)
+        // Output folder (rank 0), with the outcome shared so every rank fails together.
+        var setupError: String? = nil
+        if comm.isRoot {
+            do {
+                let stale = try files.prepare()
+                if !stale.isEmpty { say("removed stale temp files from an interrupted write: \(stale.joined(separator: ", "))") }
+            } catch { setupError = "\(error)" }
+        }
+        try agree(setupError)
+
+        let model = EsViT(config: c.objective, seed: c.seed)
+        let start = try loadOrBroadcastState(model)
+        let schedule = L.schedule(c)
+
+        // Where this run starts: epoch and samples already consumed in it.
+        let perLoaderIt = B * W
+        var loaderStart = start.samplesIntoEpoch / perLoaderIt
+        loaderStart -= loaderStart % A
+        var it = start.epoch * L.iterationsPerEpoch + loaderStart / A
+        if start.resumed {
+            if loaderStart * perLoaderIt != start.samplesIntoEpoch {
+                say("note: the checkpoint stopped \(start.samplesIntoEpoch) samples into epoch \(start.epoch); with this layout the run continues at \(loaderStart * perLoaderIt) (a batch boundary)")
+            }
+            if start.worldSize != W { say("resuming with \(W) rank(s); the checkpoint was written by \(start.worldSize): the sample order continues from the stored position") }
+            if loaderStart / A >= L.iterationsPerEpoch { it = (start.epoch + 1) * L.iterationsPerEpoch }
+        }
+        let firstIteration = it
+        printPlan(model: model, start: it)
+        if it >= L.stopIteration {
+            say("nothing to do: the run is at iteration \(it) and stops at \(L.stopIteration) (raise --epochs or --max-iters to continue)")
+            return RunSummary(firstIteration: it, lastIteration: it, losses: [], checkpoint: nil, seconds: 0)
+        }
+        if comm.isRoot { try files.writeAtomically(configJSON(), to: files.configFile) }
+
+        let sampler = EpochSampler(count: source.count, worldSize: W, rank: comm.rank, batchPerRank: B, seed: c.seed)
+        let loader = MultiCropLoader(source: source, sampler: sampler, config: c.crops, seed: c.seed, threads: c.loaderThreads,
+                                     log: { m in FileHandle.standardError.write(Data(("rank \(self.comm.rank): " + m + "\n").utf8)) })
+        defer { loader.stop() }
+
+        let K = c.head.outDim, P = model.table.totalCount
+        let accum: FloatBuffer? = A > 1 ? FloatBuffer(count: P) : nil
+        // Small reduction: view sum (K), region sum (K), then the scalars below.
+        enum S { static let vCount = 0, rCount = 1, loss = 2, lossV = 3, lossR = 4, nonFinite = 5, replaced = 6, count = 7 }
+        var small = [Double](repeating: 0, count: 2 * K + S.count)
+        var epoch = it / L.iterationsPerEpoch
+        loader.start(epoch: epoch, fromIteration: (it % L.iterationsPerEpoch) * A)
+        var meter = Meter(), epochMeter = EpochMeter()
+        var losses: [Double] = []
+        var lastCheckpoint: String? = nil
+        let runStart = Trainer.now()
+        var stepTimes: [Double] = []
+
+        while it < L.stopIteration {
+            let e = it / L.iterationsPerEpoch
+            if e != epoch { epoch = e; loader.start(epoch: e, fromIteration: 0); epochMeter = EpochMeter() }
+            let hyper = StepHyper(schedule, iteration: it)
+            let t0 = Trainer.now()
+            for k in 0..<small.count { small[k] = 0 }
+            var dataWait = 0.0
+            for micro in 0..<A {
+                guard let batch = loader.next() else { throw TrainError.data("the loader ran out of batches in epoch \(epoch) (internal error)") }
+                dataWait += loader.lastWait
+                small[2 * K + S.replaced] += Double(batch.replaced)
+                do {
+                    var v = try model.forwardBackward(globals: batch.globals.pointer, locals: c.crops.localCrops > 0 ? batch.locals.pointer : nil,
+                                                      teacherTemperature: hyper.teacherTemperature, sampleKeys: batch.sampleKeys)
+                    if fault?.nanAt == it { v.total = .nan }
+                    guard v.total.isFinite else { throw LossError.nonFinite(view: v.view, region: v.region) }
+                    small[2 * K + S.loss] += v.total; small[2 * K + S.lossV] += v.view; small[2 * K + S.lossR] += v.region
+                    let l = model.loss
+                    for k in 0..<K { small[k] += l.viewSum[k] }
+                    if c.useDensePrediction { for k in 0..<K { small[K + k] += l.regionSum[k] } }
+                    small[2 * K + S.vCount] += l.viewCount; small[2 * K + S.rCount] += l.regionCount
+                    if let accum {
+                        if micro == 0 { accum.pointer.update(from: model.grads.pointer, count: P) }
+                        else { VectorMath.add(model.grads.pointer, into: accum.pointer, P) }
+                    }
+                } catch {
+                    small[2 * K + S.nonFinite] += 1
+                }
+            }
+            // 2. Center sums, losses and flags from every rank.
+            let tr0 = Trainer.now()
+            small.withUnsafeMutableBufferPointer { comm.allReduceSum($0.baseAddress!, count: $0.count) }
+            if small[2 * K + S.nonFinite] > 0 {
+                let where_ = "iteration \(it) (epoch \(epoch))"
+                let kept = lastCheckpoint ?? (FileManager.default.fileExists(atPath: files.latestCheckpoint) ? files.latestCheckpoint : nil)
+                throw TrainError.nonFinite("non-finite loss at \(where_) on \(Int(small[2 * K + S.nonFinite])) micro-batch(es); every rank stopped before updating. "
+                    + (kept.map { "The last good checkpoint is \($0)." } ?? "No checkpoint was written yet.")
+                    + " Hint: lower --lr, raise --warmup-epochs or lower --teacher-temp.")
+            }
+            // 3. Gradients: sum over ranks and micro-batches, then average.
+            if let accum { model.grads.pointer.update(from: accum.pointer, count: P) }
+            comm.allReduceSum(model.grads.pointer, count: P)
+            if W * A > 1 { VectorMath.scale(model.grads.pointer, by: 1 / Float(W * A), P) }
+            let reduceTime = Trainer.now() - tr0
+            if let dir = fault?.dumpGradients, comm.isRoot {
+                var w = SafeTensorsWriter()
+                Weights.add(model.table, model.grads.pointer, to: &w, filePrefix: "grad.")
+                try w.write(to: (dir as NSString).appendingPathComponent("grads\(it).safetensors"))
+            }
+            // 4. Identical updates everywhere.
+            let vc = small[2 * K + S.vCount], rc = small[2 * K + S.rCount]
+            model.updateCenters(viewSum: Array(small[0..<K]), viewCount: vc,
+                                regionSum: Array(small[K..<(2 * K)]), regionCount: c.useDensePrediction ? rc : 0)
+            model.optimizerStep(hyper)
+            if fault?.desyncAt == it { model.student[0] += 1e-3 }
+            it += 1
+            let n = Double(W * A)
+            let loss = (small[2 * K + S.loss] / n, small[2 * K + S.lossV] / n, small[2 * K + S.lossR] / n)
+            losses.append(loss.0)
+            let dt = Trainer.now() - t0
+            if it > firstIteration + 1 || L.stopIteration - firstIteration == 1 { stepTimes.append(dt) }
+            meter.add(loss: loss, seconds: dt, dataWait: dataWait, reduce: reduceTime, images: L.globalBatch)
+            epochMeter.add(loss: loss.0, lr: hyper.lr, wd: hyper.weightDecay, replaced: Int(small[2 * K + S.replaced]))
+
+            let epochEnds = it % L.iterationsPerEpoch == 0
+            let stopping = it == L.stopIteration
+            let saveLatest = stopping || epochEnds || (c.saveckpIters > 0 && it % c.saveckpIters == 0)
+            if it % c.checkEvery == 0 || saveLatest { try checkConsistency(model, iteration: it) }
+            if it == firstIteration + 1 || it % c.logEvery == 0 || stopping {
+                progress(meter: meter, iteration: it, epoch: epoch, hyper: hyper, stepTimes: stepTimes)
+                meter = Meter()
+            }
+            if epochEnds {
+                let done = it / L.iterationsPerEpoch
+                if comm.isRoot {
+                    files.appendLog(RunFiles.jsonLine(["epoch": done - 1, "train_loss": epochMeter.mean(\.loss), "train_lr": epochMeter.mean(\.lr),
+                                                       "train_wd": epochMeter.mean(\.wd), "replaced_images": epochMeter.replaced]))
+                    say(String(format: "epoch %d done: mean loss %.4f, %d image(s) replaced (unreadable)", done - 1, epochMeter.mean(\.loss), epochMeter.replaced))
+                }
+            }
+            if saveLatest {
+                let info = CheckpointInfo(epoch: it / L.iterationsPerEpoch, iteration: it,
+                                          globalSamplePosition: start.globalSamplePosition + (it - firstIteration) * L.globalBatch,
+                                          seed: c.seed, worldSize: W, samplesIntoEpoch: (it % L.iterationsPerEpoch) * L.globalBatch)
+                var written: [String] = []
+                var writeError: String? = nil
+                if comm.isRoot {
+                    do {
+                        try model.saveCheckpoint(to: files.latestCheckpoint, info: info, extraMetadata: extraMetadata())
+                        written.append(files.latestCheckpoint)
+                        if epochEnds && c.saveckpFreq > 0 && (it / L.iterationsPerEpoch) % c.saveckpFreq == 0 {
+                            let numbered = files.epochCheckpoint(it / L.iterationsPerEpoch)
+                            try model.saveCheckpoint(to: numbered, info: info, extraMetadata: extraMetadata())
+                            written.append(numbered)
+                        }
+                    } catch { writeError = "writing the checkpoint at iteration \(it) failed: \(error)" }
+                }
+                try agree(writeError)
+                lastCheckpoint = files.latestCheckpoint
+                if !written.isEmpty { say("checkpoint: " + written.joined(separator: ", ") + " (iteration \(it))") }
+            }
+        }
+        let seconds = Trainer.now() - runStart
+        if it < L.totalIterations {
+            say(String(format: "stopped at iteration %d of %d (--max-iters) after %@; run the same command with a larger --max-iters to continue",
+                       it, L.totalIterations, Trainer.duration(seconds)))
+        } else {
+            say("finished all \(L.totalIterations) iterations (\(c.epochs) epochs) in \(Trainer.duration(seconds))")
+        }
+        return RunSummary(firstIteration: firstIteration, lastIteration: it, losses: losses, checkpoint: lastCheckpoint, seconds: seconds)
+    }
+
+    // MARK: - State at start
+
+    struct Start { var resumed: Bool, epoch: Int, samplesIntoEpoch: Int, worldSize: Int, globalSamplePosition: Int }
+
+    /// Rank 0 loads the checkpoint to resume from (if any), then broadcasts its whole state —
+    /// student, teacher, AdamW moments and step counts, centers — so every rank starts equal.
+    func loadOrBroadcastState(_ model: EsViT) throws -> Start {
+        var header: [String: String] = [:]
+        if comm.isRoot {
+            let path = resumeFrom ?? files.latestCheckpoint
+            if FileManager.default.fileExists(atPath: path) {
+                do {
+                    let info = try model.loadCheckpoint(from: path)
+                    header["info"] = String(decoding: try JSONEncoder().encode(info), as: UTF8.self)
+                    say("resuming from \(path): iteration \(info.iteration), epoch \(info.epoch), \(info.samplesIntoEpoch) samples into the epoch")
+                    for d in recipeDifferences(path) { say("note: \(d)") }
+                } catch { header["error"] = "\(error)" }
+            } else if resumeFrom != nil || requireResume {
+                header["error"] = "no checkpoint to resume from at \(path)" + (resumeFrom == nil ? " (--resume needs a checkpoint.safetensors in --output-dir)" : "")
+            }
+            header["steps"] = String(decoding: try JSONEncoder().encode(model.optimizer.steps), as: UTF8.self)
+        }
+        header = broadcastJSON(header)
+        if let e = header["error"] { throw TrainError.checkpoint(e) }
+        for buf in [model.student, model.teacher, model.optimizer.m, model.optimizer.v, model.centers.view, model.centers.region] {
+            comm.broadcast(buf.pointer, count: buf.count, root: 0)
+        }
+        if let s = header["steps"], let steps = try? JSONDecoder().decode([Int].self, from: Data(s.utf8)) { model.optimizer.steps = steps }
+        guard let i = header["info"], let info = try? JSONDecoder().decode(CheckpointInfo.self, from: Data(i.utf8)) else {
+            return Start(resumed: false, epoch: 0, samplesIntoEpoch: 0, worldSize: comm.size, globalSamplePosition: 0)
+        }
+        return Start(resumed: true, epoch: info.epoch, samplesIntoEpoch: info.samplesIntoEpoch, worldSize: info.worldSize,
+                     globalSamplePosition: info.globalSamplePosition)
+    }
+
+    /// Recipe options that differ from the checkpoint's run (they take effect from here on).
+    func recipeDifferences(_ path: String) -> [String] {
+        guard let f = try? SafeTensorsFile(path: path), let t = f.metadata["pretrain_config"],
+              let old = try? JSONDecoder().decode(PretrainConfig.self, from: Data(t.utf8)) else { return [] }
+        let a = flatten(old), b = flatten(config)
+        let ignored: Set<String> = ["outputDir", "maxIters", "threads", "loaderThreads", "logEvery", "checkEvery", "dataPath"]
+        return Set(a.keys).union(b.keys).sorted().filter { !ignored.contains($0) && a[$0] != b[$0] }.map {
+            "\($0) was \(a[$0] ?? "—") in the checkpoint's run, now \(b[$0] ?? "—")"
+        }
+    }
+
+    func flatten<T: Encodable>(_ x: T) -> [String: String] {
+        guard let d = try? JSONEncoder().encode(x), let o = try? JSONSerialization.jsonObject(with: d) else { return [:] }
+        var out: [String: String] = [:]
+        func walk(_ p: String, _ v: Any) {
+            if let dict = v as? [String: Any] { for (k, x) in dict { walk(p.isEmpty ? k : p + "." + k, x) } } else { out[p] = "\(v)" }
+        }
+        walk("", o)
+        return out
+    }
+
+    // MARK: - Collective helpers
+
+    /// Every rank learns rank 0's error (if any) and throws it.
+    func agree(_ rootError: String?) throws {
+        let h = broadcastJSON(rootError.map { ["error": $0] } ?? [:])
+        if let e = h["error"] { throw TrainError.config(e) }
+    }
+
+    /// Rank 0's dictionary on every rank.
+    func broadcastJSON(_ value: [String: String]) -> [String: String] {
+        guard comm.size > 1 else { return value }
+        var bytes = comm.isRoot ? [UInt8]((try? JSONEncoder().encode(value)) ?? Data()) : []
+        var n = [Float(bytes.count)]
+        n.withUnsafeMutableBufferPointer { comm.broadcast($0.baseAddress!, count: 1, root: 0) }
+        if !comm.isRoot { bytes = [UInt8](repeating: 0, count: Int(n[0])) }
+        bytes.withUnsafeMutableBufferPointer { comm.broadcast($0.baseAddress!, count: $0.count, root: 0) }
+        return (try? JSONDecoder().decode([String: String].self, from: Data(bytes))) ?? [:]
+    }
+
+    /// Compares a checksum of student and teacher across ranks; a mismatch stops every rank.
+    func checkConsistency(_ model: EsViT, iteration: Int) throws {
+        guard comm.size > 1 else { return }
+        let mine = Trainer.checksum(model.student, model.teacher)
+        // 64-bit hash as four exact 16-bit pieces.
+        let h = (0..<4).map { Double((mine >> (16 * UInt64($0))) & 0xFFFF) }
+        var root = h.map(Float.init)
+        root.withUnsafeMutableBufferPointer { comm.broadcast($0.baseAddress!, count: 4, root: 0) }
+        var differ = [zip(root, h).allSatisfy { Double($0) == $1 } ? 0.0 : 1.0]
+        differ.withUnsafeMutableBufferPointer { comm.allReduceSum($0.baseAddress!, count: 1) }
+        if differ[0] > 0 {
+            FileHandle.standardError.write(Data("rank \(comm.rank): parameter checksum \(String(mine, radix: 16)) at iteration \(iteration)\n".utf8))
+            throw TrainError.mismatch("parameters differ across ranks at iteration \(iteration): \(Int(differ[0])) of \(comm.size) rank(s) disagree with rank 0. "
+                                      + "The replicas must stay identical; this points at a non-deterministic kernel or a damaged rank. No checkpoint was written for this iteration.")
+        }
+    }
+
+    /// Order-sensitive 64-bit hash of the raw bits of the given buffers.
+    static func checksum(_ buffers: FloatBuffer...) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in buffers {
+            b.pointer.withMemoryRebound(to: UInt32.self, capacity: b.count) { p in
+                var lanes = SIMD8<UInt64>(repeating: 0)
+                var i = 0
+                while i + 8 <= b.count {
+                    var v = SIMD8<UInt64>(repeating: 0)
+                    for k in 0..<8 { v[k] = UInt64(p[i + k]) }
+                    lanes = (lanes &* 0x100_0000_01b3) ^ v
+                    i += 8
+                }
+                while i < b.count { h = (h ^ UInt64(p[i])) &* 0x100_0000_01b3; i += 1 }
+                for k in 0..<8 { h = (h ^ lanes[k]) &* 0x100_0000_01b3 }
+            }
+        }
+        return h
+    }
+
+    // MARK: - Reporting
+
+    func printPlan(model: EsViT, start: Int) {
+        let c = config, L = layout
+        say("esvit pretrain: \(c.arch) (patch \(c.backbone.patchSize), C \(c.backbone.embedDim), depths \(c.backbone.depths.map(String.init).joined(separator: "-")), window \(c.backbone.windowSize)), "
+            + "head \(c.head.hidden)/\(c.head.bottleneck)/K \(c.head.outDim), region loss \(c.useDensePrediction ? "on" : "off")")
+        say("  data: \(c.dataset) at \(c.dataPath), \(L.datasetCount) images; crops 2×\(c.crops.globalSize) + \(c.crops.localCrops)×\(c.crops.localSize) px")
+        say("  ranks \(L.worldSize) × batch \(c.batchSizePerRank) × accumulation \(c.gradAccumSteps) = global batch \(L.globalBatch); "
+            + "\(c.threads) compute thread(s) and \(c.loaderThreads) loader thread(s) per rank")
+        say(String(format: "  schedule: %d epochs × %d iterations = %d; peak lr %.3g (--lr %.3g × %d / 256), min lr %.3g, warmup %d epochs; "
+                   + "wd %.3g → %.3g; momentum %.4g → 1; teacher temp %.3g → %.3g over %d epochs; last layer frozen %d epoch(s)",
+                   c.epochs, L.iterationsPerEpoch, L.totalIterations, L.peakLR, c.lr, L.globalBatch, c.minLR, c.warmupEpochs,
+                   c.weightDecay, c.weightDecayEnd, c.momentumTeacher, c.warmupTeacherTemp, c.teacherTemp, c.warmupTeacherTempEpochs, c.freezeLastLayer))
+        say("  memory per rank: parameters, gradients, teacher and AdamW \(formatMiB(model.parameterBytes)); activations, heads and loss \(formatMiB(model.workspaceBytes))")
+        say("  output: \(c.outputDir) (checkpoint.safetensors every \(c.saveckpIters > 0 ? "\(c.saveckpIters) iterations and " : "")epoch end; numbered copies every \(c.saveckpFreq) epochs; log.txt; config.json)")
+        say("  this run: iterations \(start) → \(L.stopIteration)" + (L.stopIteration < L.totalIterations ? " (--max-iters)" : ""))
+    }
+
+    func progress(meter: Meter, iteration it: Int, epoch: Int, hyper: StepHyper, stepTimes: [Double]) {
+        guard comm.isRoot else { return }
+        let L = layout
+        let avg = stepTimes.isEmpty ? meter.seconds / Double(max(meter.steps, 1)) : stepTimes.reduce(0, +) / Double(stepTimes.count)
+        let eta = Double(L.stopIteration - it) * avg
+        let ips = Double(meter.images) / max(meter.seconds, 1e-9)
+        let dataPct = 100 * meter.dataWait / max(meter.seconds, 1e-9), reducePct = 100 * meter.reduce / max(meter.seconds, 1e-9)
+        let l = meter.meanLoss
+        say(String(format: "epoch %d  it %d/%d  loss %.4f (L_V %.4f, L_R %.4f)  lr %.3e  wd %.4f  mom %.5f  temp %.4f  |  %.1f img/s  data-wait %.0f%%  all-reduce %.0f%%  ETA %@",
+                   epoch, it, L.stopIteration, l.0, l.1, l.2, hyper.lr, hyper.weightDecay, hyper.teacherMomentum, hyper.teacherTemperature,
+                   ips, dataPct, reducePct, Trainer.duration(eta)))
+        files.appendLog(RunFiles.jsonLine([
+            "epoch": epoch, "iteration": it, "loss": l.0, "loss_view": l.1, "loss_region": l.2, "lr": Double(hyper.lr), "wd": Double(hyper.weightDecay),
+            "momentum": Double(hyper.teacherMomentum), "teacher_temp": Double(hyper.teacherTemperature), "img_per_s": ips,
+            "data_wait_pct": dataPct, "allreduce_pct": reducePct, "eta_s": eta]))
+    }
+
+    static func duration(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : (t >= 60 ? String(format: "%dm%02ds", t / 60, t % 60) : "\(t)s")
+    }
+
+    func extraMetadata() -> [String: String] {
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        var m: [String: String] = [:]
+        m["pretrain_config"] = (try? enc.encode(config)).map { String(decoding: $0, as: UTF8.self) }
+        m["layout"] = (try? enc.encode(layout)).map { String(decoding: $0, as: UTF8.self) }
+        return m
+    }
+
+    func configJSON() throws -> String {
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        struct Resolved: Encodable { let config: PretrainConfig; let layout: RunLayout; let hosts: String }
+        return String(decoding: try enc.encode(Resolved(config: config, layout: layout, hosts: comm.processorName)), as: UTF8.self) + "\n"
+    }
+}
+
+/// Interval averages for the progress line.
+struct Meter {
+    var steps = 0, images = 0
+    var seconds = 0.0, dataWait = 0.0, reduce = 0.0
+    var loss = (0.0, 0.0, 0.0)
+    mutating func add(loss l: (Double, Double, Double), seconds s: Double, dataWait d: Double, reduce r: Double, images n: Int) {
+        steps += 1; images += n; seconds += s; dataWait += d; reduce += r
+        loss = (loss.0 + l.0, loss.1 + l.1, loss.2 + l.2)
+    }
+    var meanLoss: (Double, Double, Double) { let n = Double(max(steps, 1)); return (loss.0 / n, loss.1 / n, loss.2 / n) }
+}
+
+/// Per-epoch averages for log.txt (DINO's train_loss, train_lr, train_wd).
+struct EpochMeter {
+    struct Row { let loss: Double, lr: Double, wd: Double }
+    var rows: [Row] = []
+    var replaced = 0
+    mutating func add(loss: Double, lr: Float, wd: Float, replaced r: Int) { rows.append(Row(loss: loss, lr: Double(lr), wd: Double(wd))); replaced += r }
+    func mean(_ k: KeyPath<Row, Double>) -> Double { rows.isEmpty ? 0 : rows.map { $0[keyPath: k] }.reduce(0, +) / Double(rows.count) }
+}
+
+/// Test hooks, not for normal use. ESVIT_FAULT="nan@ITER" or "desync@ITER", optionally ":RANK":
+/// a non-finite loss or a parameter perturbation on one rank at one iteration, to prove that
+/// every rank stops cleanly. ESVIT_DUMP_GRADIENTS=DIR: rank 0 writes the averaged gradient of
+/// every iteration to DIR/grads<ITER>.safetensors (data-parallel equivalence tests).
+struct Fault {
+    var nanAt: Int? = nil, desyncAt: Int? = nil, dumpGradients: String? = nil
+    static func fromEnvironment(rank: Int) -> Fault? {
+        let env = ProcessInfo.processInfo.environment
+        var f = Fault()
+        f.dumpGradients = env["ESVIT_DUMP_GRADIENTS"]
+        guard let spec = env["ESVIT_FAULT"] else { return f.dumpGradients == nil ? nil : f }
+        for part in spec.split(separator: ",") {
+            let kv = part.split(separator: "@")
+            guard kv.count == 2 else { continue }
+            let rest = kv[1].split(separator: ":")
+            guard let at = Int(rest[0]) else { continue }
+            if rest.count > 1, let r = Int(rest[1]), r != rank { continue }
+            if kv[0] == "nan" { f.nanAt = at } else if kv[0] == "desync" { f.desyncAt = at }
+        }
+        return f
+    }
+}
