@@ -2,19 +2,21 @@
 # Several nodes: run esvit under mpirun with a hostfile over TCP. Keepalive probes make a lost
 # node end the job in ~10 s instead of hanging (Open MPI's defaults wait ~8 minutes); set
 # ESVIT_MPIRUN_FLAGS for site-specific flags (e.g. interface selection).
-# Usage: launch/run-cluster.sh --hostfile FILE [-n RANKS] [--threads-per-rank T] -- ESVIT_ARGS...
+# Usage: launch/run-cluster.sh --hostfile FILE [-n RANKS] [--threads-per-rank T] [--bind core|none] -- ESVIT_ARGS...
 #   e.g. launch/run-cluster.sh --hostfile hostfiles/cluster.example -n 4 -- doctor --check-mpi
+# --bind none: no core binding (nodes whose cores are shared, containers that all see the same cores).
 # The esvit binary must exist at the same path on every node (shared file system or a copy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-hostfile=""; ranks=""; per=1
+hostfile=""; ranks=""; per=1; bindmode=core
 while [ $# -gt 0 ]; do
   case "$1" in
     --hostfile) hostfile="$2"; shift 2 ;;
     -n|--ranks) ranks="$2"; shift 2 ;;
     --threads-per-rank) per="$2"; shift 2 ;;
+    --bind) bindmode="$2"; shift 2 ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "run-cluster: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -23,9 +25,14 @@ done
 np=(); [ -n "$ranks" ] && np=(-np "$ranks")
 root=(); [ "$(id -u)" -eq 0 ] && root=(--allow-run-as-root)
 bin="$(pwd)/.build/release/esvit"
+case "$bindmode" in
+  core) bind=(--map-by "slot:PE=$per" --bind-to core) ;;
+  none) bind=(--bind-to none) ;;
+  *) echo "run-cluster: --bind takes core or none" >&2; exit 2 ;;
+esac
 export OPENBLAS_NUM_THREADS=$per
 # shellcheck disable=SC2086
-exec mpirun "${root[@]}" --hostfile "$hostfile" "${np[@]}" --map-by "slot:PE=$per" --bind-to core \
+exec mpirun "${root[@]}" --hostfile "$hostfile" "${np[@]}" "${bind[@]}" \
   --mca pml ob1 --mca btl tcp,vader,self \
   --mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3 \
   -x OPENBLAS_NUM_THREADS ${ESVIT_MPIRUN_FLAGS:-} "$bin" "$@"

@@ -48,3 +48,18 @@ public enum TestProcess {
         return (p.terminationStatus, out)
     }
 }
+
+extension TestProcess {
+    /// ../shared/tools/netns-cluster.sh beside the repository (the simulated cluster).
+    public static var netnsTool: String {
+        URL(fileURLWithPath: root).deletingLastPathComponent().appendingPathComponent("shared/tools/netns-cluster.sh").path
+    }
+
+    /// Why simulated nodes cannot run here (no tool, not root, no CAP_NET_ADMIN), or nil.
+    public static func netnsUnavailableReason() throws -> String? {
+        guard FileManager.default.fileExists(atPath: netnsTool) else { return "\(netnsTool) not found" }
+        let probe = "esvit-probe-\(getpid())"
+        let (code, out) = try run("/bin/sh", ["-c", "ip netns add \(probe) && ip netns del \(probe)"], timeout: 20)
+        return code == 0 ? nil : "network namespaces cannot be created here (\(out.trimmingCharacters(in: .whitespacesAndNewlines)))"
+    }
+}

@@ -39,6 +39,7 @@ public final class Trainer {
     public let requireResume: Bool
     let say: (String) -> Void
     let fault: Fault?
+    var hosts = ""
 
     public init(config: PretrainConfig, comm: Communicator, source: ImageSource, resumeFrom: String? = nil, requireResume: Bool = false,
                 say: @escaping (String) -> Void = { print($0) }) throws {
@@ -85,6 +86,7 @@ public final class Trainer {
             if loaderStart / A >= L.iterationsPerEpoch { it = (start.epoch + 1) * L.iterationsPerEpoch }
         }
         let firstIteration = it
+        hosts = hostSummary()
         printPlan(model: model, start: it)
         if it >= L.stopIteration {
             say("nothing to do: the run is at iteration \(it) and stops at \(L.stopIteration) (raise --epochs or --max-iters to continue)")
@@ -286,15 +288,25 @@ public final class Trainer {
         if let e = h["error"] { throw TrainError.config(e) }
     }
 
-    /// Rank 0's dictionary on every rank.
-    func broadcastJSON(_ value: [String: String]) -> [String: String] {
+    /// The `root` rank's dictionary on every rank.
+    func broadcastJSON(_ value: [String: String], root: Int = 0) -> [String: String] {
         guard comm.size > 1 else { return value }
-        var bytes = comm.isRoot ? [UInt8]((try? JSONEncoder().encode(value)) ?? Data()) : []
+        let mine = comm.rank == root
+        var bytes = mine ? [UInt8]((try? JSONEncoder().encode(value)) ?? Data()) : []
         var n = [Float(bytes.count)]
-        n.withUnsafeMutableBufferPointer { comm.broadcast($0.baseAddress!, count: 1, root: 0) }
-        if !comm.isRoot { bytes = [UInt8](repeating: 0, count: Int(n[0])) }
-        bytes.withUnsafeMutableBufferPointer { comm.broadcast($0.baseAddress!, count: $0.count, root: 0) }
+        n.withUnsafeMutableBufferPointer { comm.broadcast($0.baseAddress!, count: 1, root: root) }
+        if !mine { bytes = [UInt8](repeating: 0, count: Int(n[0])) }
+        bytes.withUnsafeMutableBufferPointer { comm.broadcast($0.baseAddress!, count: $0.count, root: root) }
         return (try? JSONDecoder().decode([String: String].self, from: Data(bytes))) ?? [:]
+    }
+
+    /// Host names in rank order, collapsed: "node0, node1" or "node0 (2 ranks)".
+    func hostSummary() -> String {
+        var names: [String] = []
+        for r in 0..<comm.size { names.append(broadcastJSON(["host": comm.processorName], root: r)["host"] ?? "?") }
+        var groups: [(String, Int)] = []
+        for n in names { if let last = groups.last, last.0 == n { groups[groups.count - 1].1 += 1 } else { groups.append((n, 1)) } }
+        return groups.map { $0.1 > 1 ? "\($0.0) (\($0.1) ranks)" : $0.0 }.joined(separator: ", ")
     }
 
     /// Compares a checksum of student and teacher across ranks; a mismatch stops every rank.
@@ -342,7 +354,7 @@ public final class Trainer {
             + "head \(c.head.hidden)/\(c.head.bottleneck)/K \(c.head.outDim), region loss \(c.useDensePrediction ? "on" : "off")")
         say("  data: \(c.dataset) at \(c.dataPath), \(L.datasetCount) images; crops 2×\(c.crops.globalSize) + \(c.crops.localCrops)×\(c.crops.localSize) px")
         say("  ranks \(L.worldSize) × batch \(c.batchSizePerRank) × accumulation \(c.gradAccumSteps) = global batch \(L.globalBatch); "
-            + "\(c.threads) compute thread(s) and \(c.loaderThreads) loader thread(s) per rank")
+            + "\(c.threads) compute thread(s) and \(c.loaderThreads) loader thread(s) per rank; hosts: \(hosts)")
         say(String(format: "  schedule: %d epochs × %d iterations = %d; peak lr %.3g (--lr %.3g × %d / 256), min lr %.3g, warmup %d epochs; "
                    + "wd %.3g → %.3g; momentum %.4g → 1; teacher temp %.3g → %.3g over %d epochs; last layer frozen %d epoch(s)",
                    c.epochs, L.iterationsPerEpoch, L.totalIterations, L.peakLR, c.lr, L.globalBatch, c.minLR, c.warmupEpochs,
@@ -385,7 +397,7 @@ public final class Trainer {
     func configJSON() throws -> String {
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         struct Resolved: Encodable { let config: PretrainConfig; let layout: RunLayout; let hosts: String }
-        return String(decoding: try enc.encode(Resolved(config: config, layout: layout, hosts: comm.processorName)), as: UTF8.self) + "\n"
+        return String(decoding: try enc.encode(Resolved(config: config, layout: layout, hosts: hosts)), as: UTF8.self) + "\n"
     }
 }
 

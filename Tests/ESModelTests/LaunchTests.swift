@@ -22,13 +22,10 @@ final class LaunchTests: XCTestCase {
     }
 
     func testThreeSimulatedNodesOverTCP() throws {
-        let tool = URL(fileURLWithPath: root).deletingLastPathComponent().appendingPathComponent("shared/tools/netns-cluster.sh").path
-        guard FileManager.default.fileExists(atPath: tool) else { throw XCTSkip("\(tool) not found") }
-        let probe = "esvit-probe-\(getpid())"
-        let (pc, po) = try run("/bin/sh", ["-c", "ip netns add \(probe) && ip netns del \(probe)"], timeout: 20)
-        guard pc == 0 else {
-            print("skipping the multi-node test: network namespaces cannot be created here (\(po.trimmingCharacters(in: .whitespacesAndNewlines)))")
-            throw XCTSkip("network namespaces unavailable")
+        let tool = TestProcess.netnsTool
+        if let reason = try TestProcess.netnsUnavailableReason() {
+            print("skipping the multi-node test: \(reason)")
+            throw XCTSkip(reason)
         }
         let esvit = ForwardCommandTests.esvitBinary
         let (code, out) = try run("/usr/bin/timeout", ["-k", "10", "150", "/bin/bash", tool, "with", "3", tool, "mpirun", "-np", "3",
