@@ -118,7 +118,7 @@ public final class Trainer {
             let hyper = StepHyper(schedule, iteration: it)
             let t0 = Trainer.now()
             for k in 0..<small.count { small[k] = 0 }
-            var dataWait = 0.0
+            var dataWait = 0.0, compute = 0.0
             for micro in 0..<A {
                 guard let batch = loader.next() else { throw TrainError.data("the loader ran out of batches in epoch \(epoch) (internal error)") }
                 dataWait += loader.lastWait
@@ -126,6 +126,7 @@ public final class Trainer {
                 do {
                     var v = try model.forwardBackward(globals: batch.globals.pointer, locals: c.crops.localCrops > 0 ? batch.locals.pointer : nil,
                                                       teacherTemperature: hyper.teacherTemperature, sampleKeys: batch.sampleKeys)
+                    compute += model.times.teacherForward + model.times.studentForward + model.times.headsAndLoss + model.times.backward
                     if fault?.nanAt == it { v.total = .nan }
                     guard v.total.isFinite else { throw LossError.nonFinite(view: v.view, region: v.region) }
                     small[2 * K + S.loss] += v.total; small[2 * K + S.lossV] += v.view; small[2 * K + S.lossR] += v.region
@@ -144,6 +145,8 @@ public final class Trainer {
             // 2. Center sums, losses and flags from every rank.
             let tr0 = Trainer.now()
             small.withUnsafeMutableBufferPointer { comm.allReduceSum($0.baseAddress!, count: $0.count) }
+            // The first collective after the compute also absorbs waiting for the slowest rank.
+            let syncWait = Trainer.now() - tr0
             if small[2 * K + S.nonFinite] > 0 {
                 let where_ = "iteration \(it) (epoch \(epoch))"
                 let kept = lastCheckpoint ?? (FileManager.default.fileExists(atPath: files.latestCheckpoint) ? files.latestCheckpoint : nil)
@@ -166,6 +169,7 @@ public final class Trainer {
             model.updateCenters(viewSum: Array(small[0..<K]), viewCount: vc,
                                 regionSum: Array(small[K..<(2 * K)]), regionCount: c.useDensePrediction ? rc : 0)
             model.optimizerStep(hyper)
+            compute += model.times.optimizer
             if fault?.desyncAt == it { model.student[0] += 1e-3 }
             it += 1
             let n = Double(W * A)
@@ -173,7 +177,7 @@ public final class Trainer {
             losses.append(loss.0)
             let dt = Trainer.now() - t0
             if it > firstIteration + 1 || L.stopIteration - firstIteration == 1 { stepTimes.append(dt) }
-            meter.add(loss: loss, seconds: dt, dataWait: dataWait, reduce: reduceTime, images: L.globalBatch)
+            meter.add(loss: loss, seconds: dt, dataWait: dataWait, reduce: reduceTime, syncWait: syncWait, compute: compute, images: L.globalBatch)
             epochMeter.add(loss: loss.0, lr: hyper.lr, wd: hyper.weightDecay, replaced: Int(small[2 * K + S.replaced]))
 
             let epochEnds = it % L.iterationsPerEpoch == 0
@@ -371,14 +375,16 @@ public final class Trainer {
         let eta = Double(L.stopIteration - it) * avg
         let ips = Double(meter.images) / max(meter.seconds, 1e-9)
         let dataPct = 100 * meter.dataWait / max(meter.seconds, 1e-9), reducePct = 100 * meter.reduce / max(meter.seconds, 1e-9)
+        let syncPct = 100 * meter.syncWait / max(meter.seconds, 1e-9)
         let l = meter.meanLoss
-        say(String(format: "epoch %d  it %d/%d  loss %.4f (L_V %.4f, L_R %.4f)  lr %.3e  wd %.4f  mom %.5f  temp %.4f  |  %.1f img/s  data-wait %.0f%%  all-reduce %.0f%%  ETA %@",
+        say(String(format: "epoch %d  it %d/%d  loss %.4f (L_V %.4f, L_R %.4f)  lr %.3e  wd %.4f  mom %.5f  temp %.4f  |  %.1f img/s  data-wait %.0f%%  all-reduce %.0f%% (%.0f%% waiting for ranks)  ETA %@",
                    epoch, it, L.stopIteration, l.0, l.1, l.2, hyper.lr, hyper.weightDecay, hyper.teacherMomentum, hyper.teacherTemperature,
-                   ips, dataPct, reducePct, Trainer.duration(eta)))
+                   ips, dataPct, reducePct, syncPct, Trainer.duration(eta)))
         files.appendLog(RunFiles.jsonLine([
             "epoch": epoch, "iteration": it, "loss": l.0, "loss_view": l.1, "loss_region": l.2, "lr": Double(hyper.lr), "wd": Double(hyper.weightDecay),
             "momentum": Double(hyper.teacherMomentum), "teacher_temp": Double(hyper.teacherTemperature), "img_per_s": ips,
-            "data_wait_pct": dataPct, "allreduce_pct": reducePct, "eta_s": eta]))
+            "data_wait_pct": dataPct, "allreduce_pct": reducePct, "rank_wait_pct": syncPct,
+            "compute_pct": 100 * meter.compute / max(meter.seconds, 1e-9), "step_s": meter.seconds / Double(max(meter.steps, 1)), "eta_s": eta]))
     }
 
     static func duration(_ s: Double) -> String {
@@ -404,10 +410,11 @@ public final class Trainer {
 /// Interval averages for the progress line.
 struct Meter {
     var steps = 0, images = 0
-    var seconds = 0.0, dataWait = 0.0, reduce = 0.0
+    var seconds = 0.0, dataWait = 0.0, reduce = 0.0, syncWait = 0.0, compute = 0.0
     var loss = (0.0, 0.0, 0.0)
-    mutating func add(loss l: (Double, Double, Double), seconds s: Double, dataWait d: Double, reduce r: Double, images n: Int) {
-        steps += 1; images += n; seconds += s; dataWait += d; reduce += r
+    mutating func add(loss l: (Double, Double, Double), seconds s: Double, dataWait d: Double, reduce r: Double, syncWait w: Double,
+                      compute c: Double, images n: Int) {
+        steps += 1; images += n; seconds += s; dataWait += d; reduce += r; syncWait += w; compute += c
         loss = (loss.0 + l.0, loss.1 + l.1, loss.2 + l.2)
     }
     var meanLoss: (Double, Double, Double) { let n = Double(max(steps, 1)); return (loss.0 / n, loss.1 / n, loss.2 / n) }
