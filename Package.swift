@@ -62,9 +62,10 @@ let package = Package(
         .target(name: "ESDistributed", dependencies: ["CMPI"], swiftSettings: fast),
         .target(name: "ESTrain", dependencies: ["ESKernels", "ESModel", "ESOptim", "ESLoss", "ESObjective", "ESData", "ESDistributed"],
                 swiftSettings: fast),
+        .target(name: "ESEval", dependencies: ["ESKernels", "ESModel", "ESObjective", "ESData", "ESDistributed"], swiftSettings: fast),
         .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .executableTarget(name: "esvit", dependencies: [
-            "ESKernels", "ESModel", "ESOptim", "ESLoss", "ESObjective", "ESData", "ESDistributed", "ESTrain", "ESTestSupport",
+            "ESKernels", "ESModel", "ESOptim", "ESLoss", "ESObjective", "ESData", "ESDistributed", "ESTrain", "ESEval", "ESTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "ESKernelsTests", dependencies: ["ESKernels", "ESTestSupport"]),
@@ -74,6 +75,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ESTrainTests", dependencies: ["ESTrain", "ESObjective", "ESData", "ESDistributed", "ESModel", "ESKernels",
                                                          "ESTestSupport"]),
+        .testTarget(name: "ESEvalTests", dependencies: ["ESEval", "ESData", "ESModel", "ESKernels", "ESTestSupport"]),
         .testTarget(name: "ESModelTests", dependencies: ["ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),
     ]

@@ -1,0 +1,72 @@
+// A frozen Swin backbone for evaluation (spec §7): from a training checkpoint (teacher by
+// default, or the student; architecture and input size come from the checkpoint's metadata), from
+// a backbone-only safetensors file with the official key names (architecture from the caller;
+// the key prefix is found: none, "backbone.", "teacher.backbone.", "module." …), or freshly
+// initialised exactly as the trainer initialises it (the random-initialisation baseline).
+import ESKernels
+import ESModel
+import ESObjective
+import Foundation
+
+public enum EvalError: Error, CustomStringConvertible {
+    case invalid(String)
+    public var description: String { if case .invalid(let m) = self { return m }; return "" }
+}
+
+public final class EvalBackbone {
+    public let config: SwinConfig
+    public let table = ParameterTable()
+    public let model: SwinModel
+    public let params: FloatBuffer
+    /// Square input size the features are computed at (the pretraining global crop size).
+    public let inputSize: Int
+    /// What was loaded, for the report.
+    public let origin: String
+    /// The pretraining run's configuration when the file is a training checkpoint.
+    public let pretrainMetadata: [String: String]
+
+    /// Tables use the trainer's "backbone." prefix so a random initialisation equals the trainer's.
+    static let tablePrefix = "backbone."
+
+    public init(randomWith config: SwinConfig, seed: UInt64, inputSize: Int) {
+        self.config = config; self.inputSize = inputSize
+        model = SwinModel(config: config, table: table, prefix: EvalBackbone.tablePrefix)
+        params = table.makeArena()
+        model.initialize(params.pointer, table: table, seed: seed)
+        origin = "random initialisation (seed \(seed))"
+        pretrainMetadata = [:]
+    }
+
+    /// `which`: "teacher" or "student" (training checkpoints). `arch` and `inputSize` are needed
+    /// for backbone-only files and ignored for training checkpoints.
+    public init(path: String, which: String = "teacher", arch: SwinConfig? = nil, inputSize requested: Int? = nil) throws {
+        let file: SafeTensorsFile
+        do { file = try SafeTensorsFile(path: path) } catch { throw EvalError.invalid("cannot use \(path): \(error)") }
+        guard ["teacher", "student"].contains(which) else { throw EvalError.invalid("--which must be teacher or student, got '\(which)'") }
+        var cfg: SwinConfig, size: Int, filePrefix: String
+        if file.metadata["format"] == "esvit-checkpoint" {
+            guard let text = file.metadata["config"], let c = try? JSONDecoder().decode(EsViTConfig.self, from: Data(text.utf8)) else {
+                throw EvalError.invalid("\(path): the checkpoint's configuration metadata is missing or damaged")
+            }
+            cfg = c.backbone; size = requested ?? c.globalSize; filePrefix = which + ".backbone."
+            origin = "\(which) of training checkpoint \(path)"
+        } else {
+            guard let arch else { throw EvalError.invalid("\(path) is not an esvit training checkpoint; give --arch for a backbone-only file") }
+            cfg = arch; size = requested ?? arch.constructSize
+            let candidates = ["", "backbone.", "teacher.backbone.", "teacher.", "module.", "student.backbone.", "module.backbone."]
+            guard let p = candidates.first(where: { file.tensors[$0 + "patch_embed.proj.weight"] != nil }) else {
+                throw EvalError.invalid("\(path) holds no Swin backbone (no patch_embed.proj.weight under any known prefix)")
+            }
+            filePrefix = p
+            origin = "backbone file \(path)" + (p.isEmpty ? "" : " (keys under '\(p)')")
+        }
+        cfg.dropPathRate = 0
+        config = cfg; inputSize = size; pretrainMetadata = file.metadata
+        model = SwinModel(config: cfg, table: table, prefix: EvalBackbone.tablePrefix)
+        params = table.makeArena()
+        do { try Weights.load(file, table: table, into: params.pointer, tablePrefix: EvalBackbone.tablePrefix, filePrefix: filePrefix) }
+        catch { throw EvalError.invalid("\(error)") }
+    }
+
+    public var featureDim: Int { config.numFeatures }
+}

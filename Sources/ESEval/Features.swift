@@ -1,0 +1,84 @@
+// Evaluation features (spec §7.1): every image goes through torchvision's evaluation transform
+// — Resize(short side ⌊G·256/224⌋, bicubic) then CenterCrop(G) — and normalisation, then the
+// frozen backbone; the feature is the pooled, final-LayerNorm output, L2-normalised. Extraction
+// is sharded over ranks in whole batches (rank r takes batches r, r + W, …) and the features are
+// summed into every rank (each row is written by exactly one rank). Unreadable images get a zero
+// feature and are counted.
+import ESData
+import ESDistributed
+import ESKernels
+import ESModel
+import Foundation
+
+public enum EvalTransform {
+    /// Resize(⌊G·256/224⌋) + CenterCrop(G) of `img`, normalised, into `dst` (3, G, G).
+    public static func apply(_ img: RGBImage, size G: Int, mean: [Float], std: [Float], into dst: UnsafeMutablePointer<Float>) {
+        let s = G * 256 / 224
+        // torchvision Resize(int): the short side becomes s, the long side int(s · long / short).
+        let (w, h) = img.width <= img.height ? (s, Int(Double(s) * Double(img.height) / Double(img.width)))
+                                             : (Int(Double(s) * Double(img.width) / Double(img.height)), s)
+        let resized = ImageOps.cropResize(img, box: CropBox(top: 0, left: 0, height: img.height, width: img.width), outWidth: w, outHeight: h)
+        // CenterCrop: offsets round((size − G) / 2) as torchvision computes them.
+        let top = Int((Double(h - G) / 2).rounded()), left = Int((Double(w - G) / 2).rounded())
+        let cropped = ImageOps.cropResize(resized, box: CropBox(top: top, left: left, height: G, width: G), outWidth: G, outHeight: G)
+        MultiCrop.normalize(cropped, mean: mean, std: std, into: dst)
+    }
+}
+
+public struct Features {
+    /// (count, dim) row-major, L2-normalised rows.
+    public let values: FloatBuffer
+    public let count: Int, dim: Int
+    public let labels: [Int32]
+    public let unreadable: Int
+    public init(values: FloatBuffer, count: Int, dim: Int, labels: [Int32], unreadable: Int) {
+        self.values = values; self.count = count; self.dim = dim; self.labels = labels; self.unreadable = unreadable
+    }
+}
+
+public enum FeatureExtractor {
+    /// Features of the first `limit` (default all) images of `source`.
+    public static func extract(_ backbone: EvalBackbone, source: ImageSource, limit: Int? = nil, batch: Int = 128,
+                               mean: [Float], std: [Float], comm: Communicator, what: String,
+                               progress: (String) -> Void) -> Features {
+        let N = min(limit ?? source.count, source.count), G = backbone.inputSize, C = backbone.featureDim
+        let B = max(1, min(batch, N))
+        let ws = SwinWorkspace(model: backbone.model, batch: B, height: G, width: G, training: false)
+        let images = FloatBuffer(count: B * 3 * G * G)
+        let out = FloatBuffer(count: N * C)
+        var meta = [Double](repeating: 0, count: N + 1)     // labels, then the unreadable count
+        let batches = (N + B - 1) / B
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        var lastReport = 0.0, done = 0
+        let lock = NSLock()
+        for bi in stride(from: comm.rank, to: batches, by: comm.size) {
+            let first = bi * B, n = min(B, N - first)
+            images.zero()
+            var bad = 0
+            DispatchQueue.concurrentPerform(iterations: n) { j in
+                let i = first + j
+                do {
+                    let img = try source.load(i, minShortSide: 0)
+                    EvalTransform.apply(img, size: G, mean: mean, std: std, into: images.pointer + j * 3 * G * G)
+                } catch { lock.lock(); bad += 1; lock.unlock() }
+            }
+            backbone.model.forward(params: backbone.params.pointer, image: images.pointer, workspace: ws)
+            var norms = [Float](repeating: 0, count: n)
+            L2Normalize.forward(y: out.pointer + first * C, norms: &norms, x: ws.pooled, rows: n, dim: C)
+            for j in 0..<n { meta[first + j] = Double(source.label(first + j)) }
+            meta[N] += Double(bad)
+            done += n
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            if elapsed - lastReport > 10 || done * comm.size >= N {
+                lastReport = elapsed
+                let total = Double(N) / Double(comm.size)
+                let eta = elapsed / Double(done) * max(0, total - Double(done))
+                progress(String(format: "  %@: %d/%d images%@, %.0f img/s, ETA %.0fs", what, done, Int(total.rounded(.up)), comm.size > 1 ? " (rank 0's share)" : "",
+                                Double(done) / max(elapsed, 1e-9), eta))
+            }
+        }
+        comm.allReduceSum(out.pointer, count: N * C)
+        meta.withUnsafeMutableBufferPointer { comm.allReduceSum($0.baseAddress!, count: N + 1) }
+        return Features(values: out, count: N, dim: C, labels: meta[0..<N].map { Int32($0) }, unreadable: Int(meta[N]))
+    }
+}

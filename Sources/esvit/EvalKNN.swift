@@ -1,0 +1,156 @@
+// `esvit eval-knn`: DINO/EsViT's weighted k-NN evaluation (spec §7.1) of a checkpoint's frozen
+// backbone — teacher by default — on a labelled dataset: train images form the memory bank, test
+// images are classified; top-1/top-5 for every k. One process, or under mpirun with feature
+// extraction sharded across ranks (rank 0 classifies and prints). Features can be cached.
+import ArgumentParser
+import ESData
+import ESDistributed
+import ESEval
+import ESKernels
+import ESModel
+import Foundation
+
+struct EvalKNN: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval-knn",
+        abstract: "Weighted k-NN accuracy of a checkpoint's frozen backbone (DINO's protocol, k = 20 is the headline).",
+        discussion: """
+        Features: Resize(⌊G·256/224⌋, bicubic) + CenterCrop(G) at the pretraining input size G, the \\
+        pooled final-LayerNorm output, L2-normalised. Votes weigh exp(cosine / T). Fashion-MNIST uses \\
+        its 60k training images as the memory bank and classifies the 10k test images; a folder \\
+        dataset needs DATA_PATH/train and DATA_PATH/val in the ImageNet layout.
+
+        Examples:
+          esvit eval-knn --checkpoint runs/quickstart/checkpoint.safetensors
+          launch/run-node.sh -n 2 -- eval-knn --checkpoint runs/in1k/checkpoint.safetensors --dataset folder --data-path /data/imagenet
+          esvit eval-knn --random-init --arch swin_mini          (the same network untrained)
+        """)
+
+    @Option(help: "A training checkpoint, or a backbone-only safetensors file (then give --arch).") var checkpoint: String?
+    @Option(help: "Which network of a training checkpoint: teacher or student.") var which: String = "teacher"
+    @Flag(help: "Evaluate the untrained network instead (initialised as the trainer does, with --seed).") var randomInit = false
+    @Option(help: "Seed of --random-init.") var seed: UInt64 = 0
+    @OptionGroup(title: "Architecture (backbone-only files and --random-init)") var archOptions: ArchOptions
+    @Option(help: "Input size (default: the checkpoint's global crop size, or the architecture's construction size).") var inputSize: Int?
+    @Option(help: "fashion-mnist or folder (DATA_PATH/train and DATA_PATH/val).") var dataset: String = "fashion-mnist"
+    @Option(help: "Dataset location (default for fashion-mnist: \(FashionMNIST.defaultRoot)).") var dataPath: String?
+    @Option(help: "Values of k, comma separated.") var nbKnn: String = "10,20,100,200"
+    @Option(help: "Temperature of the neighbour votes.") var temperature: Double = 0.07
+    @Option(help: "Images per forward pass.") var batchSize: Int = 128
+    @Option(help: "Compute threads per rank (default: OPENBLAS_NUM_THREADS if set, else the cores this process may use).") var threads: Int?
+    @Option(help: "Use only the first N training images as the memory bank.") var trainLimit: Int?
+    @Option(help: "Classify only the first N test images.") var testLimit: Int?
+    @Option(help: "Cache the features here (.npy) and reuse them when the same file and settings come again.") var featuresDir: String?
+
+    func ks() throws -> [Int] {
+        let v = nbKnn.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !v.isEmpty, v.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw ValidationError("--nb-knn takes positive integers separated by commas, got '\(nbKnn)'") }
+        return v.map { $0! }
+    }
+
+    func validate() throws {
+        _ = try ks()
+        if checkpoint == nil && !randomInit { throw ValidationError("give --checkpoint FILE (or --random-init for the untrained baseline)") }
+        if checkpoint != nil && randomInit { throw ValidationError("use either --checkpoint or --random-init, not both") }
+        if let c = checkpoint, !FileManager.default.fileExists(atPath: c) { throw ValidationError("--checkpoint \(c) does not exist") }
+        if !["teacher", "student"].contains(which) { throw ValidationError("--which must be teacher or student") }
+        if !["fashion-mnist", "folder"].contains(dataset) { throw ValidationError("--dataset must be fashion-mnist or folder") }
+        if dataset == "folder" && dataPath == nil { throw ValidationError("--dataset folder needs --data-path (with train/ and val/ inside)") }
+        if !(temperature > 0) { throw ValidationError("--temperature must be > 0") }
+        if batchSize < 1 || (threads ?? 1) < 1 || (trainLimit ?? 1) < 1 || (testLimit ?? 1) < 1 {
+            throw ValidationError("--batch-size, --threads, --train-limit and --test-limit must be ≥ 1")
+        }
+    }
+
+    func run() throws {
+        setvbuf(stdout, nil, _IOLBF, 0)
+        let comm = makeCommunicator()
+        defer { (comm as? MPICommunicator)?.finalize() }
+        let say: (String) -> Void = { if comm.isRoot { print($0) } }
+        Compute.setThreads(threads ?? Pretrain.defaultThreads)
+        let backbone: EvalBackbone
+        do {
+            if randomInit {
+                let cfg = try archOptions.config()
+                backbone = EvalBackbone(randomWith: cfg, seed: seed, inputSize: inputSize ?? cfg.constructSize)
+            } else {
+                backbone = try EvalBackbone(path: checkpoint!, which: which, arch: try archOptions.config(), inputSize: inputSize)
+            }
+        } catch { throw CLIError("\(error)") }
+        let fashion = dataset == "fashion-mnist"
+        let root = dataPath ?? FashionMNIST.defaultRoot
+        let train: ImageSource, test: ImageSource
+        do {
+            train = fashion ? try FashionMNIST(root: root, split: .train) : try ImageFolder(root: root + "/train")
+            test = fashion ? try FashionMNIST(root: root, split: .test) : try ImageFolder(root: root + "/val")
+        } catch { throw CLIError("\(error)") }
+        let mean = fashion ? MultiCropConfig.fashionMean : MultiCropConfig.imagenetMean
+        let std = fashion ? MultiCropConfig.fashionStd : MultiCropConfig.imagenetStd
+        let nTrain = min(trainLimit ?? train.count, train.count), nTest = min(testLimit ?? test.count, test.count)
+        say("esvit eval-knn: \(backbone.origin)")
+        say("  \(backbone.config.depths.count)-stage Swin, \(backbone.featureDim)-d features at \(backbone.inputSize) px; "
+            + "\(dataset): \(nTrain) training images (memory bank), \(nTest) test images; \(comm.size) rank(s)")
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let cache = featuresDir.map { FeatureCache(dir: $0, key: cacheKey(backbone: backbone, nTrain: nTrain, nTest: nTest)) }
+        let trainF: Features, testF: Features
+        if let cache, let cached = cache.load() {
+            (trainF, testF) = cached
+            say("  features: reused from \(cache.dir)")
+        } else {
+            trainF = FeatureExtractor.extract(backbone, source: train, limit: nTrain, batch: batchSize, mean: mean, std: std, comm: comm,
+                                              what: "train features", progress: say)
+            testF = FeatureExtractor.extract(backbone, source: test, limit: nTest, batch: batchSize, mean: mean, std: std, comm: comm,
+                                             what: "test features", progress: say)
+            if comm.isRoot, let cache {
+                do { try cache.save(trainF, testF); say("  features cached in \(cache.dir)") } catch { say("  warning: could not cache the features: \(error)") }
+            }
+        }
+        if trainF.unreadable + testF.unreadable > 0 {
+            say("  note: \(trainF.unreadable + testF.unreadable) unreadable image(s) got zero features")
+        }
+        guard comm.isRoot else { return }
+        let classes = max(train.classNames.count, Int((trainF.labels.max() ?? 0) + 1), Int((testF.labels.max() ?? 0) + 1))
+        let results = KNN.classify(train: trainF.values.pointer, trainLabels: trainF.labels, test: testF.values.pointer, testLabels: testF.labels,
+                                   dim: trainF.dim, classes: classes, ks: try ks(), temperature: Float(temperature))
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        for r in results { print(String(format: "  %d-NN: top-1 %.2f%%  top-5 %.2f%%", r.k, r.top1, r.top5)) }
+        if let r20 = results.first(where: { $0.k == 20 }) { print(String(format: "k-NN (k = 20, T = %.2g): %.2f%% top-1  [%.0f s]", temperature, r20.top1, seconds)) }
+    }
+
+    func cacheKey(backbone: EvalBackbone, nTrain: Int, nTest: Int) -> String {
+        var parts = ["v1", backbone.origin, "\(backbone.inputSize)", dataset, dataPath ?? "", "\(nTrain)", "\(nTest)"]
+        if let c = checkpoint, let a = try? FileManager.default.attributesOfItem(atPath: c) {
+            parts.append("\(a[.size] ?? 0)"); parts.append("\((a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)")
+        }
+        return parts.joined(separator: "|")
+    }
+}
+
+/// Features as .npy files plus a key file naming what they were computed from.
+struct FeatureCache {
+    let dir: String, key: String
+    func path(_ n: String) -> String { (dir as NSString).appendingPathComponent(n) }
+
+    func load() -> (Features, Features)? {
+        guard let k = try? String(contentsOfFile: path("features.key"), encoding: .utf8), k == key else { return nil }
+        func part(_ name: String) -> Features? {
+            guard let f = try? Npy.read(path(name + "_features.npy")), let l = try? Npy.read(path(name + "_labels.npy")),
+                  f.shape.count == 2, l.data.count == f.shape[0] else { return nil }
+            let buf = FloatBuffer(count: f.data.count)
+            f.data.withUnsafeBufferPointer { buf.pointer.update(from: $0.baseAddress!, count: f.data.count) }
+            return Features(values: buf, count: f.shape[0], dim: f.shape[1], labels: l.data.map { Int32($0) }, unreadable: 0)
+        }
+        guard let a = part("train"), let b = part("test") else { return nil }
+        return (a, b)
+    }
+
+    func save(_ train: Features, _ test: Features) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for (name, f) in [("train", train), ("test", test)] {
+            try Npy.write(NpyArray(shape: [f.count, f.dim], data: Array(UnsafeBufferPointer(start: f.values.pointer, count: f.count * f.dim))),
+                          to: path(name + "_features.npy"))
+            try Npy.write(NpyArray(shape: [f.count], data: f.labels.map(Float.init)), to: path(name + "_labels.npy"))
+        }
+        try AtomicFile.write(Data(key.utf8), to: path("features.key"))
+    }
+}

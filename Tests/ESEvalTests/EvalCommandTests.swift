@@ -1,0 +1,66 @@
+// `esvit eval-knn` end to end on a checkpoint written by a short pretraining run: the teacher
+// and the student evaluate; 2 ranks (sharded extraction) give exactly the 1-rank numbers; a
+// backbone-only file with the official names gives the teacher's numbers; cached features are
+// reused with the same result; a damaged or foreign file is refused with a clear message.
+import ESModel
+import ESTestSupport
+import Foundation
+import XCTest
+
+final class EvalCommandTests: XCTestCase {
+    func knnLines(_ out: String) -> [String] { out.split(separator: "\n").map(String.init).filter { $0.contains("-NN: top-1") } }
+
+    func testEvalKNNOnATrainedCheckpoint() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else { throw XCTSkip("dataset-fashion-mnist is not installed") }
+        let tmp = try TemporaryDirectory(prefix: "esvit-eval")
+        let run = tmp.path("run")
+        var (c, o) = try TestProcess.run(TestProcess.esvit, ["pretrain", "--out-dim", "256", "--hidden-dim", "64", "--bottleneck-dim", "32",
+                                                             "--local-crops-number", "2", "--epochs", "1", "--warmup-epochs", "0",
+                                                             "--warmup-teacher-temp-epochs", "0", "--freeze-last-layer", "0", "--lr", "0.05",
+                                                             "--batch-size-per-rank", "8", "--max-iters", "2", "--threads", "1", "--output-dir", run])
+        XCTAssertEqual(c, 0, o)
+        let ck = run + "/checkpoint.safetensors"
+        let limits = ["--train-limit", "600", "--test-limit", "200", "--threads", "1"]
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-knn", "--checkpoint", ck] + limits)
+        XCTAssertEqual(c, 0, o)
+        XCTAssertTrue(o.contains("teacher of training checkpoint") && o.contains("192-d features at 32 px"), o)
+        XCTAssertTrue(o.contains("k-NN (k = 20, T = 0.07): "), o)
+        let teacher = knnLines(o)
+        XCTAssertEqual(teacher.count, 4, o)
+        // Sharded over 2 ranks: the same features, the same numbers.
+        let (c2, o2) = try TestProcess.run("/bin/bash", [TestProcess.root + "/launch/run-node.sh", "-n", "2", "--", "eval-knn", "--checkpoint", ck] + limits)
+        XCTAssertEqual(c2, 0, o2)
+        XCTAssertEqual(knnLines(o2), teacher, o2)
+        // A backbone-only file with the official key names (no prefix) gives the teacher's numbers.
+        let file = try SafeTensorsFile(path: ck)
+        var w = SafeTensorsWriter()
+        for (name, t) in file.tensors where name.hasPrefix("teacher.backbone.") {
+            let v = try file.floats(name)
+            w.add(String(name.dropFirst("teacher.backbone.".count)), shape: t.shape, floats: v)
+        }
+        try w.write(to: tmp.path("backbone.safetensors"))
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-knn", "--checkpoint", tmp.path("backbone.safetensors"), "--arch", "swin_mini"] + limits)
+        XCTAssertEqual(c, 0, o)
+        XCTAssertEqual(knnLines(o), teacher, o)
+        // Cached features: computed once, then reused with the same result.
+        let cache = ["--features-dir", tmp.path("cache")]
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-knn", "--checkpoint", ck, "--which", "student"] + limits + cache)
+        XCTAssertEqual(c, 0, o)
+        XCTAssertTrue(o.contains("features cached in"), o)
+        let student = knnLines(o)
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-knn", "--checkpoint", ck, "--which", "student"] + limits + cache)
+        XCTAssertTrue(o.contains("features: reused from"), o)
+        XCTAssertEqual(knnLines(o), student)
+        // Refused files.
+        let data = try Data(contentsOf: URL(fileURLWithPath: ck))
+        try data.prefix(data.count / 3).write(to: URL(fileURLWithPath: tmp.path("cut.safetensors")))
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-knn", "--checkpoint", tmp.path("cut.safetensors")] + limits)
+        XCTAssertEqual(c, 1, o)
+        XCTAssertTrue(o.contains("cannot use \(tmp.path("cut.safetensors"))"), o)
+        var other = SafeTensorsWriter(); other.add("fc.weight", shape: [2, 2], floats: [1, 2, 3, 4])
+        try other.write(to: tmp.path("other.safetensors"))
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-knn", "--checkpoint", tmp.path("other.safetensors")] + limits)
+        XCTAssertEqual(c, 1, o)
+        XCTAssertTrue(o.contains("holds no Swin backbone"), o)
+    }
+}
