@@ -11,8 +11,8 @@ struct BenchData: ParsableCommand {
         commandName: "data",
         abstract: "Input-pipeline throughput (decode + DINO multi-crop) against Pillow + torchvision.",
         discussion: """
-        Images/s counts samples; each yields 2 global and --local-crops local crops. With \\
-        --compare-torch PYTHON, tools/reference/bench_data_pillow.py runs the official DINO \\
+        Images/s counts samples; each yields 2 global and --local-crops local crops. With \
+        --compare-torch PYTHON, tools/reference/bench_data_pillow.py runs the official DINO \
         augmentation with a DataLoader of --threads worker processes on the same data.
 
         Example: esvit bench data --dataset folder --data-path data/fmnist-jpeg/train --threads 2 --compare-torch .venv/bin/python

@@ -12,8 +12,8 @@ struct BenchStep: ParsableCommand {
         commandName: "step",
         abstract: "Whole training-step throughput (images/s) and its time split.",
         discussion: """
-        Images/s counts the batch (distinct images) per step; each image contributes 2 global and \\
-        --local-crops local views. With --compare-torch PYTHON it also runs \\
+        Images/s counts the batch (distinct images) per step; each image contributes 2 global and \
+        --local-crops local views. With --compare-torch PYTHON it also runs \
         tools/reference/bench_step.py (the same recipe in plain PyTorch, same threads) and prints the ratio.
 
         Example: esvit bench step --arch swin_mini --batch 64 --local-crops 6 --threads 2 --compare-torch .venv/bin/python

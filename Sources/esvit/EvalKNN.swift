@@ -15,9 +15,9 @@ struct EvalKNN: ParsableCommand {
         commandName: "eval-knn",
         abstract: "Weighted k-NN accuracy of a checkpoint's frozen backbone (DINO's protocol, k = 20 is the headline).",
         discussion: """
-        Features: Resize(⌊G·256/224⌋, bicubic) + CenterCrop(G) at the pretraining input size G, the \\
-        pooled final-LayerNorm output, L2-normalised. Votes weigh exp(cosine / T). Fashion-MNIST uses \\
-        its 60k training images as the memory bank and classifies the 10k test images; a folder \\
+        Features: Resize(⌊G·256/224⌋, bicubic) + CenterCrop(G) at the pretraining input size G, the \
+        pooled final-LayerNorm output, L2-normalised. Votes weigh exp(cosine / T). Fashion-MNIST uses \
+        its 60k training images as the memory bank and classifies the 10k test images; a folder \
         dataset needs DATA_PATH/train and DATA_PATH/val in the ImageNet layout.
 
         Examples:

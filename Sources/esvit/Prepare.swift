@@ -14,7 +14,7 @@ struct PrepareFashionMNIST: ParsableCommand {
         commandName: "fashion-mnist",
         abstract: "Write Fashion-MNIST as JPEGs: OUT/train/<class>/NNNNN.jpg (60k) and OUT/val/<class>/NNNNN.jpg (10k).",
         discussion: """
-        Class folders are named 0_t_shirt_top … 9_ankle_boot so that torchvision-style sorted \\
+        Class folders are named 0_t_shirt_top … 9_ankle_boot so that torchvision-style sorted \
         class indices equal the Fashion-MNIST labels. Images are 28×28 grayscale JPEGs.
 
         Example: esvit prepare fashion-mnist --out data/fmnist-jpeg

@@ -14,10 +14,10 @@ struct Pretrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "EsViT self-supervised pretraining (Swin + DINO view loss + region loss), data-parallel over MPI.",
         discussion: """
-        Runs as a plain process, or under mpirun with any number of ranks on one or many nodes \\
-        (launch/run-node.sh, launch/run-cluster.sh, launch/slurm.sbatch set binding and threads). \\
-        The global batch is --batch-size-per-rank × ranks × --grad-accum-steps and the peak lr is \\
-        --lr × global batch / 256. An existing checkpoint.safetensors in --output-dir is resumed \\
+        Runs as a plain process, or under mpirun with any number of ranks on one or many nodes \
+        (launch/run-node.sh, launch/run-cluster.sh, launch/slurm.sbatch set binding and threads). \
+        The global batch is --batch-size-per-rank × ranks × --grad-accum-steps and the peak lr is \
+        --lr × global batch / 256. An existing checkpoint.safetensors in --output-dir is resumed \
         automatically, from the exact iteration, also with a different number of ranks.
 
         Examples:
