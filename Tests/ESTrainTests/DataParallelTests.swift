@@ -83,6 +83,25 @@ final class DataParallelTests: XCTestCase {
         XCTAssertGreaterThan(moved, 1e-4, "the student never left the teacher")
     }
 
+    /// The same comparison under the recipe's own schedule (spec §5.1 defaults: lr warmup from 0
+    /// over 10 epochs, teacher-temperature warmup, last layer frozen in epoch 0): every tensor of
+    /// the checkpoint, the student included, within 1e-5 after 3 steps.
+    func testTwoRanksMatchOneRankUnderTheRecipeSchedule() throws {
+        let tmp = try TemporaryDirectory(prefix: "esvit-dp-recipe")
+        let recipe = ["--arch", "swin_mini", "--out-dim", "256", "--hidden-dim", "64", "--bottleneck-dim", "32", "--local-crops-number", "2",
+                      "--log-every", "1", "--saveckp-iters", "0", "--threads", "1", "--max-iters", "3"]
+        let (c1, o1) = try Harness.single(recipe + ["--batch-size-per-rank", "8", "--output-dir", tmp.path("one")])
+        XCTAssertEqual(c1, 0, o1)
+        XCTAssertTrue(o1.contains("warmup 10 epochs") && o1.contains("over 30 epochs") && o1.contains("frozen 1 epoch"), o1)
+        let (c2, o2) = try Harness.ranks(2, recipe + ["--batch-size-per-rank", "4", "--output-dir", tmp.path("two")])
+        XCTAssertEqual(c2, 0, o2)
+        assertClose(try Harness.losses(tmp.path("two")), try Harness.losses(tmp.path("one")), iterations: 1...3, rel: 1e-5, "recipe schedule")
+        let d = Harness.maxDifference(try Harness.tensors(tmp.path("two/checkpoint.safetensors")),
+                                      try Harness.tensors(tmp.path("one/checkpoint.safetensors")), prefixes: every)
+        XCTAssertLessThanOrEqual(d, 1e-5, "every tensor (student, teacher, AdamW moments, centers) after 3 recipe steps")
+        print("recipe schedule, 2 ranks × 4 vs 1 rank × 8 after 3 steps: max difference over every checkpoint tensor \(d)")
+    }
+
     func testSameSeedAndWorldSizeGiveIdenticalRuns() throws {
         let tmp = try TemporaryDirectory(prefix: "esvit-det")
         for name in ["a", "b"] {
