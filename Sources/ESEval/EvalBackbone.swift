@@ -37,6 +37,25 @@ public final class EvalBackbone {
         pretrainMetadata = [:]
     }
 
+    /// A copy of the backbone entries ("backbone.*") of a live parameter arena, e.g. the
+    /// trainer's teacher, for evaluation during training.
+    public init(config: SwinConfig, inputSize: Int, copyFrom source: ParameterTable, params src: UnsafePointer<Float>, origin: String) {
+        var cfg = config
+        cfg.dropPathRate = 0
+        self.config = cfg; self.inputSize = inputSize; self.origin = origin; pretrainMetadata = [:]
+        model = SwinModel(config: cfg, table: table, prefix: EvalBackbone.tablePrefix)
+        params = table.makeArena()
+        refresh(from: source, params: src)
+    }
+
+    /// Copies the current values of the same keys from `source`.
+    public func refresh(from source: ParameterTable, params src: UnsafePointer<Float>) {
+        for e in table.entries {
+            guard let s = source.entry(e.key), s.count == e.count else { preconditionFailure("no \(e.key) in the source table") }
+            (params.pointer + e.offset).update(from: src + s.offset, count: e.count)
+        }
+    }
+
     /// `which`: "teacher" or "student" (training checkpoints). `arch` and `inputSize` are needed
     /// for backbone-only files and ignored for training checkpoints.
     public init(path: String, which: String = "teacher", arch: SwinConfig? = nil, inputSize requested: Int? = nil) throws {

@@ -44,6 +44,14 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var maxIters: Int? = nil
     public var logEvery = 10
     public var checkEvery = 50           // iterations between cross-rank parameter checksums
+    // Periodic k-NN of the teacher (0: off): every N epochs and/or every N iterations, on the first
+    // evalTrainLimit training images (memory bank) and evalTestLimit test images.
+    public var evalEvery = 0
+    public var evalEveryIters = 0
+    public var evalTrainLimit = 10000
+    public var evalTestLimit = 2000
+    /// Labelled data for periodic k-NN of a folder dataset: EVAL_DATA_PATH/train and /val.
+    public var evalDataPath: String? = nil
 
     public init(arch: String, backbone: SwinConfig, head: HeadConfig, useDensePrediction: Bool, crops: MultiCropConfig,
                 dataset: String, dataPath: String, outputDir: String) {
@@ -84,8 +92,16 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         if let m = maxIters, m < 1 { p.append("--max-iters must be ≥ 1") }
         if logEvery < 1 || checkEvery < 1 { p.append("--log-every and --check-every must be ≥ 1") }
         if outputDir.isEmpty { p.append("--output-dir must not be empty") }
+        if evalEvery < 0 || evalEveryIters < 0 || evalTrainLimit < 1 || evalTestLimit < 1 {
+            p.append("--eval-every and --eval-every-iters must be ≥ 0, --eval-train-limit and --eval-test-limit ≥ 1")
+        }
+        if evaluates && dataset == "folder" && evalDataPath == nil {
+            p.append("periodic k-NN of a folder dataset needs --eval-data-path (a folder with train/ and val/ in the ImageNet layout)")
+        }
         return p
     }
+
+    public var evaluates: Bool { evalEvery > 0 || evalEveryIters > 0 }
 
     /// The model configuration the objective is built with (per-rank micro-batch).
     public var objective: EsViTConfig {

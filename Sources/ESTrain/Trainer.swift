@@ -13,6 +13,7 @@
 // so a run may continue with a different number of ranks.
 import ESData
 import ESDistributed
+import ESEval
 import ESKernels
 import ESLoss
 import ESModel
@@ -37,13 +38,15 @@ public final class Trainer {
     public let resumeFrom: String?
     /// Require a checkpoint (--resume): a missing one is an error instead of a fresh start.
     public let requireResume: Bool
+    /// Labelled (train, test) sources for the periodic k-NN (nil: off).
+    public let evaluation: (train: ImageSource, test: ImageSource)?
     let say: (String) -> Void
     let fault: Fault?
     var hosts = ""
 
     public init(config: PretrainConfig, comm: Communicator, source: ImageSource, resumeFrom: String? = nil, requireResume: Bool = false,
-                say: @escaping (String) -> Void = { print($0) }) throws {
-        self.config = config; self.comm = comm; self.source = source
+                evaluation: (train: ImageSource, test: ImageSource)? = nil, say: @escaping (String) -> Void = { print($0) }) throws {
+        self.config = config; self.comm = comm; self.source = source; self.evaluation = config.evaluates ? evaluation : nil
         self.resumeFrom = resumeFrom; self.requireResume = requireResume
         layout = try RunLayout(config: config, worldSize: comm.size, datasetCount: source.count)
         files = RunFiles(dir: config.outputDir)
@@ -93,6 +96,21 @@ public final class Trainer {
             return RunSummary(firstIteration: it, lastIteration: it, losses: [], checkpoint: nil, seconds: 0)
         }
         if comm.isRoot { try files.writeAtomically(configJSON(), to: files.configFile) }
+        let knn = evaluation.map {
+            PeriodicKNN(config: c.backbone, inputSize: c.crops.globalSize, train: $0.train, test: $0.test, trainLimit: c.evalTrainLimit,
+                        testLimit: c.evalTestLimit, mean: c.crops.mean, std: c.crops.std, source: model.table, params: model.teacher.pointer)
+        }
+        func evaluate(_ iteration: Int) {
+            guard let knn else { return }
+            let r = knn.run(source: model.table, params: model.teacher.pointer, comm: comm)
+            say(String(format: "k-NN of the teacher at iteration %d: %.2f%% top-1 (k = %d, %d train / %d test images, %.0f s)",
+                       iteration, r.top1, knn.k, knn.trainCount, knn.testCount, r.seconds))
+            if comm.isRoot {
+                files.appendLog(RunFiles.jsonLine(["iteration": iteration, "epoch": iteration / L.iterationsPerEpoch, "knn_top1": r.top1, "knn_k": knn.k,
+                                                   "knn_train_images": knn.trainCount, "knn_test_images": knn.testCount, "eval_s": r.seconds]))
+            }
+        }
+        if it == 0 { evaluate(0) }
 
         let sampler = EpochSampler(count: source.count, worldSize: W, rank: comm.rank, batchPerRank: B, seed: c.seed)
         let loader = MultiCropLoader(source: source, sampler: sampler, config: c.crops, seed: c.seed, threads: c.loaderThreads,
@@ -216,6 +234,11 @@ public final class Trainer {
                 try agree(writeError)
                 lastCheckpoint = files.latestCheckpoint
                 if !written.isEmpty { say("checkpoint: " + written.joined(separator: ", ") + " (iteration \(it))") }
+            }
+            if c.evaluates && ((c.evalEveryIters > 0 && it % c.evalEveryIters == 0)
+                               || (epochEnds && c.evalEvery > 0 && (it / L.iterationsPerEpoch) % c.evalEvery == 0)
+                               || (stopping && c.evalEveryIters > 0)) {
+                evaluate(it)
             }
         }
         let seconds = Trainer.now() - runStart

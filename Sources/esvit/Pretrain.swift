@@ -66,6 +66,11 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Stop after this global iteration, with a checkpoint (the schedules still span --epochs).") var maxIters: Int?
     @Option(help: "Progress line (and log.txt line) every N iterations.") var logEvery: Int = 10
     @Option(help: "Compare a parameter checksum across ranks every N iterations.") var checkEvery: Int = 50
+    @Option(help: "k-NN of the teacher every N epochs (0: off), logged with the training metrics.") var evalEvery: Int = 0
+    @Option(help: "k-NN of the teacher every N iterations (0: off), also at the start and the end.") var evalEveryIters: Int = 0
+    @Option(help: "Periodic k-NN: training images in the memory bank (the first N).") var evalTrainLimit: Int = 10000
+    @Option(help: "Periodic k-NN: test images classified (the first N).") var evalTestLimit: Int = 2000
+    @Option(help: "Periodic k-NN for --dataset folder: a folder with train/ and val/ (ImageNet layout).") var evalDataPath: String?
     @Flag(help: "Require a checkpoint.safetensors in --output-dir to continue from (without it one is used if present).") var resume = false
     @Option(help: "Continue from this checkpoint file instead.") var resumeFrom: String?
 
@@ -98,6 +103,8 @@ struct Pretrain: ParsableCommand {
         c.saveckpFreq = saveckpFreq; c.saveckpIters = saveckpIters; c.seed = seed
         c.threads = threads ?? Pretrain.defaultThreads; c.loaderThreads = loaderThreads
         c.maxIters = maxIters; c.logEvery = logEvery; c.checkEvery = checkEvery
+        c.evalEvery = evalEvery; c.evalEveryIters = evalEveryIters; c.evalTrainLimit = evalTrainLimit; c.evalTestLimit = evalTestLimit
+        c.evalDataPath = evalDataPath
         return c
     }
 
@@ -121,7 +128,16 @@ struct Pretrain: ParsableCommand {
             let source: ImageSource = config.dataset == "folder" ? try ImageFolder(root: config.dataPath)
                                                                  : try FashionMNIST(root: config.dataPath, split: .train)
             try source.checkUsable()
-            let trainer = try Trainer(config: config, comm: comm, source: source, resumeFrom: resumeFrom, requireResume: resume)
+            var evaluation: (train: ImageSource, test: ImageSource)? = nil
+            if config.evaluates {
+                if config.dataset == "folder", let e = config.evalDataPath {
+                    evaluation = (try ImageFolder(root: e + "/train"), try ImageFolder(root: e + "/val"))
+                } else {
+                    evaluation = (source, try FashionMNIST(root: config.dataPath, split: .test))
+                }
+            }
+            let trainer = try Trainer(config: config, comm: comm, source: source, resumeFrom: resumeFrom, requireResume: resume,
+                                      evaluation: evaluation)
             let summary = try trainer.run()
             if comm.isRoot, let ck = summary.checkpoint {
                 print("checkpoints are in \(config.outputDir) (latest: \(ck)); they are safetensors files with student.*, teacher.*, "

@@ -63,4 +63,38 @@ final class EvalCommandTests: XCTestCase {
         XCTAssertEqual(c, 1, o)
         XCTAssertTrue(o.contains("holds no Swin backbone"), o)
     }
+
+    /// Periodic k-NN inside `esvit pretrain` (2 ranks, sharded) is the same measurement as
+    /// `esvit eval-knn`: at iteration 0 it equals --random-init with the same seed, at the end it
+    /// equals the written checkpoint's teacher; both land in log.txt.
+    func testPeriodicKNNDuringPretrainingMatchesEvalKNN() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else { throw XCTSkip("dataset-fashion-mnist is not installed") }
+        let tmp = try TemporaryDirectory(prefix: "esvit-periodic")
+        let run = tmp.path("run")
+        let limits = ["--train-limit", "1000", "--test-limit", "300"]
+        var (c, o) = try TestProcess.run("/bin/bash", [TestProcess.root + "/launch/run-node.sh", "-n", "2", "--", "pretrain", "--out-dim", "256",
+                                                       "--hidden-dim", "64", "--bottleneck-dim", "32", "--local-crops-number", "2", "--epochs", "1",
+                                                       "--warmup-epochs", "0", "--warmup-teacher-temp-epochs", "0", "--freeze-last-layer", "0",
+                                                       "--lr", "0.05", "--batch-size-per-rank", "4", "--max-iters", "4", "--seed", "3",
+                                                       "--eval-every-iters", "2", "--eval-train-limit", "1000", "--eval-test-limit", "300",
+                                                       "--output-dir", run])
+        XCTAssertEqual(c, 0, o)
+        var logged: [Int: Double] = [:]
+        for line in try String(contentsOfFile: run + "/log.txt", encoding: .utf8).split(separator: "\n") {
+            if let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let t = obj["knn_top1"] as? Double {
+                logged[obj["iteration"] as! Int] = t
+            }
+        }
+        XCTAssertEqual(logged.keys.sorted(), [0, 2, 4], o)
+        func top1(_ out: String) -> Double? {
+            out.split(separator: "\n").first { $0.contains("20-NN: top-1") }.flatMap { Double($0.split(separator: " ")[2].dropLast()) }
+        }
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-knn", "--random-init", "--seed", "3", "--threads", "1"] + limits)
+        XCTAssertEqual(c, 0, o)
+        XCTAssertEqual(try XCTUnwrap(top1(o)), try XCTUnwrap(logged[0]), accuracy: 0.005, "iteration 0 is the random initialisation (printed to 2 decimals):\n\(o)")
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-knn", "--checkpoint", run + "/checkpoint.safetensors", "--threads", "1"] + limits)
+        XCTAssertEqual(c, 0, o)
+        XCTAssertEqual(try XCTUnwrap(top1(o)), try XCTUnwrap(logged[4]), accuracy: 0.005, "the last evaluation is the checkpoint's teacher:\n\(o)")
+        XCTAssertNotEqual(logged[0], logged[4], "training changed the teacher's neighbours")
+    }
 }
