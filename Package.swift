@@ -75,7 +75,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ESTrainTests", dependencies: ["ESTrain", "ESObjective", "ESData", "ESDistributed", "ESModel", "ESKernels",
                                                          "ESTestSupport"]),
-        .testTarget(name: "ESEvalTests", dependencies: ["ESEval", "ESData", "ESModel", "ESKernels", "ESTestSupport"]),
+        .testTarget(name: "ESEvalTests", dependencies: ["ESEval", "ESData", "ESDistributed", "ESModel", "ESKernels", "ESTestSupport"]),
         .testTarget(name: "ESModelTests", dependencies: ["ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),
     ]

@@ -36,14 +36,48 @@ public struct Features {
     }
 }
 
+/// What is read from the backbone.
+public enum FeatureKind: Sendable, Equatable {
+    /// k-NN: the pooled final-LayerNorm output, L2-normalised.
+    case pooledNormalized
+    /// Linear probe (spec §7.2, `forward_return_n_last_blocks`): the token-averaged outputs of the
+    /// last n blocks, concatenated; blocks of the last stage pass through the final LayerNorm
+    /// first, earlier ones (taken before PatchMerging) do not. Not normalised.
+    case lastBlocks(Int)
+
+    func dim(_ cfg: SwinConfig) -> Int {
+        switch self {
+        case .pooledNormalized: return cfg.numFeatures
+        case .lastBlocks(let n): return lastBlocks(cfg, n).reduce(0) { $0 + cfg.stageDim($1.stage) }
+        }
+    }
+
+    /// (global block index, stage) of the last n blocks, in order.
+    func lastBlocks(_ cfg: SwinConfig, _ n: Int) -> [(index: Int, stage: Int)] {
+        let all = cfg.depths.enumerated().flatMap { s, d in (0..<d).map { _ in s } }
+        return all.enumerated().suffix(n).map { ($0.offset, $0.element) }
+    }
+}
+
 public enum FeatureExtractor {
     /// Features of the first `limit` (default all) images of `source`.
     public static func extract(_ backbone: EvalBackbone, source: ImageSource, limit: Int? = nil, batch: Int = 128,
-                               mean: [Float], std: [Float], comm: Communicator, what: String,
+                               mean: [Float], std: [Float], comm: Communicator, what: String, kind: FeatureKind = .pooledNormalized,
                                progress: (String) -> Void) -> Features {
-        let N = min(limit ?? source.count, source.count), G = backbone.inputSize, C = backbone.featureDim
+        let cfg = backbone.config
+        let N = min(limit ?? source.count, source.count), G = backbone.inputSize, C = kind.dim(cfg)
         let B = max(1, min(batch, N))
         let ws = SwinWorkspace(model: backbone.model, batch: B, height: G, width: G, training: false)
+        // Linear-probe features: where each of the last blocks goes in the row, and LayerNorm scratch.
+        var columns: [Int: (offset: Int, stage: Int)] = [:]
+        if case .lastBlocks(let n) = kind {
+            var off = 0
+            for b in kind.lastBlocks(cfg, n) { columns[b.index] = (off, b.stage); off += cfg.stageDim(b.stage) }
+        }
+        let maxRows = B * (G / cfg.patchSize) * (G / cfg.patchSize)
+        let lnY = FloatBuffer(count: columns.isEmpty ? 1 : maxRows * cfg.numFeatures)
+        let lnMean = FloatBuffer(count: columns.isEmpty ? 1 : maxRows), lnRstd = FloatBuffer(count: columns.isEmpty ? 1 : maxRows)
+        let pooledScratch = FloatBuffer(count: B * max(C, 1))
         let images = FloatBuffer(count: B * 3 * G * G)
         let out = FloatBuffer(count: N * C)
         var meta = [Double](repeating: 0, count: N + 1)     // labels, then the unreadable count
@@ -62,9 +96,27 @@ public enum FeatureExtractor {
                     EvalTransform.apply(img, size: G, mean: mean, std: std, into: images.pointer + j * 3 * G * G)
                 } catch { lock.lock(); bad += 1; lock.unlock() }
             }
-            backbone.model.forward(params: backbone.params.pointer, image: images.pointer, workspace: ws)
-            var norms = [Float](repeating: 0, count: n)
-            L2Normalize.forward(y: out.pointer + first * C, norms: &norms, x: ws.pooled, rows: n, dim: C)
+            switch kind {
+            case .pooledNormalized:
+                backbone.model.forward(params: backbone.params.pointer, image: images.pointer, workspace: ws)
+                var norms = [Float](repeating: 0, count: n)
+                L2Normalize.forward(y: out.pointer + first * C, norms: &norms, x: ws.pooled, rows: n, dim: C)
+            case .lastBlocks:
+                let P = backbone.params.pointer, last = cfg.numStages - 1
+                backbone.model.forward(params: P, image: images.pointer, workspace: ws) { plan, x, L in
+                    guard let col = columns[plan.globalIndex] else { return }
+                    let Cb = plan.dim
+                    var src = x
+                    if col.stage == last {
+                        LayerNorm.forward(y: lnY.pointer, mean: lnMean.pointer, rstd: lnRstd.pointer, x: x,
+                                          gamma: P + backbone.model.normW, beta: P + backbone.model.normB, rows: B * L, channels: Cb,
+                                          eps: cfg.layerNormEps)
+                        src = UnsafePointer(lnY.pointer)
+                    }
+                    TokenPool.meanForward(pooled: pooledScratch.pointer, tokens: src, batch: B, tokens: L, channels: Cb)
+                    for j in 0..<n { (out.pointer + (first + j) * C + col.offset).update(from: pooledScratch.pointer + j * Cb, count: Cb) }
+                }
+            }
             for j in 0..<n { meta[first + j] = Double(source.label(first + j)) }
             meta[N] += Double(bad)
             done += n

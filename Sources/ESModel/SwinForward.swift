@@ -5,8 +5,12 @@
 import ESKernels
 
 extension SwinModel {
+    /// `blockOutput`, when given, sees every block's output stream (B·L, C) right after the block
+    /// (before any merging), with the block's plan and token count: evaluation reads the last
+    /// blocks from it (linear probe features).
     public func forward(params P: UnsafePointer<Float>, image: UnsafePointer<Float>,
-                        workspace ws: SwinWorkspace, dropPathKeys: [UInt64]? = nil) {
+                        workspace ws: SwinWorkspace, dropPathKeys: [UInt64]? = nil,
+                        blockOutput: ((_ plan: BlockPlan, _ x: UnsafePointer<Float>, _ tokens: Int) -> Void)? = nil) {
         let cfg = config, B = ws.batch, eps = cfg.layerNormEps, p = cfg.patchSize
         let H0 = ws.imageHeight / p, W0 = ws.imageWidth / p, L0 = H0 * W0, C0 = cfg.embedDim
         if let keys = dropPathKeys {
@@ -23,6 +27,7 @@ extension SwinModel {
         for s in 0..<cfg.numStages {
             while bi < blocks.count && blocks[bi].plan.stage == s {
                 blockForward(blocks[bi], ws.blocks[bi], P, B, dropPath: dropPathKeys != nil ? ws.dropKeys : nil)
+                blockOutput?(blocks[bi].plan, ws.blocks[bi].xOut, ws.blocks[bi].tokens)
                 bi += 1
             }
             if let m = merges[s], let a = ws.merges[s] {

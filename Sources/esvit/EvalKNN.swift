@@ -26,6 +26,41 @@ struct EvalKNN: ParsableCommand {
           esvit eval-knn --random-init --arch swin_mini          (the same network untrained)
         """)
 
+    @OptionGroup var common: EvalOptions
+    @Option(help: "Values of k, comma separated.") var nbKnn: String = "10,20,100,200"
+    @Option(help: "Temperature of the neighbour votes.") var temperature: Double = 0.07
+
+    func ks() throws -> [Int] {
+        let v = nbKnn.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !v.isEmpty, v.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw ValidationError("--nb-knn takes positive integers separated by commas, got '\(nbKnn)'") }
+        return v.map { $0! }
+    }
+
+    func validate() throws {
+        _ = try ks()
+        if !(temperature > 0) { throw ValidationError("--temperature must be > 0") }
+    }
+
+    func run() throws {
+        setvbuf(stdout, nil, _IOLBF, 0)
+        let comm = makeCommunicator()
+        defer { (comm as? MPICommunicator)?.finalize() }
+        let say: (String) -> Void = { if comm.isRoot { print($0) } }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let setup = try common.prepare(say: say, command: "eval-knn")
+        let (trainF, testF) = common.features(setup, kind: .pooledNormalized, comm: comm, say: say)
+        guard comm.isRoot else { return }
+        let results = KNN.classify(train: trainF.values.pointer, trainLabels: trainF.labels, test: testF.values.pointer, testLabels: testF.labels,
+                                   dim: trainF.dim, classes: setup.classes(trainF, testF), ks: try ks(), temperature: Float(temperature))
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        for r in results { print(String(format: "  %d-NN: top-1 %.2f%%  top-5 %.2f%%", r.k, r.top1, r.top5)) }
+        if let r20 = results.first(where: { $0.k == 20 }) { print(String(format: "k-NN (k = 20, T = %.2g): %.2f%% top-1  [%.0f s]", temperature, r20.top1, seconds)) }
+    }
+}
+
+/// What eval-knn and eval-linear share: the network to evaluate, the labelled data, threads,
+/// subsets and the feature cache.
+struct EvalOptions: ParsableArguments {
     @Option(help: "A training checkpoint, or a backbone-only safetensors file (then give --arch).") var checkpoint: String?
     @Option(help: "Which network of a training checkpoint: teacher or student.") var which: String = "teacher"
     @Flag(help: "Evaluate the untrained network instead (initialised as the trainer does, with --seed).") var randomInit = false
@@ -42,31 +77,31 @@ struct EvalKNN: ParsableCommand {
     @Option(help: "Classify only the first N test images.") var testLimit: Int?
     @Option(help: "Cache the features here (.npy) and reuse them when the same file and settings come again.") var featuresDir: String?
 
-    func ks() throws -> [Int] {
-        let v = nbKnn.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !v.isEmpty, v.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw ValidationError("--nb-knn takes positive integers separated by commas, got '\(nbKnn)'") }
-        return v.map { $0! }
-    }
 
     func validate() throws {
-        _ = try ks()
         if checkpoint == nil && !randomInit { throw ValidationError("give --checkpoint FILE (or --random-init for the untrained baseline)") }
         if checkpoint != nil && randomInit { throw ValidationError("use either --checkpoint or --random-init, not both") }
         if let c = checkpoint, !FileManager.default.fileExists(atPath: c) { throw ValidationError("--checkpoint \(c) does not exist") }
         if !["teacher", "student"].contains(which) { throw ValidationError("--which must be teacher or student") }
         if !["fashion-mnist", "folder"].contains(dataset) { throw ValidationError("--dataset must be fashion-mnist or folder") }
         if dataset == "folder" && dataPath == nil { throw ValidationError("--dataset folder needs --data-path (with train/ and val/ inside)") }
-        if !(temperature > 0) { throw ValidationError("--temperature must be > 0") }
         if batchSize < 1 || (threads ?? 1) < 1 || (trainLimit ?? 1) < 1 || (testLimit ?? 1) < 1 {
             throw ValidationError("--batch-size, --threads, --train-limit and --test-limit must be ≥ 1")
         }
     }
 
-    func run() throws {
-        setvbuf(stdout, nil, _IOLBF, 0)
-        let comm = makeCommunicator()
-        defer { (comm as? MPICommunicator)?.finalize() }
-        let say: (String) -> Void = { if comm.isRoot { print($0) } }
+    struct Setup {
+        let backbone: EvalBackbone
+        let train: ImageSource, test: ImageSource
+        let nTrain: Int, nTest: Int
+        let mean: [Float], std: [Float]
+        func classes(_ a: Features, _ b: Features) -> Int {
+            max(train.classNames.count, Int((a.labels.max() ?? 0) + 1), Int((b.labels.max() ?? 0) + 1))
+        }
+    }
+
+    /// Loads the network and opens the data; prints what will be evaluated.
+    func prepare(say: (String) -> Void, command: String) throws -> Setup {
         Compute.setThreads(threads ?? Pretrain.defaultThreads)
         let backbone: EvalBackbone
         do {
@@ -84,41 +119,35 @@ struct EvalKNN: ParsableCommand {
             train = fashion ? try FashionMNIST(root: root, split: .train) : try ImageFolder(root: root + "/train")
             test = fashion ? try FashionMNIST(root: root, split: .test) : try ImageFolder(root: root + "/val")
         } catch { throw CLIError("\(error)") }
-        let mean = fashion ? MultiCropConfig.fashionMean : MultiCropConfig.imagenetMean
-        let std = fashion ? MultiCropConfig.fashionStd : MultiCropConfig.imagenetStd
         let nTrain = min(trainLimit ?? train.count, train.count), nTest = min(testLimit ?? test.count, test.count)
-        say("esvit eval-knn: \(backbone.origin)")
-        say("  \(backbone.config.depths.count)-stage Swin, \(backbone.featureDim)-d features at \(backbone.inputSize) px; "
-            + "\(dataset): \(nTrain) training images (memory bank), \(nTest) test images; \(comm.size) rank(s)")
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        let cache = featuresDir.map { FeatureCache(dir: $0, key: cacheKey(backbone: backbone, nTrain: nTrain, nTest: nTest)) }
-        let trainF: Features, testF: Features
-        if let cache, let cached = cache.load() {
-            (trainF, testF) = cached
-            say("  features: reused from \(cache.dir)")
-        } else {
-            trainF = FeatureExtractor.extract(backbone, source: train, limit: nTrain, batch: batchSize, mean: mean, std: std, comm: comm,
-                                              what: "train features", progress: say)
-            testF = FeatureExtractor.extract(backbone, source: test, limit: nTest, batch: batchSize, mean: mean, std: std, comm: comm,
-                                             what: "test features", progress: say)
-            if comm.isRoot, let cache {
-                do { try cache.save(trainF, testF); say("  features cached in \(cache.dir)") } catch { say("  warning: could not cache the features: \(error)") }
-            }
-        }
-        if trainF.unreadable + testF.unreadable > 0 {
-            say("  note: \(trainF.unreadable + testF.unreadable) unreadable image(s) got zero features")
-        }
-        guard comm.isRoot else { return }
-        let classes = max(train.classNames.count, Int((trainF.labels.max() ?? 0) + 1), Int((testF.labels.max() ?? 0) + 1))
-        let results = KNN.classify(train: trainF.values.pointer, trainLabels: trainF.labels, test: testF.values.pointer, testLabels: testF.labels,
-                                   dim: trainF.dim, classes: classes, ks: try ks(), temperature: Float(temperature))
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        for r in results { print(String(format: "  %d-NN: top-1 %.2f%%  top-5 %.2f%%", r.k, r.top1, r.top5)) }
-        if let r20 = results.first(where: { $0.k == 20 }) { print(String(format: "k-NN (k = 20, T = %.2g): %.2f%% top-1  [%.0f s]", temperature, r20.top1, seconds)) }
+        say("esvit \(command): \(backbone.origin)")
+        say("  \(backbone.config.depths.count)-stage Swin at \(backbone.inputSize) px; \(dataset): \(nTrain) training images, \(nTest) test images")
+        return Setup(backbone: backbone, train: train, test: test, nTrain: nTrain, nTest: nTest,
+                     mean: fashion ? MultiCropConfig.fashionMean : MultiCropConfig.imagenetMean,
+                     std: fashion ? MultiCropConfig.fashionStd : MultiCropConfig.imagenetStd)
     }
 
-    func cacheKey(backbone: EvalBackbone, nTrain: Int, nTest: Int) -> String {
-        var parts = ["v1", backbone.origin, "\(backbone.inputSize)", dataset, dataPath ?? "", "\(nTrain)", "\(nTest)"]
+    /// Train and test features of `kind`, from the cache when it matches, else extracted (sharded over ranks).
+    func features(_ s: Setup, kind: FeatureKind, comm: Communicator, say: @escaping (String) -> Void) -> (Features, Features) {
+        let cache = featuresDir.map { FeatureCache(dir: $0, key: cacheKey(s, kind: kind)) }
+        if let cache, let cached = cache.load() {
+            say("  features: reused from \(cache.dir)")
+            return cached
+        }
+        let a = FeatureExtractor.extract(s.backbone, source: s.train, limit: s.nTrain, batch: batchSize, mean: s.mean, std: s.std, comm: comm,
+                                         what: "train features", kind: kind, progress: say)
+        let b = FeatureExtractor.extract(s.backbone, source: s.test, limit: s.nTest, batch: batchSize, mean: s.mean, std: s.std, comm: comm,
+                                         what: "test features", kind: kind, progress: say)
+        if a.unreadable + b.unreadable > 0 { say("  note: \(a.unreadable + b.unreadable) unreadable image(s) got zero features") }
+        say("  features: \(a.dim)-d")
+        if comm.isRoot, let cache {
+            do { try cache.save(a, b); say("  features cached in \(cache.dir)") } catch { say("  warning: could not cache the features: \(error)") }
+        }
+        return (a, b)
+    }
+
+    func cacheKey(_ s: Setup, kind: FeatureKind) -> String {
+        var parts = ["v2", "\(kind)", s.backbone.origin, "\(s.backbone.inputSize)", dataset, dataPath ?? "", "\(s.nTrain)", "\(s.nTest)"]
         if let c = checkpoint, let a = try? FileManager.default.attributesOfItem(atPath: c) {
             parts.append("\(a[.size] ?? 0)"); parts.append("\((a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)")
         }

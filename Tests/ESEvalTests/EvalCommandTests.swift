@@ -23,7 +23,7 @@ final class EvalCommandTests: XCTestCase {
         let limits = ["--train-limit", "600", "--test-limit", "200", "--threads", "1"]
         (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-knn", "--checkpoint", ck] + limits)
         XCTAssertEqual(c, 0, o)
-        XCTAssertTrue(o.contains("teacher of training checkpoint") && o.contains("192-d features at 32 px"), o)
+        XCTAssertTrue(o.contains("teacher of training checkpoint") && o.contains("3-stage Swin at 32 px") && o.contains("features: 192-d"), o)
         XCTAssertTrue(o.contains("k-NN (k = 20, T = 0.07): "), o)
         let teacher = knnLines(o)
         XCTAssertEqual(teacher.count, 4, o)
@@ -51,6 +51,11 @@ final class EvalCommandTests: XCTestCase {
         (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-knn", "--checkpoint", ck, "--which", "student"] + limits + cache)
         XCTAssertTrue(o.contains("features: reused from"), o)
         XCTAssertEqual(knnLines(o), student)
+        // The linear probe (fast mode) on the same checkpoint: 4 last blocks of swin_mini = 96 + 96 + 192 + 192.
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-linear", "--checkpoint", ck, "--epochs", "5", "--lr", "0.1,1"] + limits)
+        XCTAssertEqual(c, 0, o)
+        XCTAssertTrue(o.contains("features: 576-d") && o.contains("mode: fast") && o.contains("linear probe (fast mode): best val top-1"), o)
+        XCTAssertTrue(o.contains("lr 0.1: best") && o.contains("lr 1: best"), o)
         // Refused files.
         let data = try Data(contentsOf: URL(fileURLWithPath: ck))
         try data.prefix(data.count / 3).write(to: URL(fileURLWithPath: tmp.path("cut.safetensors")))
