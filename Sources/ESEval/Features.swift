@@ -18,8 +18,9 @@ public enum EvalTransform {
         let (w, h) = img.width <= img.height ? (s, Int(Double(s) * Double(img.height) / Double(img.width)))
                                              : (Int(Double(s) * Double(img.width) / Double(img.height)), s)
         let resized = ImageOps.cropResize(img, box: CropBox(top: 0, left: 0, height: img.height, width: img.width), outWidth: w, outHeight: h)
-        // CenterCrop: offsets round((size − G) / 2) as torchvision computes them.
-        let top = Int((Double(h - G) / 2).rounded()), left = Int((Double(w - G) / 2).rounded())
+        // CenterCrop: offsets int(round((size − G) / 2)) as torchvision computes them — Python's
+        // round, which rounds halves to even (4.5 → 4).
+        let top = Int((Double(h - G) / 2).rounded(.toNearestOrEven)), left = Int((Double(w - G) / 2).rounded(.toNearestOrEven))
         let cropped = ImageOps.cropResize(resized, box: CropBox(top: top, left: left, height: G, width: G), outWidth: G, outHeight: G)
         MultiCrop.normalize(cropped, mean: mean, std: std, into: dst)
     }
