@@ -1,0 +1,60 @@
+// Attention pictures: every head's map of the query is a distribution over the tokens of the
+// query's window (sums to 1; for swin_mini's last stage one window covers the 4×4 grid), heads are
+// ordered by entropy, the 60 %-mass set is the smallest such set, and the command writes a JPEG of
+// the documented layout.
+import ESData
+import ESEval
+import ESKernels
+import ESModel
+import ESTestSupport
+import Foundation
+import XCTest
+
+final class AttentionTests: XCTestCase {
+    func testMapsAreDistributionsOrderedByEntropy() throws {
+        guard let fm = try? FashionMNIST(split: .test) else { throw XCTSkip("dataset-fashion-mnist is not installed") }
+        let bb = EvalBackbone(randomWith: SwinConfig.preset("swin_mini")!, seed: 2, inputSize: 32)
+        let (view, input) = AttentionView.lastBlock(bb, image: try fm.load(3, minShortSide: 0), mean: MultiCropConfig.fashionMean,
+                                                    std: MultiCropConfig.fashionStd, query: (1, 2))
+        XCTAssertEqual(view.gridHeight, 4); XCTAssertEqual(view.gridWidth, 4); XCTAssertEqual(view.query, 6)
+        XCTAssertEqual(view.maps.count, 12)
+        for m in view.maps { XCTAssertEqual(m.reduce(0, +), 1, accuracy: 1e-5) }
+        let e = view.order.map { view.entropy[$0] }
+        XCTAssertEqual(e, e.sorted())
+        XCTAssertEqual(input.width, 32)
+        // The maps are the last block's attention (a training workspace keeps every block's).
+        let ws = SwinWorkspace(model: bb.model, batch: 1, height: 32, width: 32, training: true)
+        let x = FloatBuffer(count: 3 * 32 * 32)
+        EvalTransform.apply(try fm.load(3, minShortSide: 0), size: 32, mean: MultiCropConfig.fashionMean, std: MultiCropConfig.fashionStd, into: x.pointer)
+        bb.model.forward(params: bb.params.pointer, image: x.pointer, workspace: ws)
+        let last = ws.blocks.last!, g = last.geometry, N = g.tokensPerWindow
+        XCTAssertEqual(g.windowsPerImage, 1)
+        let j = g.tokenMap.firstIndex(of: 6)!
+        for h in 0..<12 { for k in 0..<N {
+            XCTAssertEqual(view.maps[h][Int(g.tokenMap[k])], last.probs[(h * N + j) * N + k], accuracy: 1e-6)
+        } }
+        // Mass set: 0.5 + 0.2 reaches 60 %; 0.5 alone does not.
+        XCTAssertEqual(AttentionView.massMask([0.1, 0.5, 0.2, 0.2], fraction: 0.6), [false, true, true, false])
+        XCTAssertEqual(AttentionView.massMask([0.1, 0.5, 0.2, 0.2], fraction: 0.5), [false, true, false, false])
+    }
+
+    func testCommandWritesTheTiledJPEG() throws {
+        guard FileManager.default.fileExists(atPath: FashionMNIST.defaultRoot) else { throw XCTSkip("dataset-fashion-mnist is not installed") }
+        let tmp = try TemporaryDirectory(prefix: "esvit-attn")
+        var w = SafeTensorsWriter()
+        let bb = EvalBackbone(randomWith: SwinConfig.preset("swin_mini")!, seed: 1, inputSize: 32)
+        Weights.add(bb.table, bb.params.pointer, to: &w, tablePrefix: "backbone.", filePrefix: "")
+        try w.write(to: tmp.path("b.safetensors"))
+        let (c, o) = try TestProcess.run(TestProcess.esvit, ["visualize", "attention", "--checkpoint", tmp.path("b.safetensors"), "--arch", "swin_mini",
+                                                             "--fashion-index", "5", "--tile", "64", "--out", tmp.path("a.jpg")])
+        XCTAssertEqual(c, 0, o)
+        XCTAssertTrue(o.contains("12 heads, query (2, 2) on the 4×4 grid") && o.contains("heads by entropy"), o)
+        // 13 tiles of 64 px in rows of 7 with 4 px gaps: 7·64 + 8·4 = 480 by 2·64 + 3·4 = 140.
+        let (img, _) = try JPEG.decode(file: tmp.path("a.jpg"))
+        XCTAssertEqual(img.width, 480); XCTAssertEqual(img.height, 140)
+        let (c2, o2) = try TestProcess.run(TestProcess.esvit, ["visualize", "attention", "--checkpoint", tmp.path("b.safetensors"), "--arch", "swin_mini",
+                                                               "--fashion-index", "5", "--out", tmp.path("a.png")])
+        XCTAssertEqual(c2, 64, o2)
+        XCTAssertTrue(o2.contains("--out must end in .jpg or .jpeg"), o2)
+    }
+}
