@@ -11,7 +11,78 @@ import Foundation
 struct Visualize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pictures of what a checkpoint's backbone attends to.",
-        subcommands: [VisualizeAttention.self])
+        subcommands: [VisualizeAttention.self, VisualizeCorrespondence.self])
+}
+
+/// The network and the image a picture is made of.
+struct PictureOptions: ParsableArguments {
+    @Option(help: "A training checkpoint, or a backbone-only safetensors file (then give --arch).") var checkpoint: String
+    @Option(help: "Which network of a training checkpoint: teacher or student.") var which: String = "teacher"
+    @OptionGroup(title: "Architecture (backbone-only files)") var archOptions: ArchOptions
+    @Option(help: "A JPEG image.") var image: String?
+    @Option(help: "Use this Fashion-MNIST test image instead of --image.") var fashionIndex: Int?
+    @Option(help: "Dataset location for --fashion-index.") var dataPath: String = FashionMNIST.defaultRoot
+    @Option(help: "Output JPEG file.") var out: String
+
+    func validate() throws {
+        if (image == nil) == (fashionIndex == nil) { throw ValidationError("give exactly one of --image FILE or --fashion-index N") }
+        let o = out.lowercased()
+        if !(o.hasSuffix(".jpg") || o.hasSuffix(".jpeg")) { throw ValidationError("--out must end in .jpg or .jpeg (JPEG output)") }
+    }
+
+    /// The backbone, the image, and the normalisation that goes with its source.
+    func load() throws -> (EvalBackbone, RGBImage, mean: [Float], std: [Float]) {
+        Compute.setThreads(1)
+        let backbone: EvalBackbone
+        do { backbone = try EvalBackbone(path: checkpoint, which: which, arch: try archOptions.config()) } catch { throw CLIError("\(error)") }
+        do {
+            if let i = fashionIndex {
+                let fm = try FashionMNIST(root: dataPath, split: .test)
+                guard i >= 0 && i < fm.count else { throw CLIError("--fashion-index must be in 0..<\(fm.count)") }
+                return (backbone, try fm.load(i, minShortSide: 0), MultiCropConfig.fashionMean, MultiCropConfig.fashionStd)
+            }
+            return (backbone, try JPEG.decode(file: image!).0, MultiCropConfig.imagenetMean, MultiCropConfig.imagenetStd)
+        } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+    }
+
+    func write(_ picture: RGBImage) throws {
+        do {
+            let data = try JPEG.encode(picture.pixels, width: picture.width, height: picture.height, components: 3)
+            try AtomicFile.write(data, to: out)
+        } catch { throw CLIError("cannot write \(out): \(error)") }
+    }
+}
+
+struct VisualizeCorrespondence: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "correspondence",
+        abstract: "Two random crops of an image with their best-matching regions joined by numbered lines (JPEG).",
+        discussion: """
+        View 1 is a RandomResizedCrop with scale (1, 1), view 2 one with scale (0.4, 0.6), as upstream's \
+        --vis_correspondence; each final token of view 1 is matched to its most similar token of view 2 \
+        (cosine, the region loss's matching) and the --pairs most similar matches are drawn.
+
+        Example: esvit visualize correspondence --checkpoint runs/quickstart/checkpoint.safetensors --fashion-index 0 --out corr.jpg
+        """)
+
+    @OptionGroup var picture: PictureOptions
+    @Option(help: "Seed of the two crops.") var seed: UInt64 = 0
+    @Option(help: "Matched pairs to draw.") var pairs: Int = 10
+    @Option(help: "Size of each view in pixels.") var tile: Int = 256
+
+    func validate() throws {
+        if pairs < 1 || tile < 32 { throw ValidationError("--pairs must be ≥ 1 and --tile ≥ 32") }
+    }
+
+    func run() throws {
+        let (backbone, img, mean, std) = try picture.load()
+        let c = Correspondence.compute(backbone, image: img, mean: mean, std: std, seed: seed)
+        try picture.write(c.render(tile: tile, count: pairs))
+        print("visualize correspondence: \(backbone.origin); \(c.gridHeight)×\(c.gridWidth) tokens per view")
+        print("  top pairs (view-1 token → view-2 token, cosine): "
+              + c.matches.prefix(pairs).map { String(format: "%d→%d %.3f", $0.from, $0.to, $0.similarity) }.joined(separator: ", "))
+        print("  → \(picture.out)")
+    }
 }
 
 struct VisualizeAttention: ParsableCommand {
@@ -30,23 +101,14 @@ struct VisualizeAttention: ParsableCommand {
           esvit visualize attention --checkpoint ckpt.safetensors --image photo.jpg --query 3,3 --out attn.jpg
         """)
 
-    @Option(help: "A training checkpoint, or a backbone-only safetensors file (then give --arch).") var checkpoint: String
-    @Option(help: "Which network of a training checkpoint: teacher or student.") var which: String = "teacher"
-    @OptionGroup(title: "Architecture (backbone-only files)") var archOptions: ArchOptions
-    @Option(help: "A JPEG image.") var image: String?
-    @Option(help: "Use this Fashion-MNIST test image instead of --image.") var fashionIndex: Int?
-    @Option(help: "Dataset location for --fashion-index.") var dataPath: String = FashionMNIST.defaultRoot
+    @OptionGroup var picture: PictureOptions
     @Option(help: "Query token as ROW,COL on the final grid (default: the centre).") var query: String?
     @Option(help: "Fraction of the attention mass kept bright.") var mass: Double = 0.6
     @Option(help: "Tile size in pixels.") var tile: Int = 128
-    @Option(help: "Output JPEG file.") var out: String
 
     func validate() throws {
-        if (image == nil) == (fashionIndex == nil) { throw ValidationError("give exactly one of --image FILE or --fashion-index N") }
         if !(mass > 0 && mass <= 1) { throw ValidationError("--mass must be in (0, 1]") }
         if tile < 16 { throw ValidationError("--tile must be ≥ 16") }
-        let o = out.lowercased()
-        if !(o.hasSuffix(".jpg") || o.hasSuffix(".jpeg")) { throw ValidationError("--out must end in .jpg or .jpeg (JPEG output)") }
         if let q = query, parseQuery(q) == nil { throw ValidationError("--query takes ROW,COL, got '\(q)'") }
     }
 
@@ -56,30 +118,13 @@ struct VisualizeAttention: ParsableCommand {
     }
 
     func run() throws {
-        Compute.setThreads(1)
-        let backbone: EvalBackbone
-        do { backbone = try EvalBackbone(path: checkpoint, which: which, arch: try archOptions.config()) } catch { throw CLIError("\(error)") }
-        let img: RGBImage, fashion: Bool
-        do {
-            if let i = fashionIndex {
-                let fm = try FashionMNIST(root: dataPath, split: .test)
-                guard i >= 0 && i < fm.count else { throw CLIError("--fashion-index must be in 0..<\(fm.count)") }
-                img = try fm.load(i, minShortSide: 0); fashion = true
-            } else {
-                img = try JPEG.decode(file: image!).0; fashion = false
-            }
-        } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
-        let mean = fashion ? MultiCropConfig.fashionMean : MultiCropConfig.imagenetMean
-        let std = fashion ? MultiCropConfig.fashionStd : MultiCropConfig.imagenetStd
+        let (backbone, img, mean, std) = try picture.load()
         let (view, input) = AttentionView.lastBlock(backbone, image: img, mean: mean, std: std, query: query.flatMap(parseQuery))
-        let picture = view.render(input: input, tile: tile, fraction: Float(mass))
-        do {
-            let data = try JPEG.encode(picture.pixels, width: picture.width, height: picture.height, components: 3)
-            try AtomicFile.write(data, to: out)
-        } catch { throw CLIError("cannot write \(out): \(error)") }
+        let rendered = view.render(input: input, tile: tile, fraction: Float(mass))
+        try picture.write(rendered)
         let q = (view.query / view.gridWidth, view.query % view.gridWidth)
         print("visualize attention: \(backbone.origin); last block, \(view.maps.count) heads, query (\(q.0), \(q.1)) on the \(view.gridHeight)×\(view.gridWidth) grid")
         print("  heads by entropy: " + view.order.map { String(format: "%d (%.2f)", $0, view.entropy[$0]) }.joined(separator: ", "))
-        print("  → \(out) (\(picture.width)×\(picture.height))")
+        print("  → \(picture.out) (\(rendered.width)×\(rendered.height))")
     }
 }

@@ -56,5 +56,26 @@ final class AttentionTests: XCTestCase {
                                                                "--fashion-index", "5", "--out", tmp.path("a.png")])
         XCTAssertEqual(c2, 64, o2)
         XCTAssertTrue(o2.contains("--out must end in .jpg or .jpeg"), o2)
+        // Correspondence: two 96 px views with 24 px margins → 3·24 + 2·96 = 264 by 2·24 + 96 = 144; 10 pairs listed.
+        let (c3, o3) = try TestProcess.run(TestProcess.esvit, ["visualize", "correspondence", "--checkpoint", tmp.path("b.safetensors"), "--arch",
+                                                               "swin_mini", "--fashion-index", "5", "--tile", "96", "--out", tmp.path("c.jpg")])
+        XCTAssertEqual(c3, 0, o3)
+        let pairs = o3.split(separator: "\n").first { $0.contains("top pairs") }.map { $0.components(separatedBy: "→").count - 2 }   // minus the header's arrow
+        XCTAssertEqual(pairs, 10, o3)
+        let (cimg, _) = try JPEG.decode(file: tmp.path("c.jpg"))
+        XCTAssertEqual(cimg.width, 264); XCTAssertEqual(cimg.height, 144)
+    }
+
+    func testCorrespondenceMatchesAreArgmaxesSortedBySimilarity() throws {
+        guard let fm = try? FashionMNIST(split: .test) else { throw XCTSkip("dataset-fashion-mnist is not installed") }
+        let bb = EvalBackbone(randomWith: SwinConfig.preset("swin_mini")!, seed: 2, inputSize: 32)
+        let c = Correspondence.compute(bb, image: try fm.load(7, minShortSide: 0), mean: MultiCropConfig.fashionMean,
+                                       std: MultiCropConfig.fashionStd, seed: 4)
+        XCTAssertEqual(c.matches.count, 16)
+        XCTAssertEqual(Set(c.matches.map(\.from)).count, 16, "one match per view-1 token")
+        let s = c.matches.map(\.similarity)
+        XCTAssertEqual(s, s.sorted(by: >))
+        XCTAssertTrue(s.allSatisfy { $0 <= 1.0001 && $0 >= -1.0001 })
+        XCTAssertEqual(c.views.0.width, 32); XCTAssertEqual(c.views.1.width, 32)
     }
 }

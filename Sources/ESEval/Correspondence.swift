@@ -1,0 +1,102 @@
+// Region correspondence pictures (paper Fig. 7, spec §7.3 --vis_correspondence): two random
+// resized crops of one image — scale (1, 1) and scale (0.4, 0.6), as upstream — through the
+// backbone; every final token of view 1 is matched to its most similar token of view 2 (cosine,
+// the argmax matching of the region loss); the 10 most similar pairs are drawn as numbered lines
+// between the two views placed side by side.
+import ESData
+import ESKernels
+import ESModel
+import Foundation
+
+public struct Correspondence {
+    public struct Match { public let from: Int, to: Int; public let similarity: Float }
+    public let gridHeight: Int, gridWidth: Int
+    /// All matches of view-1 tokens, sorted by similarity (descending).
+    public let matches: [Match]
+    public let views: (RGBImage, RGBImage)
+
+    public static func compute(_ backbone: EvalBackbone, image: RGBImage, mean: [Float], std: [Float], seed: UInt64) -> Correspondence {
+        let G = backbone.inputSize
+        var rng = KeyedRandom(seed, 0xC0_44E5)
+        let b1 = RandomResizedCrop.box(height: image.height, width: image.width, scale: (1, 1), rng: &rng)
+        let b2 = RandomResizedCrop.box(height: image.height, width: image.width, scale: (0.4, 0.6), rng: &rng)
+        let v1 = ImageOps.cropResize(image, box: b1, outWidth: G, outHeight: G), v2 = ImageOps.cropResize(image, box: b2, outWidth: G, outHeight: G)
+        let ws = SwinWorkspace(model: backbone.model, batch: 2, height: G, width: G, training: false)
+        let x = FloatBuffer(count: 2 * 3 * G * G)
+        MultiCrop.normalize(v1, mean: mean, std: std, into: x.pointer)
+        MultiCrop.normalize(v2, mean: mean, std: std, into: x.pointer + 3 * G * G)
+        backbone.model.forward(params: backbone.params.pointer, image: x.pointer, workspace: ws)
+        let L = ws.finalTokens, C = ws.finalDim
+        let t = FloatBuffer(count: 2 * L * C)
+        var norms = [Float](repeating: 0, count: 2 * L)
+        L2Normalize.forward(y: t.pointer, norms: &norms, x: ws.tokens, rows: 2 * L, dim: C)
+        var matches: [Match] = []
+        for i in 0..<L {
+            var best = -Float.infinity, arg = 0
+            for j in 0..<L {
+                let s = dot(t.pointer + i * C, t.pointer + (L + j) * C, C)
+                if s > best { best = s; arg = j }
+            }
+            matches.append(Match(from: i, to: arg, similarity: best))
+        }
+        matches.sort { $0.similarity > $1.similarity || ($0.similarity == $1.similarity && $0.from < $1.from) }
+        let side = Int(Double(L).squareRoot().rounded())
+        return Correspondence(gridHeight: side, gridWidth: L / side, matches: matches, views: (v1, v2))
+    }
+
+    /// The two views side by side (each `tile` px), the top `count` pairs joined by numbered lines.
+    public func render(tile T: Int = 256, count: Int = 10) -> RGBImage {
+        let gap = 24, W = 2 * T + 3 * gap, H = T + 2 * gap
+        var px = [UInt8](repeating: 255, count: W * H * 3)
+        func put(_ x: Int, _ y: Int, _ c: (UInt8, UInt8, UInt8)) {
+            guard x >= 0, y >= 0, x < W, y < H else { return }
+            let o = (y * W + x) * 3; px[o] = c.0; px[o + 1] = c.1; px[o + 2] = c.2
+        }
+        for (k, v) in [views.0, views.1].enumerated() {
+            let ox = gap + k * (T + gap)
+            for y in 0..<T { for x in 0..<T {
+                let o = ((y * v.height / T) * v.width + x * v.width / T) * 3
+                put(ox + x, gap + y, (v.pixels[o], v.pixels[o + 1], v.pixels[o + 2]))
+            } }
+        }
+        func centre(_ token: Int, view k: Int) -> (Int, Int) {
+            let r = token / gridWidth, c = token % gridWidth
+            return (gap + k * (T + gap) + (2 * c + 1) * T / (2 * gridWidth), gap + (2 * r + 1) * T / (2 * gridHeight))
+        }
+        let palette: [(UInt8, UInt8, UInt8)] = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+                                                (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
+        for (n, m) in matches.prefix(count).enumerated() {
+            let col = palette[n % palette.count]
+            let (x0, y0) = centre(m.from, view: 0), (x1, y1) = centre(m.to, view: 1)
+            // Bresenham, 2 px wide.
+            var x = x0, y = y0
+            let dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1
+            var err = dx + dy
+            while true {
+                put(x, y, col); put(x, y + 1, col)
+                if x == x1 && y == y1 { break }
+                let e2 = 2 * err
+                if e2 >= dy { err += dy; x += sx }
+                if e2 <= dx { err += dx; y += sy }
+            }
+            for (cx, cy) in [(x0, y0), (x1, y1)] {
+                for yy in -3...3 { for xx in -3...3 where xx * xx + yy * yy <= 9 { put(cx + xx, cy + yy, col) } }
+            }
+            drawNumber(n + 1, x: x0 + 5, y: y0 - 12, put: put)
+        }
+        return RGBImage(width: W, height: H, pixels: px)
+    }
+
+    /// Black digits from a 3×5 bitmap font, scaled ×2, on a white box.
+    func drawNumber(_ n: Int, x: Int, y: Int, put: (Int, Int, (UInt8, UInt8, UInt8)) -> Void) {
+        let glyphs: [[UInt8]] = [[7, 5, 5, 5, 7], [2, 6, 2, 2, 7], [7, 1, 7, 4, 7], [7, 1, 7, 1, 7], [5, 5, 7, 1, 1],
+                                 [7, 4, 7, 1, 7], [7, 4, 7, 5, 7], [7, 1, 1, 1, 1], [7, 5, 7, 5, 7], [7, 5, 7, 1, 7]]
+        let digits = String(n).compactMap { $0.wholeNumberValue }
+        for yy in -1..<11 { for xx in -1..<(digits.count * 8) { put(x + xx, y + yy, (255, 255, 255)) } }
+        for (d, digit) in digits.enumerated() {
+            for r in 0..<5 { for c in 0..<3 where glyphs[digit][r] >> (2 - c) & 1 == 1 {
+                for a in 0..<2 { for b in 0..<2 { put(x + d * 8 + c * 2 + b, y + r * 2 + a, (0, 0, 0)) } }
+            } }
+        }
+    }
+}
