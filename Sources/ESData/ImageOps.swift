@@ -16,6 +16,11 @@ import Foundation
 public enum ImageOps {
     // MARK: resampling
 
+    /// Pillow's resampling filters used here: BICUBIC (a = −0.5, support 2; DINO's crops and the
+    /// evaluation resize) and BILINEAR (triangle, support 1; torchvision's RandomResizedCrop
+    /// default, used by the linear probe's training views).
+    public enum Filter: Sendable { case bicubic, bilinear }
+
     @inline(__always) static func bicubic(_ x0: Double) -> Double {
         let a = -0.5, x = abs(x0)
         if x < 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
@@ -23,11 +28,16 @@ public enum ImageOps {
         return 0
     }
 
+    @inline(__always) static func bilinear(_ x0: Double) -> Double {
+        let x = abs(x0)
+        return x < 1 ? 1 - x : 0
+    }
+
     /// Per output index: first input index, count, and fixed-point weights (PIL precompute_coeffs).
-    static func coefficients(inSize: Int, in0: Double, in1: Double, outSize: Int) -> (bounds: [(Int, Int)], k: [Int32], ksize: Int) {
+    static func coefficients(inSize: Int, in0: Double, in1: Double, outSize: Int, filter: Filter = .bicubic) -> (bounds: [(Int, Int)], k: [Int32], ksize: Int) {
         let scale = (in1 - in0) / Double(outSize)
         let filterscale = max(scale, 1)
-        let support = 2.0 * filterscale
+        let support = (filter == .bicubic ? 2.0 : 1.0) * filterscale
         let ksize = Int(support.rounded(.up)) * 2 + 1
         var bounds = [(Int, Int)](), k = [Int32](repeating: 0, count: outSize * ksize)
         var w = [Double](repeating: 0, count: ksize)
@@ -38,7 +48,11 @@ public enum ImageOps {
             var xmax = Int(center + support + 0.5); if xmax > inSize { xmax = inSize }
             xmax -= xmin
             var ww = 0.0
-            for x in 0..<xmax { let v = bicubic((Double(x + xmin) - center + 0.5) * ss); w[x] = v; ww += v }
+            for x in 0..<xmax {
+                let t = (Double(x + xmin) - center + 0.5) * ss
+                let v = filter == .bicubic ? bicubic(t) : bilinear(t)
+                w[x] = v; ww += v
+            }
             for x in 0..<xmax {
                 let v = ww != 0 ? w[x] / ww : w[x]
                 k[xx * ksize + x] = v < 0 ? Int32(-0.5 + v * Double(1 << 22)) : Int32(0.5 + v * Double(1 << 22))
@@ -92,7 +106,7 @@ public enum ImageOps {
     }
 
     /// img.crop(box).resize((outW, outH), BICUBIC).
-    public static func cropResize(_ img: RGBImage, box: CropBox, outWidth: Int, outHeight: Int) -> RGBImage {
+    public static func cropResize(_ img: RGBImage, box: CropBox, outWidth: Int, outHeight: Int, filter: Filter = .bicubic) -> RGBImage {
         let w = box.width, h = box.height, W = img.width
         let needH = outWidth != w, needV = outHeight != h
         var out = [UInt8](repeating: 0, count: outWidth * outHeight * 3)
@@ -100,19 +114,19 @@ public enum ImageOps {
             let base = pb.baseAddress! + (box.top * W) * 3     // row `y` of the crop = row box.top + y of the image
             out.withUnsafeMutableBufferPointer { ob in
                 let dst = ob.baseAddress!
-                let vert = coefficients(inSize: h, in0: 0, in1: Double(h), outSize: outHeight)
+                let vert = coefficients(inSize: h, in0: 0, in1: Double(h), outSize: outHeight, filter: filter)
                 if needH && needV && outHeight < h && (h - outHeight) > 2 * (w - outWidth) {
                     // Pillow 13 order: vertical pass on the full crop width, then horizontal.
                     var mid = [UInt8](repeating: 0, count: outHeight * w * 3)
                     mid.withUnsafeMutableBufferPointer { mb in
                         verticalPass(base, stride: W, x0: box.left, width: w, rowOffset: 0, vert, outHeight: outHeight, into: mb.baseAddress!)
-                        let hc = coefficients(inSize: w, in0: 0, in1: Double(w), outSize: outWidth)
+                        let hc = coefficients(inSize: w, in0: 0, in1: Double(w), outSize: outWidth, filter: filter)
                         horizontalPass(UnsafePointer(mb.baseAddress!), stride: w, x0: 0, first: 0, last: outHeight, hc, outWidth: outWidth, into: dst)
                     }
                 } else if needH {
                     let first = needV ? vert.bounds[0].0 : 0
                     let last = needV ? vert.bounds[outHeight - 1].0 + vert.bounds[outHeight - 1].1 : h
-                    let hc = coefficients(inSize: w, in0: 0, in1: Double(w), outSize: outWidth)
+                    let hc = coefficients(inSize: w, in0: 0, in1: Double(w), outSize: outWidth, filter: filter)
                     if needV {
                         var mid = [UInt8](repeating: 0, count: (last - first) * outWidth * 3)
                         mid.withUnsafeMutableBufferPointer { mb in

@@ -46,3 +46,25 @@ final class ImageOpsTests: XCTestCase {
         print(report.joined(separator: "\n"))
     }
 }
+
+/// Crop + resize with Pillow's BILINEAR filter (the linear probe's RandomResizedCrop views)
+/// against torchvision's resized_crop (tools/reference/make_bilinear_fixtures.py): bit-exact.
+final class BilinearResizeTests: XCTestCase {
+    struct Case: Decodable { let box: [Int], size: Int, output: String }
+    struct File: Decodable { let height: Int, width: Int, input: String, cases: [Case] }
+
+    func testMatchesPIL() throws {
+        let url = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent("bilinear.json")
+        let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
+        let img = RGBImage(width: file.width, height: file.height, pixels: [UInt8](Data(base64Encoded: file.input)!))
+        XCTAssertEqual(file.cases.count, 5)
+        for c in file.cases {
+            let b = c.box
+            let out = ImageOps.cropResize(img, box: CropBox(top: b[0], left: b[1], height: b[2], width: b[3]), outWidth: c.size, outHeight: c.size,
+                                          filter: .bilinear)
+            let want = [UInt8](Data(base64Encoded: c.output)!)
+            let diff = zip(out.pixels, want).map { abs(Int($0) - Int($1)) }
+            XCTAssertEqual(diff.max(), 0, "box \(b) → \(c.size): \(diff.filter { $0 > 0 }.count) values differ")
+        }
+    }
+}
