@@ -60,25 +60,66 @@ public enum FeatureKind: Sendable, Equatable {
     }
 }
 
-public enum FeatureExtractor {
-    /// Features of the first `limit` (default all) images of `source`.
-    public static func extract(_ backbone: EvalBackbone, source: ImageSource, limit: Int? = nil, batch: Int = 128,
-                               mean: [Float], std: [Float], comm: Communicator, what: String, kind: FeatureKind = .pooledNormalized,
-                               progress: (String) -> Void) -> Features {
-        let cfg = backbone.config
-        let N = min(limit ?? source.count, source.count), G = backbone.inputSize, C = kind.dim(cfg)
-        let B = max(1, min(batch, N))
-        let ws = SwinWorkspace(model: backbone.model, batch: B, height: G, width: G, training: false)
+/// Features of one batch of prepared (normalised) images, with its workspace and scratch.
+public final class FeatureComputer {
+    public let backbone: EvalBackbone
+    public let kind: FeatureKind
+    public let batch: Int, dim: Int
+    let ws: SwinWorkspace
+    var columns: [Int: (offset: Int, stage: Int)] = [:]
+    let lnY, lnMean, lnRstd, pooledScratch: FloatBuffer
+
+    public init(_ backbone: EvalBackbone, kind: FeatureKind, batch B: Int) {
+        let cfg = backbone.config, G = backbone.inputSize
+        self.backbone = backbone; self.kind = kind; batch = B; dim = kind.dim(cfg)
+        ws = SwinWorkspace(model: backbone.model, batch: B, height: G, width: G, training: false)
         // Linear-probe features: where each of the last blocks goes in the row, and LayerNorm scratch.
-        var columns: [Int: (offset: Int, stage: Int)] = [:]
         if case .lastBlocks(let n) = kind {
             var off = 0
             for b in kind.lastBlocks(cfg, n) { columns[b.index] = (off, b.stage); off += cfg.stageDim(b.stage) }
         }
         let maxRows = B * (G / cfg.patchSize) * (G / cfg.patchSize)
-        let lnY = FloatBuffer(count: columns.isEmpty ? 1 : maxRows * cfg.numFeatures)
-        let lnMean = FloatBuffer(count: columns.isEmpty ? 1 : maxRows), lnRstd = FloatBuffer(count: columns.isEmpty ? 1 : maxRows)
-        let pooledScratch = FloatBuffer(count: B * max(C, 1))
+        lnY = FloatBuffer(count: columns.isEmpty ? 1 : maxRows * cfg.numFeatures)
+        lnMean = FloatBuffer(count: columns.isEmpty ? 1 : maxRows); lnRstd = FloatBuffer(count: columns.isEmpty ? 1 : maxRows)
+        pooledScratch = FloatBuffer(count: B * max(dim, 1))
+    }
+
+    /// Rows 0..<n of `out` (n × dim) from `images` (batch × 3 × G × G; rows ≥ n are ignored).
+    public func compute(images: UnsafePointer<Float>, count n: Int, into out: UnsafeMutablePointer<Float>) {
+        let cfg = backbone.config, B = batch, C = dim
+        switch kind {
+        case .pooledNormalized:
+            backbone.model.forward(params: backbone.params.pointer, image: images, workspace: ws)
+            var norms = [Float](repeating: 0, count: n)
+            L2Normalize.forward(y: out, norms: &norms, x: ws.pooled, rows: n, dim: C)
+        case .lastBlocks:
+            let P = backbone.params.pointer, last = cfg.numStages - 1
+            backbone.model.forward(params: P, image: images, workspace: ws) { plan, x, L in
+                guard let col = self.columns[plan.globalIndex] else { return }
+                let Cb = plan.dim
+                var src = x
+                if col.stage == last {
+                    LayerNorm.forward(y: self.lnY.pointer, mean: self.lnMean.pointer, rstd: self.lnRstd.pointer, x: x,
+                                      gamma: P + self.backbone.model.normW, beta: P + self.backbone.model.normB, rows: B * L, channels: Cb,
+                                      eps: cfg.layerNormEps)
+                    src = UnsafePointer(self.lnY.pointer)
+                }
+                TokenPool.meanForward(pooled: self.pooledScratch.pointer, tokens: src, batch: B, tokens: L, channels: Cb)
+                for j in 0..<n { (out + j * C + col.offset).update(from: self.pooledScratch.pointer + j * Cb, count: Cb) }
+            }
+        }
+    }
+}
+
+public enum FeatureExtractor {
+    /// Features of the first `limit` (default all) images of `source`.
+    public static func extract(_ backbone: EvalBackbone, source: ImageSource, limit: Int? = nil, batch: Int = 128,
+                               mean: [Float], std: [Float], comm: Communicator, what: String, kind: FeatureKind = .pooledNormalized,
+                               progress: (String) -> Void) -> Features {
+        let N = min(limit ?? source.count, source.count), G = backbone.inputSize
+        let B = max(1, min(batch, N))
+        let computer = FeatureComputer(backbone, kind: kind, batch: B)
+        let C = computer.dim
         let images = FloatBuffer(count: B * 3 * G * G)
         let out = FloatBuffer(count: N * C)
         var meta = [Double](repeating: 0, count: N + 1)     // labels, then the unreadable count
@@ -97,27 +138,7 @@ public enum FeatureExtractor {
                     EvalTransform.apply(img, size: G, mean: mean, std: std, into: images.pointer + j * 3 * G * G)
                 } catch { lock.lock(); bad += 1; lock.unlock() }
             }
-            switch kind {
-            case .pooledNormalized:
-                backbone.model.forward(params: backbone.params.pointer, image: images.pointer, workspace: ws)
-                var norms = [Float](repeating: 0, count: n)
-                L2Normalize.forward(y: out.pointer + first * C, norms: &norms, x: ws.pooled, rows: n, dim: C)
-            case .lastBlocks:
-                let P = backbone.params.pointer, last = cfg.numStages - 1
-                backbone.model.forward(params: P, image: images.pointer, workspace: ws) { plan, x, L in
-                    guard let col = columns[plan.globalIndex] else { return }
-                    let Cb = plan.dim
-                    var src = x
-                    if col.stage == last {
-                        LayerNorm.forward(y: lnY.pointer, mean: lnMean.pointer, rstd: lnRstd.pointer, x: x,
-                                          gamma: P + backbone.model.normW, beta: P + backbone.model.normB, rows: B * L, channels: Cb,
-                                          eps: cfg.layerNormEps)
-                        src = UnsafePointer(lnY.pointer)
-                    }
-                    TokenPool.meanForward(pooled: pooledScratch.pointer, tokens: src, batch: B, tokens: L, channels: Cb)
-                    for j in 0..<n { (out.pointer + (first + j) * C + col.offset).update(from: pooledScratch.pointer + j * Cb, count: Cb) }
-                }
-            }
+            computer.compute(images: images.pointer, count: n, into: out.pointer + first * C)
             for j in 0..<n { meta[first + j] = Double(source.label(first + j)) }
             meta[N] += Double(bad)
             done += n
