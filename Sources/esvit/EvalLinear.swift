@@ -1,8 +1,10 @@
 // `esvit eval-linear`: the linear probe of a checkpoint's frozen backbone (spec §7.2): the
 // token-averaged outputs of the last N blocks (the final LayerNorm on last-stage blocks), a
 // linear classifier trained with SGD (momentum 0.9, lr scaled by batch/256, cosine), validation
-// top-1 after every epoch, best and last reported. This build runs the fast mode only: features
-// are extracted once with the evaluation transform (no augmentation); it says so in its output.
+// top-1 after every epoch, best and last reported. --mode augmented (default, upstream's
+// protocol): fresh RandomResizedCrop + flip views through the backbone every epoch, one
+// process; --mode fast: features extracted once without augmentation (minutes instead of hours,
+// sharded over ranks). The output names the mode that ran.
 import ArgumentParser
 import ESDistributed
 import ESEval
@@ -11,18 +13,24 @@ import Foundation
 struct EvalLinear: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval-linear",
-        abstract: "Linear-probe accuracy of a checkpoint's frozen backbone (fast mode: frozen features, no augmentation).",
+        abstract: "Linear-probe accuracy of a checkpoint's frozen backbone (upstream's augmented protocol, or a fast mode).",
         discussion: """
         Features: the token-averaged outputs of the last --n-last-blocks blocks, concatenated (for \
         Swin: last-stage blocks after the final LayerNorm, earlier ones before PatchMerging, as \
-        upstream's forward_return_n_last_blocks), computed once at the pretraining input size with \
-        Resize + CenterCrop. Upstream trains on RandomResizedCrop + flip views recomputed every \
-        epoch; that mode is not implemented in this build, and the output names the mode that ran.
+        upstream's forward_return_n_last_blocks). --mode augmented (upstream's protocol): every epoch \
+        each training image is a new RandomResizedCrop(G, scale 0.08-1, bilinear) with a flip, through \
+        the frozen backbone, on one process; all --lr values train side by side on the same views. \
+        --mode fast: features computed once with Resize + CenterCrop, no augmentation (sharded over \
+        ranks under mpirun). Validation always uses Resize + CenterCrop features computed once.
 
-        Example: esvit eval-linear --checkpoint runs/quickstart/checkpoint.safetensors --epochs 100
+        Examples:
+          esvit eval-linear --checkpoint runs/quickstart/checkpoint.safetensors --mode fast
+          esvit eval-linear --checkpoint runs/quickstart/checkpoint.safetensors --epochs 100 --lr 0.1,1
         """)
 
     @OptionGroup var common: EvalOptions
+    @Option(help: "augmented (upstream's protocol: new augmented views through the backbone every epoch) or fast (frozen features computed once).")
+    var mode: String = "augmented"
     @Option(help: "Blocks whose averaged outputs are concatenated.") var nLastBlocks: Int = 4
     @Option(help: "Training epochs of the classifier.") var epochs: Int = 100
     @Option(help: "Base learning rate(s) per 256 images, comma separated: one classifier per value, the best reported (upstream's default is 0.001 for ImageNet; small CPU models need larger ones).")
@@ -31,6 +39,7 @@ struct EvalLinear: ParsableCommand {
     @Option(help: "Seed of the classifier's initialisation and sample order.") var probeSeed: UInt64 = 0
 
     func validate() throws {
+        if !["augmented", "fast"].contains(mode) { throw ValidationError("--mode must be augmented or fast") }
         if nLastBlocks < 1 || epochs < 1 || probeBatchSize < 1 { throw ValidationError("--n-last-blocks, --epochs and --probe-batch-size must be ≥ 1") }
         _ = try lrs()
     }
@@ -50,6 +59,31 @@ struct EvalLinear: ParsableCommand {
         let setup = try common.prepare(say: say, command: "eval-linear")
         let blocks = setup.backbone.config.depths.reduce(0, +)
         guard nLastBlocks <= blocks else { throw CLIError("--n-last-blocks \(nLastBlocks) exceeds the backbone's \(blocks) blocks") }
+        if mode == "augmented" {
+            guard comm.size == 1 else { throw CLIError("--mode augmented runs on one process (give it the cores with --threads); use --mode fast under mpirun") }
+            let testF = FeatureExtractor.extract(setup.backbone, source: setup.test, limit: setup.nTest, batch: common.batchSize, mean: setup.mean,
+                                                 std: setup.std, comm: comm, what: "val features", kind: .lastBlocks(nLastBlocks), progress: say)
+            let computer = FeatureComputer(setup.backbone, kind: .lastBlocks(nLastBlocks), batch: probeBatchSize)
+            print("  mode: augmented (RandomResizedCrop 0.08-1 bilinear + flip, new views every epoch through the frozen backbone; "
+                  + "\(computer.dim)-d features of the last \(nLastBlocks) blocks); SGD, momentum 0.9, batch \(probeBatchSize), cosine over \(epochs) epochs")
+            var cfg = LinearProbeConfig()
+            cfg.epochs = epochs; cfg.batch = probeBatchSize; cfg.seed = probeSeed
+            let lrList = try lrs()
+            let e0 = DispatchTime.now().uptimeNanoseconds
+            let rs = LinearProbe.trainAugmented(computer, source: setup.train, count: setup.nTrain, test: testF,
+                                                classes: max(setup.train.classNames.count, Int((testF.labels.max() ?? 0) + 1)),
+                                                mean: setup.mean, std: setup.std, config: cfg, lrs: lrList) { e, accs in
+                let per = Double(DispatchTime.now().uptimeNanoseconds - e0) * 1e-9 / Double(e + 1)
+                print(String(format: "  epoch %d/%d: val top-1 ", e + 1, epochs) + zip(lrList, accs).map { String(format: "%.2f%% (lr %.3g)", $1, $0) }.joined(separator: ", ")
+                      + String(format: "  ETA %.0fs", per * Double(epochs - e - 1)))
+            }
+            for (base, r) in zip(lrList, rs) { print(String(format: "  lr %.3g: best val top-1 %.2f%% (epoch %d), last %.2f%%", base, r.best, r.bestEpoch + 1, r.last)) }
+            let (bestLR, r) = zip(lrList, rs).max { $0.1.best < $1.1.best }!
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            print(String(format: "linear probe (augmented mode): best val top-1 %.2f%% (lr %.3g, epoch %d), last %.2f%%  [%.0f s]",
+                         r.best, bestLR, r.bestEpoch + 1, r.last, seconds))
+            return
+        }
         let (trainF, testF) = common.features(setup, kind: .lastBlocks(nLastBlocks), comm: comm, say: say)
         guard comm.isRoot else { return }
         print("  mode: fast (frozen features of the last \(nLastBlocks) blocks, extracted once without augmentation); "

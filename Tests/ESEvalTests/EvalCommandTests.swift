@@ -52,10 +52,18 @@ final class EvalCommandTests: XCTestCase {
         XCTAssertTrue(o.contains("features: reused from"), o)
         XCTAssertEqual(knnLines(o), student)
         // The linear probe (fast mode) on the same checkpoint: 4 last blocks of swin_mini = 96 + 96 + 192 + 192.
-        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-linear", "--checkpoint", ck, "--epochs", "5", "--lr", "0.1,1"] + limits)
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-linear", "--checkpoint", ck, "--mode", "fast", "--epochs", "5", "--lr", "0.1,1"] + limits)
         XCTAssertEqual(c, 0, o)
         XCTAssertTrue(o.contains("features: 576-d") && o.contains("mode: fast") && o.contains("linear probe (fast mode): best val top-1"), o)
         XCTAssertTrue(o.contains("lr 0.1: best") && o.contains("lr 1: best"), o)
+        // Upstream's augmented protocol (the default mode): fresh views every epoch, both lrs side by side.
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-linear", "--checkpoint", ck, "--epochs", "2", "--lr", "0.1,1"] + limits)
+        XCTAssertEqual(c, 0, o)
+        XCTAssertTrue(o.contains("mode: augmented") && o.contains("epoch 2/2: val top-1") && o.contains("linear probe (augmented mode): best val top-1"), o)
+        (c, o) = try TestProcess.run("/bin/bash", [TestProcess.root + "/launch/run-node.sh", "-n", "2", "--", "eval-linear", "--checkpoint", ck,
+                                                   "--epochs", "1"] + limits)
+        XCTAssertNotEqual(c, 0, o)
+        XCTAssertTrue(o.contains("--mode augmented runs on one process"), o)
         // Refused files.
         let data = try Data(contentsOf: URL(fileURLWithPath: ck))
         try data.prefix(data.count / 3).write(to: URL(fileURLWithPath: tmp.path("cut.safetensors")))
