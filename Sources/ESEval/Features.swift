@@ -10,6 +10,11 @@ import ESKernels
 import ESModel
 import Foundation
 
+/// Classes to score: the dataset's class names, or more when some labels lie beyond them.
+public func classCount(_ source: ImageSource, _ features: Features...) -> Int {
+    features.reduce(source.classNames.count) { max($0, Int(($1.labels.max() ?? 0) + 1)) }
+}
+
 public enum EvalTransform {
     /// Resize(⌊G·256/224⌋) + CenterCrop(G) of `img`, normalised, into `dst` (3, G, G).
     public static func apply(_ img: RGBImage, size G: Int, mean: [Float], std: [Float], into dst: UnsafeMutablePointer<Float>) {

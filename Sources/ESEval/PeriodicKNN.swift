@@ -31,9 +31,8 @@ public final class PeriodicKNN {
         let quiet: (String) -> Void = { _ in }
         let a = FeatureExtractor.extract(backbone, source: train, limit: trainCount, mean: mean, std: std, comm: comm, what: "train", progress: quiet)
         let b = FeatureExtractor.extract(backbone, source: test, limit: testCount, mean: mean, std: std, comm: comm, what: "test", progress: quiet)
-        let classes = max(train.classNames.count, Int((a.labels.max() ?? 0) + 1))
         let r = KNN.classify(train: a.values.pointer, trainLabels: a.labels, test: b.values.pointer, testLabels: b.labels,
-                             dim: a.dim, classes: classes, ks: [k])
+                             dim: a.dim, classes: classCount(train, a, b), ks: [k])
         return (r[0].top1, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
     }
 }

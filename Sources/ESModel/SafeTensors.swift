@@ -157,6 +157,12 @@ public struct SafeTensorsWriter {
     }
 
     public func write(to path: String) throws { try AtomicFile.write(try serialized(), to: path) }
+
+    /// Serialises once and writes the same bytes atomically to every path.
+    public func write(to paths: [String]) throws {
+        let data = try serialized()
+        for p in paths { try AtomicFile.write(data, to: p) }
+    }
 }
 
 public enum AtomicFile {

@@ -37,6 +37,11 @@ extension EsViT {
 
     /// Writes the whole training state atomically to `path`.
     public func saveCheckpoint(to path: String, info: CheckpointInfo, extraMetadata: [String: String] = [:]) throws {
+        try saveCheckpoint(to: [path], info: info, extraMetadata: extraMetadata)
+    }
+
+    /// Writes the whole training state atomically to each of `paths` (serialised once).
+    public func saveCheckpoint(to paths: [String], info: CheckpointInfo, extraMetadata: [String: String] = [:]) throws {
         var w = SafeTensorsWriter()
         Weights.add(table, student.pointer, to: &w, filePrefix: "student.")
         Weights.add(table, teacher.pointer, to: &w, filePrefix: "teacher.")
@@ -53,7 +58,7 @@ extension EsViT {
         meta["info"] = String(decoding: try enc.encode(info), as: UTF8.self)
         meta["optimizer_steps"] = String(decoding: try enc.encode(optimizer.steps), as: UTF8.self)
         w.metadata = meta
-        try w.write(to: path)
+        try w.write(to: paths)
     }
 
     /// Loads a checkpoint written by `saveCheckpoint` into this model (same configuration).
@@ -100,19 +105,24 @@ extension EsViT {
 
     /// Human-readable differences between two configurations.
     static func configDifferences(_ a: EsViTConfig, _ b: EsViTConfig) -> [String] {
-        func fields<T: Encodable>(_ x: T) -> [String: String] {
-            guard let d = try? JSONEncoder().encode(x), let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else { return [:] }
-            var out: [String: String] = [:]
-            func walk(_ prefix: String, _ v: Any) {
-                if let dict = v as? [String: Any] { for (k, x) in dict { walk(prefix.isEmpty ? k : prefix + "." + k, x) } }
-                else { out[prefix] = "\(v)" }
-            }
-            walk("", o)
-            return out
-        }
-        let fa = fields(a), fb = fields(b)
+        let fa = ConfigFields.flatten(a), fb = ConfigFields.flatten(b)
         return Set(fa.keys).union(fb.keys).sorted().compactMap { k in
             fa[k] == fb[k] ? nil : "\(k): checkpoint \(fa[k] ?? "—"), now \(fb[k] ?? "—")"
         }
+    }
+}
+
+/// A configuration as dotted field paths → printed values ("head.outDim" → "64"), for messages
+/// that name what differs between two configurations.
+public enum ConfigFields {
+    public static func flatten<T: Encodable>(_ x: T) -> [String: String] {
+        guard let d = try? JSONEncoder().encode(x), let o = try? JSONSerialization.jsonObject(with: d) else { return [:] }
+        var out: [String: String] = [:]
+        func walk(_ prefix: String, _ v: Any) {
+            if let dict = v as? [String: Any] { for (k, x) in dict { walk(prefix.isEmpty ? k : prefix + "." + k, x) } }
+            else { out[prefix] = "\(v)" }
+        }
+        walk("", o)
+        return out
     }
 }

@@ -222,13 +222,12 @@ public final class Trainer {
                 var writeError: String? = nil
                 if comm.isRoot {
                     do {
-                        try model.saveCheckpoint(to: files.latestCheckpoint, info: info, extraMetadata: extraMetadata())
-                        written.append(files.latestCheckpoint)
+                        var paths = [files.latestCheckpoint]
                         if epochEnds && c.saveckpFreq > 0 && (it / L.iterationsPerEpoch) % c.saveckpFreq == 0 {
-                            let numbered = files.epochCheckpoint(it / L.iterationsPerEpoch)
-                            try model.saveCheckpoint(to: numbered, info: info, extraMetadata: extraMetadata())
-                            written.append(numbered)
+                            paths.append(files.epochCheckpoint(it / L.iterationsPerEpoch))
                         }
+                        try model.saveCheckpoint(to: paths, info: info, extraMetadata: extraMetadata())
+                        written = paths
                     } catch { writeError = "writing the checkpoint at iteration \(it) failed: \(error)" }
                 }
                 try agree(writeError)
@@ -290,21 +289,11 @@ public final class Trainer {
     func recipeDifferences(_ path: String) -> [String] {
         guard let f = try? SafeTensorsFile(path: path), let t = f.metadata["pretrain_config"],
               let old = try? JSONDecoder().decode(PretrainConfig.self, from: Data(t.utf8)) else { return [] }
-        let a = flatten(old), b = flatten(config)
+        let a = ConfigFields.flatten(old), b = ConfigFields.flatten(config)
         let ignored: Set<String> = ["outputDir", "maxIters", "threads", "loaderThreads", "logEvery", "checkEvery", "dataPath"]
         return Set(a.keys).union(b.keys).sorted().filter { !ignored.contains($0) && a[$0] != b[$0] }.map {
             "\($0) was \(a[$0] ?? "—") in the checkpoint's run, now \(b[$0] ?? "—")"
         }
-    }
-
-    func flatten<T: Encodable>(_ x: T) -> [String: String] {
-        guard let d = try? JSONEncoder().encode(x), let o = try? JSONSerialization.jsonObject(with: d) else { return [:] }
-        var out: [String: String] = [:]
-        func walk(_ p: String, _ v: Any) {
-            if let dict = v as? [String: Any] { for (k, x) in dict { walk(p.isEmpty ? k : p + "." + k, x) } } else { out[p] = "\(v)" }
-        }
-        walk("", o)
-        return out
     }
 
     // MARK: - Collective helpers

@@ -18,9 +18,8 @@ struct ArchOptions: ParsableArguments {
             throw ValidationError("unknown --arch '\(arch)'; choose one of \(SwinConfig.presetNames.joined(separator: ", "))")
         }
         func ints(_ s: String, _ flag: String) throws -> [Int] {
-            let v = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { throw ValidationError("\(flag) takes comma-separated integers, got '\(s)'") }
-            return v.map { $0! }
+            guard let v = commaSeparated(s, { Int($0) }) else { throw ValidationError("\(flag) takes comma-separated integers, got '\(s)'") }
+            return v
         }
         if let v = patchSize { c.patchSize = v }
         if let v = embedDim { c.embedDim = v }
@@ -31,4 +30,12 @@ struct ArchOptions: ParsableArguments {
         if let p = c.problem() { throw ValidationError("architecture: \(p)") }
         return c
     }
+}
+
+/// The values of a comma-separated option ("10, 20,100"), or nil when it is empty or any item
+/// does not parse.
+func commaSeparated<T>(_ s: String, _ parse: (String) -> T?) -> [T]? {
+    let v = s.split(separator: ",").map { parse($0.trimmingCharacters(in: .whitespaces)) }
+    guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { return nil }
+    return v.map { $0! }
 }

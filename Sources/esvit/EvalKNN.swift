@@ -31,9 +31,10 @@ struct EvalKNN: ParsableCommand {
     @Option(help: "Temperature of the neighbour votes.") var temperature: Double = 0.07
 
     func ks() throws -> [Int] {
-        let v = nbKnn.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !v.isEmpty, v.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw ValidationError("--nb-knn takes positive integers separated by commas, got '\(nbKnn)'") }
-        return v.map { $0! }
+        guard let v = commaSeparated(nbKnn, { Int($0) }), v.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("--nb-knn takes positive integers separated by commas, got '\(nbKnn)'")
+        }
+        return v
     }
 
     func validate() throws {
@@ -42,20 +43,27 @@ struct EvalKNN: ParsableCommand {
     }
 
     func run() throws {
-        setvbuf(stdout, nil, _IOLBF, 0)
-        let comm = makeCommunicator()
-        defer { (comm as? MPICommunicator)?.finalize() }
-        let say: (String) -> Void = { if comm.isRoot { print($0) } }
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        let setup = try common.prepare(say: say, command: "eval-knn")
-        let (trainF, testF) = common.features(setup, kind: .pooledNormalized, comm: comm, say: say)
-        guard comm.isRoot else { return }
-        let results = KNN.classify(train: trainF.values.pointer, trainLabels: trainF.labels, test: testF.values.pointer, testLabels: testF.labels,
-                                   dim: trainF.dim, classes: setup.classes(trainF, testF), ks: try ks(), temperature: Float(temperature))
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        for r in results { print(String(format: "  %d-NN: top-1 %.2f%%  top-5 %.2f%%", r.k, r.top1, r.top5)) }
-        if let r20 = results.first(where: { $0.k == 20 }) { print(String(format: "k-NN (k = 20, T = %.2g): %.2f%% top-1  [%.0f s]", temperature, r20.top1, seconds)) }
+        try withCommunicator { comm, say in
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let setup = try common.prepare(say: say, command: "eval-knn")
+            let (trainF, testF) = common.features(setup, kind: .pooledNormalized, comm: comm, say: say)
+            guard comm.isRoot else { return }
+            let results = KNN.classify(train: trainF.values.pointer, trainLabels: trainF.labels, test: testF.values.pointer, testLabels: testF.labels,
+                                       dim: trainF.dim, classes: classCount(setup.train, trainF, testF), ks: try ks(), temperature: Float(temperature))
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            for r in results { print(String(format: "  %d-NN: top-1 %.2f%%  top-5 %.2f%%", r.k, r.top1, r.top5)) }
+            if let r20 = results.first(where: { $0.k == 20 }) { print(String(format: "k-NN (k = 20, T = %.2g): %.2f%% top-1  [%.0f s]", temperature, r20.top1, seconds)) }
+        }
     }
+}
+
+/// The frame of a command that may run under mpirun: line-buffered output, the communicator
+/// (finalised at the end), and a printer that only rank 0 uses.
+func withCommunicator(_ body: (Communicator, @escaping (String) -> Void) throws -> Void) throws {
+    setvbuf(stdout, nil, _IOLBF, 0)
+    let comm = makeCommunicator()
+    defer { (comm as? MPICommunicator)?.finalize() }
+    try body(comm) { if comm.isRoot { print($0) } }
 }
 
 /// What eval-knn and eval-linear share: the network to evaluate, the labelled data, threads,
@@ -69,11 +77,9 @@ struct EvalOptions: ParsableArguments {
     @Option(help: "Input size (default: the checkpoint's global crop size, or the architecture's construction size).") var inputSize: Int?
     @Option(help: "fashion-mnist or folder (DATA_PATH/train and DATA_PATH/val).") var dataset: String = "fashion-mnist"
     @Option(help: "Dataset location (default for fashion-mnist: \(FashionMNIST.defaultRoot)).") var dataPath: String?
-    @Option(help: "Values of k, comma separated.") var nbKnn: String = "10,20,100,200"
-    @Option(help: "Temperature of the neighbour votes.") var temperature: Double = 0.07
     @Option(help: "Images per forward pass.") var batchSize: Int = 128
     @Option(help: "Compute threads per rank (default: OPENBLAS_NUM_THREADS if set, else the cores this process may use).") var threads: Int?
-    @Option(help: "Use only the first N training images as the memory bank.") var trainLimit: Int?
+    @Option(help: "Use only the first N training images (the k-NN memory bank, the probe's training set).") var trainLimit: Int?
     @Option(help: "Classify only the first N test images.") var testLimit: Int?
     @Option(help: "Cache the features here (.npy) and reuse them when the same file and settings come again.") var featuresDir: String?
 
@@ -95,9 +101,6 @@ struct EvalOptions: ParsableArguments {
         let train: ImageSource, test: ImageSource
         let nTrain: Int, nTest: Int
         let mean: [Float], std: [Float]
-        func classes(_ a: Features, _ b: Features) -> Int {
-            max(train.classNames.count, Int((a.labels.max() ?? 0) + 1), Int((b.labels.max() ?? 0) + 1))
-        }
     }
 
     /// Loads the network and opens the data; prints what will be evaluated.

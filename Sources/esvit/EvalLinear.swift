@@ -45,63 +45,62 @@ struct EvalLinear: ParsableCommand {
     }
 
     func lrs() throws -> [Double] {
-        let v = lr.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard !v.isEmpty, v.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--lr takes positive numbers separated by commas, got '\(lr)'") }
-        return v.map { $0! }
+        guard let v = commaSeparated(lr, { Double($0) }), v.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--lr takes positive numbers separated by commas, got '\(lr)'")
+        }
+        return v
     }
 
     func run() throws {
-        setvbuf(stdout, nil, _IOLBF, 0)
-        let comm = makeCommunicator()
-        defer { (comm as? MPICommunicator)?.finalize() }
-        let say: (String) -> Void = { if comm.isRoot { print($0) } }
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        let setup = try common.prepare(say: say, command: "eval-linear")
-        let blocks = setup.backbone.config.depths.reduce(0, +)
-        guard nLastBlocks <= blocks else { throw CLIError("--n-last-blocks \(nLastBlocks) exceeds the backbone's \(blocks) blocks") }
-        if mode == "augmented" {
-            guard comm.size == 1 else { throw CLIError("--mode augmented runs on one process (give it the cores with --threads); use --mode fast under mpirun") }
-            let testF = FeatureExtractor.extract(setup.backbone, source: setup.test, limit: setup.nTest, batch: common.batchSize, mean: setup.mean,
-                                                 std: setup.std, comm: comm, what: "val features", kind: .lastBlocks(nLastBlocks), progress: say)
-            let computer = FeatureComputer(setup.backbone, kind: .lastBlocks(nLastBlocks), batch: probeBatchSize)
-            print("  mode: augmented (RandomResizedCrop 0.08-1 bilinear + flip, new views every epoch through the frozen backbone; "
-                  + "\(computer.dim)-d features of the last \(nLastBlocks) blocks); SGD, momentum 0.9, batch \(probeBatchSize), cosine over \(epochs) epochs")
-            var cfg = LinearProbeConfig()
-            cfg.epochs = epochs; cfg.batch = probeBatchSize; cfg.seed = probeSeed
-            let lrList = try lrs()
-            let e0 = DispatchTime.now().uptimeNanoseconds
-            let rs = LinearProbe.trainAugmented(computer, source: setup.train, count: setup.nTrain, test: testF,
-                                                classes: max(setup.train.classNames.count, Int((testF.labels.max() ?? 0) + 1)),
-                                                mean: setup.mean, std: setup.std, config: cfg, lrs: lrList) { e, accs in
-                let per = Double(DispatchTime.now().uptimeNanoseconds - e0) * 1e-9 / Double(e + 1)
-                print(String(format: "  epoch %d/%d: val top-1 ", e + 1, epochs) + zip(lrList, accs).map { String(format: "%.2f%% (lr %.3g)", $1, $0) }.joined(separator: ", ")
-                      + String(format: "  ETA %.0fs", per * Double(epochs - e - 1)))
+        try withCommunicator { comm, say in
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let setup = try common.prepare(say: say, command: "eval-linear")
+            let blocks = setup.backbone.config.depths.reduce(0, +)
+            guard nLastBlocks <= blocks else { throw CLIError("--n-last-blocks \(nLastBlocks) exceeds the backbone's \(blocks) blocks") }
+            if mode == "augmented" {
+                guard comm.size == 1 else { throw CLIError("--mode augmented runs on one process (give it the cores with --threads); use --mode fast under mpirun") }
+                let testF = FeatureExtractor.extract(setup.backbone, source: setup.test, limit: setup.nTest, batch: common.batchSize, mean: setup.mean,
+                                                     std: setup.std, comm: comm, what: "val features", kind: .lastBlocks(nLastBlocks), progress: say)
+                let computer = FeatureComputer(setup.backbone, kind: .lastBlocks(nLastBlocks), batch: probeBatchSize)
+                print("  mode: augmented (RandomResizedCrop 0.08-1 bilinear + flip, new views every epoch through the frozen backbone; "
+                      + "\(computer.dim)-d features of the last \(nLastBlocks) blocks); SGD, momentum 0.9, batch \(probeBatchSize), cosine over \(epochs) epochs")
+                var cfg = LinearProbeConfig()
+                cfg.epochs = epochs; cfg.batch = probeBatchSize; cfg.seed = probeSeed
+                let lrList = try lrs()
+                let e0 = DispatchTime.now().uptimeNanoseconds
+                let rs = LinearProbe.trainAugmented(computer, source: setup.train, count: setup.nTrain, test: testF,
+                                                    classes: classCount(setup.train, testF),
+                                                    mean: setup.mean, std: setup.std, config: cfg, lrs: lrList) { e, accs in
+                    let per = Double(DispatchTime.now().uptimeNanoseconds - e0) * 1e-9 / Double(e + 1)
+                    print(String(format: "  epoch %d/%d: val top-1 ", e + 1, epochs) + zip(lrList, accs).map { String(format: "%.2f%% (lr %.3g)", $1, $0) }.joined(separator: ", ")
+                          + String(format: "  ETA %.0fs", per * Double(epochs - e - 1)))
+                }
+                for (base, r) in zip(lrList, rs) { print(String(format: "  lr %.3g: best val top-1 %.2f%% (epoch %d), last %.2f%%", base, r.best, r.bestEpoch + 1, r.last)) }
+                let (bestLR, r) = zip(lrList, rs).max { $0.1.best < $1.1.best }!
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+                print(String(format: "linear probe (augmented mode): best val top-1 %.2f%% (lr %.3g, epoch %d), last %.2f%%  [%.0f s]",
+                             r.best, bestLR, r.bestEpoch + 1, r.last, seconds))
+                return
             }
-            for (base, r) in zip(lrList, rs) { print(String(format: "  lr %.3g: best val top-1 %.2f%% (epoch %d), last %.2f%%", base, r.best, r.bestEpoch + 1, r.last)) }
-            let (bestLR, r) = zip(lrList, rs).max { $0.1.best < $1.1.best }!
+            let (trainF, testF) = common.features(setup, kind: .lastBlocks(nLastBlocks), comm: comm, say: say)
+            guard comm.isRoot else { return }
+            print("  mode: fast (frozen features of the last \(nLastBlocks) blocks, extracted once without augmentation); "
+                  + "SGD, momentum 0.9, batch \(probeBatchSize), cosine over \(epochs) epochs")
+            let every = max(1, epochs / 5)
+            var results: [(Double, LinearProbeResult)] = []
+            for base in try lrs() {
+                var cfg = LinearProbeConfig()
+                cfg.epochs = epochs; cfg.batch = probeBatchSize; cfg.baseLR = base; cfg.seed = probeSeed
+                let r = LinearProbe.train(train: trainF, test: testF, classes: classCount(setup.train, trainF, testF), config: cfg) { e, loss, acc in
+                    if (e + 1) % every == 0 { print(String(format: "  lr %.3g, epoch %d/%d: train loss %.4f, val top-1 %.2f%%", base, e + 1, epochs, loss, acc)) }
+                }
+                print(String(format: "  lr %.3g: best val top-1 %.2f%% (epoch %d), last %.2f%%", base, r.best, r.bestEpoch + 1, r.last))
+                results.append((base, r))
+            }
+            let (bestLR, r) = results.max { $0.1.best < $1.1.best }!
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-            print(String(format: "linear probe (augmented mode): best val top-1 %.2f%% (lr %.3g, epoch %d), last %.2f%%  [%.0f s]",
+            print(String(format: "linear probe (fast mode): best val top-1 %.2f%% (lr %.3g, epoch %d), last %.2f%%  [%.0f s]",
                          r.best, bestLR, r.bestEpoch + 1, r.last, seconds))
-            return
         }
-        let (trainF, testF) = common.features(setup, kind: .lastBlocks(nLastBlocks), comm: comm, say: say)
-        guard comm.isRoot else { return }
-        print("  mode: fast (frozen features of the last \(nLastBlocks) blocks, extracted once without augmentation); "
-              + "SGD, momentum 0.9, batch \(probeBatchSize), cosine over \(epochs) epochs")
-        let every = max(1, epochs / 5)
-        var results: [(Double, LinearProbeResult)] = []
-        for base in try lrs() {
-            var cfg = LinearProbeConfig()
-            cfg.epochs = epochs; cfg.batch = probeBatchSize; cfg.baseLR = base; cfg.seed = probeSeed
-            let r = LinearProbe.train(train: trainF, test: testF, classes: setup.classes(trainF, testF), config: cfg) { e, loss, acc in
-                if (e + 1) % every == 0 { print(String(format: "  lr %.3g, epoch %d/%d: train loss %.4f, val top-1 %.2f%%", base, e + 1, epochs, loss, acc)) }
-            }
-            print(String(format: "  lr %.3g: best val top-1 %.2f%% (epoch %d), last %.2f%%", base, r.best, r.bestEpoch + 1, r.last))
-            results.append((base, r))
-        }
-        let (bestLR, r) = results.max { $0.1.best < $1.1.best }!
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        print(String(format: "linear probe (fast mode): best val top-1 %.2f%% (lr %.3g, epoch %d), last %.2f%%  [%.0f s]",
-                     r.best, bestLR, r.bestEpoch + 1, r.last, seconds))
     }
 }

@@ -113,8 +113,8 @@ struct VisualizeAttention: ParsableCommand {
     }
 
     func parseQuery(_ s: String) -> (row: Int, col: Int)? {
-        let p = s.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        return p.count == 2 ? (p[0], p[1]) : nil
+        guard let p = commaSeparated(s, { Int($0) }), p.count == 2 else { return nil }
+        return (p[0], p[1])
     }
 
     func run() throws {

@@ -157,3 +157,31 @@ final class OutputCollector: @unchecked Sendable {
     }
     var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
 }
+
+/// Epoch ends: every --saveckp-freq epochs the state is written both to checkpoint.safetensors
+/// and to a numbered copy that keeps that epoch's end (iteration 8 here) after later overwrites
+/// of the latest one; log.txt gets DINO's per-epoch line for every epoch.
+final class EpochCheckpointTests: XCTestCase {
+    func testNumberedCheckpointsAtEpochEnds() throws {
+        let tmp = try TemporaryDirectory(prefix: "esvit-epochs")
+        let data = tmp.path("data")
+        let jpeg = try Data(contentsOf: URL(fileURLWithPath: TestProcess.root + "/Tests/ESDataTests/Fixtures/jpeg/good_rgb.jpg"))
+        for cls in ["a", "b"] {
+            try FileManager.default.createDirectory(atPath: data + "/" + cls, withIntermediateDirectories: true)
+            for k in 0..<8 { try jpeg.write(to: URL(fileURLWithPath: data + "/\(cls)/\(k).jpg")) }
+        }
+        let run = tmp.path("run")
+        // 16 images, batch 4: 4 iterations per epoch; the later --epochs 3 overrides tiny's --epochs 1.
+        let (c, o) = try Harness.single(Harness.tiny + ["--dataset", "folder", "--data-path", data, "--batch-size-per-rank", "4",
+                                                                                   "--epochs", "3", "--saveckp-freq", "2", "--output-dir", run])
+        XCTAssertEqual(c, 0, o)
+        XCTAssertTrue(o.contains("checkpoint: \(run)/checkpoint.safetensors, \(run)/checkpoint0002.safetensors (iteration 8)"), o)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: run + "/checkpoint0001.safetensors"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: run + "/checkpoint0003.safetensors"))
+        let numbered = try Harness.tensors(run + "/checkpoint0002.safetensors")
+        XCTAssertEqual(try SafeTensorsFile(path: run + "/checkpoint0002.safetensors").metadata["info"]?.contains("\"iteration\":8"), true)
+        XCTAssertEqual(Set(numbered.keys), Set(try Harness.tensors(run + "/checkpoint.safetensors").keys))
+        let epochLines = try String(contentsOfFile: run + "/log.txt", encoding: .utf8).split(separator: "\n").filter { $0.contains("train_loss") }
+        XCTAssertEqual(epochLines.count, 3)
+    }
+}

@@ -3,7 +3,6 @@ side + CenterCrop(G), on a few inputs of different aspect ratios, for the Swift 
 test. Writes Tests/ESEvalTests/Fixtures/eval_transform.json (inputs and the cropped uint8
 outputs, HWC RGB, base64); normalisation is checked in Swift from these pixels.
 """
-import base64
 import json
 import os
 
@@ -12,18 +11,9 @@ import torchvision
 import torchvision.transforms as T
 from PIL import Image
 
+from make_imageops_fixtures import b64, pattern   # the same synthetic inputs and encoding
+
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "ESEvalTests", "Fixtures")
-
-
-def pattern(h, w, seed):
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w]
-    base = np.stack([(x * 255 // max(w - 1, 1)), (y * 255 // max(h - 1, 1)), ((x * 3 + y * 5) * 7) % 256], -1)
-    return np.clip(base + rng.integers(-40, 40, size=(h, w, 3)), 0, 255).astype(np.uint8)
-
-
-def b64(a):
-    return base64.b64encode(np.ascontiguousarray(a, dtype=np.uint8).tobytes()).decode()
 
 
 def main():
