@@ -156,6 +156,50 @@ public final class EsViTLoss: @unchecked Sendable {
         }
     }
 
+    /// Collapse statistics of one head's teacher probabilities for this micro-batch (monitoring
+    /// only, no effect on training): the summed per-row entropies, the column sums of the
+    /// probabilities (their mean is the batch's average teacher distribution), and the teacher
+    /// entropy averaged the way the loss averages its cross-entropies (over the student–teacher
+    /// pairs; for the region head over the matched rows), so that KL(teacher ‖ student) =
+    /// loss − pairEntropy exactly.
+    public struct TeacherStats: Sendable {
+        public var entropySum = 0.0, rows = 0.0, pairEntropy = 0.0
+        public var probabilitySum: [Double] = []
+    }
+
+    /// Statistics of the view head (`region` false) or the region head (true; nil when off).
+    public func teacherStats(region: Bool) -> TeacherStats? {
+        if region && !useRegion { return nil }
+        let K = classes
+        let probs = region ? teacherRegion : teacherView
+        let rows = region ? layout.teacherRegionRows : layout.teacherViewRows
+        let entropies = [Float](unsafeUninitializedCapacity: rows) { buf, n in
+            let e = buf.baseAddress!, p = probs.pointer
+            Compute.pool.parallelFor(rows, minPerThread: 8) { r, _ in
+                for i in r {
+                    let row = p + i * K
+                    var h: Float = 0
+                    for k in 0..<K where row[k] > 0 { h -= row[k] * logf(row[k]) }
+                    e[i] = h
+                }
+            }
+            n = rows
+        }
+        var stats = TeacherStats()
+        stats.rows = Double(rows)
+        stats.entropySum = entropies.reduce(0.0) { $0 + Double($1) }
+        colSums.zero()
+        Linear.columnSums(probs.pointer, rows: rows, cols: K, into: colSums.pointer)
+        stats.probabilitySum = (0..<K).map { Double(colSums[$0]) }
+        // The loss weights pairs by weight / (head share); summed over valid targets they give 1.
+        let index = region ? regionIndex : viewIndex, weights = region ? regionWeights : viewWeights
+        let share = region || useRegion ? 0.5 : 1.0
+        var pair = 0.0
+        for r in 0..<weights.count { for q in 0..<2 where index[2 * r + q] >= 0 { pair += Double(weights[r]) * Double(entropies[Int(index[2 * r + q])]) } }
+        stats.pairEntropy = pair / share
+        return stats
+    }
+
     /// j* for every student region row and teacher view: argmax cosine similarity of the
     /// backbone tokens. studentTokens (studentRegionRows, C), teacherTokens (teacherRegionRows, C).
     public func match(studentTokens zs: UnsafePointer<Float>, teacherTokens zt: UnsafePointer<Float>) {

@@ -19,7 +19,7 @@ final class ObjectiveCheckTests: XCTestCase {
         XCTAssertEqual(l.regionStart(view: 9).tokens, 9)
     }
 
-    func makeModel(dense: Bool) -> (EsViT, [Float], [Float]) {
+    static func makeModel(dense: Bool) -> (EsViT, [Float], [Float]) {
         var cfg = StepFixtureTests.config
         cfg.useDense = dense
         let m = EsViT(config: cfg, seed: 1)
@@ -29,7 +29,7 @@ final class ObjectiveCheckTests: XCTestCase {
     }
 
     func testZeroHeadOutputsGiveLogK() throws {
-        let (m, g, l) = makeModel(dense: true)
+        let (m, g, l) = Self.makeModel(dense: true)
         for e in m.table.entries where e.key.hasSuffix("last_layer.weight_g") {
             (m.student.pointer + e.offset).update(repeating: 0, count: e.count)
             (m.teacher.pointer + e.offset).update(repeating: 0, count: e.count)
@@ -38,12 +38,19 @@ final class ObjectiveCheckTests: XCTestCase {
         XCTAssertEqual(v.view, log(64.0), accuracy: 1e-5)
         XCTAssertEqual(v.region, log(64.0), accuracy: 1e-5)
         XCTAssertEqual(v.total, log(64.0), accuracy: 1e-5)
+        // The collapse statistics agree: uniform teacher and student, every entropy ln K, KL 0.
+        let a: EsViTLoss.TeacherStats? = m.loss.teacherStats(region: false), b: EsViTLoss.TeacherStats? = m.loss.teacherStats(region: true)
+        for (s, lossValue) in [(try XCTUnwrap(a), v.view), (try XCTUnwrap(b), v.region)] {
+            XCTAssertEqual(s.entropySum / s.rows, log(64.0), accuracy: 1e-5)
+            XCTAssertEqual(s.pairEntropy, log(64.0), accuracy: 1e-5)
+            XCTAssertEqual(lossValue - s.pairEntropy, 0, accuracy: 1e-5)
+        }
     }
 
     /// Weight-decay groups as upstream (spec §5.4): ≥2-D and not .bias, so the relative-position
     /// tables and weight_g/weight_v decay; LayerNorm parameters and biases do not.
     func testWeightDecayGroupsOfTheEsViTTable() {
-        let (m, _, _) = makeModel(dense: true)
+        let (m, _, _) = Self.makeModel(dense: true)
         func decay(_ k: String) -> Bool? { m.table.entry(k)?.decay }
         XCTAssertEqual(decay("backbone.layers.0.blocks.0.attn.relative_position_bias_table"), true)
         XCTAssertEqual(decay("head.last_layer.weight_g"), true)
@@ -55,7 +62,7 @@ final class ObjectiveCheckTests: XCTestCase {
     }
 
     func testStepReturnsCenterSumsAndTimes() throws {
-        let (m, g, l) = makeModel(dense: true)
+        let (m, g, l) = Self.makeModel(dense: true)
         let schedule = TrainingSchedule(baseLR: 0.0005, globalBatch: 4, minLR: 1e-6, warmupEpochs: 1, weightDecay: 0.04, weightDecayEnd: 0.4,
                                         momentumTeacher: 0.996, warmupTeacherTemp: 0.04, teacherTemp: 0.07, warmupTeacherTempEpochs: 1,
                                         epochs: 2, iterationsPerEpoch: 3, freezeLastLayerEpochs: 1, clipGrad: 3)
@@ -68,7 +75,7 @@ final class ObjectiveCheckTests: XCTestCase {
     }
 
     func testNonFiniteLossIsReported() {
-        let (m, g, l) = makeModel(dense: true)
+        let (m, g, l) = Self.makeModel(dense: true)
         let e = m.table.entry("head.mlp.4.bias")!
         m.student[e.offset] = .nan
         XCTAssertThrowsError(try m.forwardBackward(globals: g, locals: l, teacherTemperature: 0.04)) { error in
@@ -77,7 +84,7 @@ final class ObjectiveCheckTests: XCTestCase {
     }
 
     func testViewOnlyMode() throws {
-        let (m, g, l) = makeModel(dense: false)
+        let (m, g, l) = Self.makeModel(dense: false)
         XCTAssertNil(m.table.entry("head_dense.mlp.0.weight"))
         let v = try m.forwardBackward(globals: g, locals: l, teacherTemperature: 0.04)
         XCTAssertEqual(v.region, 0); XCTAssertEqual(v.total, v.view)
