@@ -18,6 +18,10 @@ public struct MultiCropConfig: Codable, Equatable, Sendable {
     /// Per-channel normalisation (ToTensor /255 first).
     public var mean: [Float]
     public var std: [Float]
+    /// GaussianBlur radius range in pixels (PIL's radius = σ). Upstream draws 0.1–2.0 for 224 px
+    /// crops; on 28–32 px images that range wipes out most of the picture, so the Fashion-MNIST
+    /// presets scale it down (--blur-sigma). Default: upstream's.
+    public var blurSigma: [Double] = [0.1, 2.0]
 
     public init(globalSize: Int, localSize: Int, localCrops: Int, globalScale: [Double] = [0.4, 1], localScale: [Double] = [0.05, 0.4],
                 mean: [Float], std: [Float]) {
@@ -42,6 +46,7 @@ public struct MultiCropConfig: Codable, Equatable, Sendable {
         for (name, s) in [("--global-crops-scale", globalScale), ("--local-crops-scale", localScale)] {
             if s.count != 2 || !(s[0] > 0 && s[0] <= s[1] && s[1] <= 1) { return "\(name) needs two values 0 < min ≤ max ≤ 1, got \(s)" }
         }
+        if blurSigma.count != 2 || !(blurSigma[0] >= 0 && blurSigma[0] <= blurSigma[1]) { return "--blur-sigma needs two values 0 ≤ min ≤ max, got \(blurSigma)" }
         if mean.count != 3 || std.count != 3 || std.contains(where: { $0 <= 0 }) { return "normalisation needs 3 means and 3 positive stds" }
         return nil
     }
@@ -86,8 +91,8 @@ public enum MultiCrop {
         // GaussianBlur (applied when rand ≤ p), then solarisation for global 2.
         let blurP = crop == 0 ? 1.0 : (crop == 1 ? 0.1 : 0.5)
         if rng.uniform() <= blurP {
-            let radius = Float(rng.uniform(0.1, 2.0))
-            ImageOps.gaussianBlur(&out, radius: radius)
+            let radius = Float(rng.uniform(config.blurSigma[0], config.blurSigma[1]))
+            if radius > 0 { ImageOps.gaussianBlur(&out, radius: radius) }
         }
         if crop == 1 && rng.uniform() < 0.2 { ImageOps.solarize(&out) }
         return out

@@ -59,11 +59,18 @@ public func iterationsPerEpoch(samples N: Int, worldSize G: Int, batchPerRank B:
 /// lr (base · global batch / 256, linear warmup, cosine to min_lr), weight decay (cosine),
 /// teacher momentum (cosine to 1), teacher temperature (per epoch), last-layer freezing
 /// (epoch < freeze_last_layer) and the clipping threshold.
+/// Two ways to give the lengths: upstream's, in epochs (the temperature ramp and the freeze step
+/// once per epoch), or ours for runs sized in iterations (--iterations, --time-budget): every
+/// length is a number of iterations and the temperature ramps every iteration. `rampUnit` is the
+/// number of iterations per ramp step: iterations per epoch, or 1.
 public struct TrainingSchedule: Codable, Equatable, Sendable {
     public let lr: CosineSchedule, weightDecay: CosineSchedule, momentum: CosineSchedule
     public let teacherTemperature: TeacherTemperature
     public let iterationsPerEpoch: Int, freezeLastLayerEpochs: Int
     public let clipGrad: Double
+    /// Iterations per step of the temperature ramp and the freeze count (epoch mode: iterations
+    /// per epoch; iteration mode: 1).
+    public let rampUnit: Int
 
     public init(baseLR: Double, globalBatch: Int, minLR: Double, warmupEpochs: Int, weightDecay: Double, weightDecayEnd: Double,
                 momentumTeacher: Double, warmupTeacherTemp: Double, teacherTemp: Double, warmupTeacherTempEpochs: Int,
@@ -73,6 +80,21 @@ public struct TrainingSchedule: Codable, Equatable, Sendable {
         momentum = CosineSchedule(base: momentumTeacher, final: 1, epochs: epochs, iterationsPerEpoch: ipe)
         teacherTemperature = TeacherTemperature(warmupTemp: warmupTeacherTemp, temp: teacherTemp, warmupEpochs: warmupTeacherTempEpochs)
         iterationsPerEpoch = ipe; self.freezeLastLayerEpochs = freezeLastLayerEpochs; self.clipGrad = clipGrad
+        rampUnit = max(ipe, 1)
+    }
+
+    /// Iteration mode: the run is `total` iterations; warmups and the freeze are iteration counts
+    /// (fractions of the run resolved by the caller). The temperature ramps per iteration, with
+    /// both endpoints (iteration 0 at the warmup temperature, iteration W−1 at the final one).
+    public init(baseLR: Double, globalBatch: Int, minLR: Double, warmupIterations: Int, weightDecay: Double, weightDecayEnd: Double,
+                momentumTeacher: Double, warmupTeacherTemp: Double, teacherTemp: Double, warmupTeacherTempIterations: Int,
+                totalIterations total: Int, iterationsPerEpoch ipe: Int, freezeLastLayerIterations: Int, clipGrad: Double) {
+        lr = CosineSchedule(base: baseLR * Double(globalBatch) / 256, final: minLR, totalIterations: total, warmupIterations: warmupIterations)
+        self.weightDecay = CosineSchedule(base: weightDecay, final: weightDecayEnd, totalIterations: total)
+        momentum = CosineSchedule(base: momentumTeacher, final: 1, totalIterations: total)
+        teacherTemperature = TeacherTemperature(warmupTemp: warmupTeacherTemp, temp: teacherTemp, warmupEpochs: warmupTeacherTempIterations)
+        iterationsPerEpoch = ipe; freezeLastLayerEpochs = freezeLastLayerIterations; self.clipGrad = clipGrad
+        rampUnit = 1
     }
 
     public struct Values: Sendable, Equatable {
@@ -81,9 +103,9 @@ public struct TrainingSchedule: Codable, Equatable, Sendable {
     }
 
     public func values(at it: Int) -> Values {
-        let epoch = it / max(iterationsPerEpoch, 1)
+        let step = it / rampUnit
         return Values(lr: lr.value(at: it), weightDecay: weightDecay.value(at: it), momentum: momentum.value(at: it),
-                      teacherTemperature: teacherTemperature.value(epoch: epoch), freezeLastLayer: epoch < freezeLastLayerEpochs,
+                      teacherTemperature: teacherTemperature.value(epoch: step), freezeLastLayer: step < freezeLastLayerEpochs,
                       clipGrad: clipGrad)
     }
 }

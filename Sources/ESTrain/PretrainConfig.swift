@@ -28,6 +28,18 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var clipGrad = 3.0
     public var freezeLastLayer = 1
     public var epochs = 100
+    /// Runs sized in iterations instead of epochs (iteration mode): the schedule spans exactly
+    /// `iterations` optimizer steps (--iterations, or the plan --time-budget made), and the
+    /// warmups and the last-layer freeze are fractions of it. Upstream's epoch counts map to
+    /// fractions of its 300-epoch recipe: lr warmup 10/300, temperature warmup 30/300, freeze 1/300.
+    public var iterations: Int? = nil
+    /// --time-budget in minutes; the planned iteration count is stored in `iterations`.
+    public var timeBudgetMinutes: Double? = nil
+    /// The --preset the options came from (for the record; its options are already applied).
+    public var preset: String? = nil
+    public var warmupFraction = 10.0 / 300
+    public var warmupTeacherTempFraction = 30.0 / 300
+    public var freezeLastLayerFraction = 1.0 / 300
     public var batchSizePerRank = 32
     public var gradAccumSteps = 1
     // Data.
@@ -68,18 +80,26 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         if let c = crops.problem() { p.append(c) }
         if !PretrainConfig.datasets.contains(dataset) { p.append("--dataset must be one of \(PretrainConfig.datasets.joined(separator: ", ")), got '\(dataset)'") }
         if epochs < 1 { p.append("--epochs must be ≥ 1") }
+        if let n = iterations, n < 1 { p.append("--iterations must be ≥ 1") }
+        if let t = timeBudgetMinutes, !(t > 0) { p.append("--time-budget must be a positive number of minutes") }
+        for (name, f) in [("--warmup-fraction", warmupFraction), ("--warmup-teacher-temp-fraction", warmupTeacherTempFraction),
+                          ("--freeze-last-layer-fraction", freezeLastLayerFraction)] where !(f >= 0 && f < 1) {
+            p.append("\(name) must be in [0, 1) (a fraction of the run), got \(f)")
+        }
         if batchSizePerRank < 1 { p.append("--batch-size-per-rank must be ≥ 1") }
         if gradAccumSteps < 1 { p.append("--grad-accum-steps must be ≥ 1") }
         if threads < 1 || loaderThreads < 1 { p.append("--threads and --loader-threads must be ≥ 1") }
         if head.hidden < 1 || head.bottleneck < 1 || head.outDim < 2 { p.append("head sizes must be positive and --out-dim ≥ 2") }
         if !(lr >= 0) || !(minLR >= 0) { p.append("--lr and --min-lr must be ≥ 0") }
-        if warmupEpochs < 0 || warmupEpochs >= epochs && epochs > 0 && warmupEpochs > 0 {
+        if iterationMode {
+            // The epoch-valued options do not apply; problems with them are not the user's.
+        } else if warmupEpochs < 0 || warmupEpochs >= epochs && epochs > 0 && warmupEpochs > 0 {
             p.append("--warmup-epochs \(warmupEpochs) must be < --epochs \(epochs) (the lr would never leave warmup); lower it or use more epochs")
         }
-        if warmupTeacherTempEpochs < 0 || warmupTeacherTempEpochs > epochs {
+        if !iterationMode && (warmupTeacherTempEpochs < 0 || warmupTeacherTempEpochs > epochs) {
             p.append("--warmup-teacher-temp-epochs \(warmupTeacherTempEpochs) must be between 0 and --epochs \(epochs) (the temperature would never reach --teacher-temp); lower it for short runs")
         }
-        if freezeLastLayer < 0 || freezeLastLayer >= epochs && freezeLastLayer > 0 {
+        if !iterationMode && (freezeLastLayer < 0 || freezeLastLayer >= epochs && freezeLastLayer > 0) {
             p.append("--freeze-last-layer \(freezeLastLayer) must be < --epochs \(epochs), or the last layer never trains; use 0 for no freezing")
         }
         if !(teacherTemp > 0) || !(warmupTeacherTemp > 0) { p.append("--teacher-temp and --warmup-teacher-temp must be > 0") }
@@ -102,6 +122,15 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     }
 
     public var evaluates: Bool { evalEvery > 0 || evalEveryIters > 0 }
+
+    /// Sized in iterations (--iterations or --time-budget) rather than epochs.
+    public var iterationMode: Bool { iterations != nil || timeBudgetMinutes != nil }
+
+    /// Iteration mode: the warmups and the freeze in iterations, for a run of `total` iterations.
+    public func fractionLengths(total: Int) -> (warmup: Int, temperature: Int, freeze: Int) {
+        func n(_ f: Double) -> Int { Int((f * Double(total)).rounded()) }
+        return (n(warmupFraction), n(warmupTeacherTempFraction), n(freezeLastLayerFraction))
+    }
 
     /// The model configuration the objective is built with (per-rank micro-batch).
     public var objective: EsViTConfig {
@@ -132,7 +161,7 @@ public struct RunLayout: Codable, Equatable, Sendable {
             throw TrainError.config("the dataset has \(datasetCount) images, fewer than one global batch of \(globalBatch) "
                                     + "(\(c.batchSizePerRank) per rank × \(worldSize) ranks × \(c.gradAccumSteps) accumulation steps); lower --batch-size-per-rank or --grad-accum-steps")
         }
-        totalIterations = c.epochs * iterationsPerEpoch
+        totalIterations = c.iterations ?? c.epochs * iterationsPerEpoch
         stopIteration = min(totalIterations, c.maxIters ?? Int.max)
         peakLR = c.lr * Double(globalBatch) / 256
         if c.minLR > peakLR {
@@ -140,8 +169,19 @@ public struct RunLayout: Codable, Equatable, Sendable {
         }
     }
 
+    /// Epochs the run touches (the last one possibly in part).
+    public var epochs: Int { (totalIterations + iterationsPerEpoch - 1) / iterationsPerEpoch }
+
     public func schedule(_ c: PretrainConfig) -> TrainingSchedule {
-        TrainingSchedule(baseLR: c.lr, globalBatch: globalBatch, minLR: c.minLR, warmupEpochs: c.warmupEpochs,
+        if c.iterationMode {
+            let f = c.fractionLengths(total: totalIterations)
+            return TrainingSchedule(baseLR: c.lr, globalBatch: globalBatch, minLR: c.minLR, warmupIterations: f.warmup,
+                                    weightDecay: c.weightDecay, weightDecayEnd: c.weightDecayEnd, momentumTeacher: c.momentumTeacher,
+                                    warmupTeacherTemp: c.warmupTeacherTemp, teacherTemp: c.teacherTemp,
+                                    warmupTeacherTempIterations: f.temperature, totalIterations: totalIterations,
+                                    iterationsPerEpoch: iterationsPerEpoch, freezeLastLayerIterations: f.freeze, clipGrad: c.clipGrad)
+        }
+        return TrainingSchedule(baseLR: c.lr, globalBatch: globalBatch, minLR: c.minLR, warmupEpochs: c.warmupEpochs,
                          weightDecay: c.weightDecay, weightDecayEnd: c.weightDecayEnd, momentumTeacher: c.momentumTeacher,
                          warmupTeacherTemp: c.warmupTeacherTemp, teacherTemp: c.teacherTemp,
                          warmupTeacherTempEpochs: c.warmupTeacherTempEpochs, epochs: c.epochs, iterationsPerEpoch: iterationsPerEpoch,

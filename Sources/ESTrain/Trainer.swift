@@ -29,10 +29,13 @@ public struct RunSummary: Sendable {
 }
 
 public final class Trainer {
-    public let config: PretrainConfig
+    /// The run's configuration; a --time-budget run stores its planned iteration count here.
+    public private(set) var config: PretrainConfig
     public let comm: Communicator
     public let source: ImageSource
-    public let layout: RunLayout
+    public private(set) var layout: RunLayout
+    /// When the command started (the origin of --time-budget).
+    public let startedAt: Double
     public let files: RunFiles
     /// An explicit checkpoint to resume from; nil: the output folder's checkpoint if one exists.
     public let resumeFrom: String?
@@ -45,22 +48,26 @@ public final class Trainer {
     var hosts = ""
 
     public init(config: PretrainConfig, comm: Communicator, source: ImageSource, resumeFrom: String? = nil, requireResume: Bool = false,
-                evaluation: (train: ImageSource, test: ImageSource)? = nil, say: @escaping (String) -> Void = { print($0) }) throws {
+                evaluation: (train: ImageSource, test: ImageSource)? = nil, startedAt: Double? = nil,
+                say: @escaping (String) -> Void = { print($0) }) throws {
+        self.startedAt = startedAt ?? Trainer.now()
         self.config = config; self.comm = comm; self.source = source; self.evaluation = config.evaluates ? evaluation : nil
         self.resumeFrom = resumeFrom; self.requireResume = requireResume
         layout = try RunLayout(config: config, worldSize: comm.size, datasetCount: source.count)
+        if config.iterations != nil { self.config.epochs = layout.epochs }   // the epochs the run touches, for the record
         files = RunFiles(dir: config.outputDir)
         self.say = comm.isRoot ? say : { _ in }
         fault = Fault.fromEnvironment(rank: comm.rank)
     }
 
-    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+    public static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
 
     /// Runs to --max-iters or the end of the schedule. Every rank returns the same summary or
     /// throws the same error.
     @discardableResult
     public func run() throws -> RunSummary {
-        let c = config, L = layout, W = comm.size, A = c.gradAccumSteps, B = c.batchSizePerRank
+        var c = config, L = layout
+        let W = comm.size, A = c.gradAccumSteps, B = c.batchSizePerRank
         Compute.setThreads(c.threads)
         // Output folder (rank 0), with the outcome shared so every rank fails together.
         var setupError: String? = nil
@@ -74,7 +81,11 @@ public final class Trainer {
 
         let model = EsViT(config: c.objective, seed: c.seed)
         let start = try loadOrBroadcastState(model)
-        let schedule = L.schedule(c)
+        if c.timeBudgetMinutes != nil, let planned = start.plannedIterations {
+            // A resumed budgeted run finishes the plan it made at its start.
+            try adoptIterations(planned); c = config; L = layout
+            say("continuing the time-budgeted run's plan of \(planned) iterations (planned when it started)")
+        }
 
         // Where this run starts: epoch and samples already consumed in it.
         let perLoaderIt = B * W
@@ -90,12 +101,12 @@ public final class Trainer {
         }
         let firstIteration = it
         hosts = hostSummary()
-        printPlan(model: model, start: it)
-        if it >= L.stopIteration {
+        let budgeted = c.timeBudgetMinutes != nil && c.iterations == nil
+        if !budgeted { printPlan(model: model, start: it) }
+        if !budgeted && it >= L.stopIteration {
             say("nothing to do: the run is at iteration \(it) and stops at \(L.stopIteration) (raise --epochs or --max-iters to continue)")
             return RunSummary(firstIteration: it, lastIteration: it, losses: [], checkpoint: nil, seconds: 0)
         }
-        if comm.isRoot { try files.writeAtomically(configJSON(), to: files.configFile) }
         let knn = evaluation.map {
             PeriodicKNN(config: c.backbone, inputSize: c.crops.globalSize, train: $0.train, test: $0.test, trainLimit: c.evalTrainLimit,
                         testLimit: c.evalTestLimit, mean: c.crops.mean, std: c.crops.std, source: model.table, params: model.teacher.pointer)
@@ -110,18 +121,33 @@ public final class Trainer {
                                                    "knn_train_images": knn.trainCount, "knn_test_images": knn.testCount, "eval_s": r.seconds]))
             }
         }
+        let evalStart = Trainer.now()
         if it == 0 { evaluate(0) }
+        var plan: BudgetPlan? = nil
+        if budgeted, let minutes = c.timeBudgetMinutes {
+            let p = try planTimeBudget(model, minutes: minutes, evalSeconds: Trainer.now() - evalStart)
+            try adoptIterations(it + p.iterations); c = config; L = layout; plan = p
+            printPlan(model: model, start: it)
+            say(String(format: "  time budget %@: one iteration takes %.2f s (the median of %d timed ones, +10 %%); %d iterations (%.2f epochs) fit, with "
+                       + "%d evaluation(s) and %d checkpoint write(s), and %.0f s kept free; start-up took %.0f s. Expected end: %@ (in %@). "
+                       + "To repeat this run exactly: --iterations %d instead of --time-budget.",
+                       Trainer.duration(minutes * 60), p.stepSeconds, p.probeIterations, p.iterations, Double(p.iterations) / Double(L.iterationsPerEpoch),
+                       p.evaluations, p.checkpoints, p.marginSeconds, p.elapsedSeconds, Trainer.clock(after: p.predictedSeconds - p.elapsedSeconds),
+                       Trainer.duration(p.predictedSeconds - p.elapsedSeconds), p.iterations))
+            if comm.isRoot, let j = try? JSONEncoder().encode(p), let o = try? JSONSerialization.jsonObject(with: j) as? [String: Any] {
+                files.appendLog(RunFiles.jsonLine(["budget_plan": o]))
+            }
+        }
+        if comm.isRoot { try files.writeAtomically(configJSON(), to: files.configFile) }
+        let schedule = L.schedule(c)
+        var monitor = CollapseMonitor()
 
         let sampler = EpochSampler(count: source.count, worldSize: W, rank: comm.rank, batchPerRank: B, seed: c.seed)
         let loader = MultiCropLoader(source: source, sampler: sampler, config: c.crops, seed: c.seed, threads: c.loaderThreads,
                                      log: { m in FileHandle.standardError.write(Data(("rank \(self.comm.rank): " + m + "\n").utf8)) })
         defer { loader.stop() }
 
-        let K = c.head.outDim, P = model.table.totalCount
-        let accum: FloatBuffer? = A > 1 ? FloatBuffer(count: P) : nil
-        // Small reduction: view sum (K), region sum (K), then the scalars below.
-        enum S { static let vCount = 0, rCount = 1, loss = 2, lossV = 3, lossR = 4, nonFinite = 5, replaced = 6, count = 7 }
-        var small = [Double](repeating: 0, count: 2 * K + S.count)
+        let scratch = StepScratch(classes: c.head.outDim, parameters: model.table.totalCount, accumulation: A)
         var epoch = it / L.iterationsPerEpoch
         loader.start(epoch: epoch, fromIteration: (it % L.iterationsPerEpoch) * A)
         var meter = Meter(), epochMeter = EpochMeter()
@@ -135,76 +161,28 @@ public final class Trainer {
             if e != epoch { epoch = e; loader.start(epoch: e, fromIteration: 0); epochMeter = EpochMeter() }
             let hyper = StepHyper(schedule, iteration: it)
             let t0 = Trainer.now()
-            for k in 0..<small.count { small[k] = 0 }
-            var dataWait = 0.0, compute = 0.0
-            for micro in 0..<A {
-                guard let batch = loader.next() else { throw TrainError.data("the loader ran out of batches in epoch \(epoch) (internal error)") }
-                dataWait += loader.lastWait
-                small[2 * K + S.replaced] += Double(batch.replaced)
-                do {
-                    var v = try model.forwardBackward(globals: batch.globals.pointer, locals: c.crops.localCrops > 0 ? batch.locals.pointer : nil,
-                                                      teacherTemperature: hyper.teacherTemperature, sampleKeys: batch.sampleKeys)
-                    compute += model.times.teacherForward + model.times.studentForward + model.times.headsAndLoss + model.times.backward
-                    if fault?.nanAt == it { v.total = .nan }
-                    guard v.total.isFinite else { throw LossError.nonFinite(view: v.view, region: v.region) }
-                    small[2 * K + S.loss] += v.total; small[2 * K + S.lossV] += v.view; small[2 * K + S.lossR] += v.region
-                    let l = model.loss
-                    for k in 0..<K { small[k] += l.viewSum[k] }
-                    if c.useDensePrediction { for k in 0..<K { small[K + k] += l.regionSum[k] } }
-                    small[2 * K + S.vCount] += l.viewCount; small[2 * K + S.rCount] += l.regionCount
-                    if let accum {
-                        if micro == 0 { accum.pointer.update(from: model.grads.pointer, count: P) }
-                        else { VectorMath.add(model.grads.pointer, into: accum.pointer, P) }
-                    }
-                } catch {
-                    small[2 * K + S.nonFinite] += 1
-                }
-            }
-            // 2. Center sums, losses and flags from every rank.
-            let tr0 = Trainer.now()
-            small.withUnsafeMutableBufferPointer { comm.allReduceSum($0.baseAddress!, count: $0.count) }
-            // The first collective after the compute also absorbs waiting for the slowest rank.
-            let syncWait = Trainer.now() - tr0
-            if small[2 * K + S.nonFinite] > 0 {
-                let where_ = "iteration \(it) (epoch \(epoch))"
-                let kept = lastCheckpoint ?? (FileManager.default.fileExists(atPath: files.latestCheckpoint) ? files.latestCheckpoint : nil)
-                throw TrainError.nonFinite("non-finite loss at \(where_) on \(Int(small[2 * K + S.nonFinite])) micro-batch(es); every rank stopped before updating. "
-                    + (kept.map { "The last good checkpoint is \($0)." } ?? "No checkpoint was written yet.")
-                    + " Hint: lower --lr, raise --warmup-epochs or lower --teacher-temp.")
-            }
-            // 3. Gradients: sum over ranks and micro-batches, then average.
-            if let accum { model.grads.pointer.update(from: accum.pointer, count: P) }
-            comm.allReduceSum(model.grads.pointer, count: P)
-            if W * A > 1 { VectorMath.scale(model.grads.pointer, by: 1 / Float(W * A), P) }
-            let reduceTime = Trainer.now() - tr0
-            if let dir = fault?.dumpGradients, comm.isRoot {
-                var w = SafeTensorsWriter()
-                Weights.add(model.table, model.grads.pointer, to: &w, filePrefix: "grad.")
-                try w.write(to: (dir as NSString).appendingPathComponent("grads\(it).safetensors"))
-            }
-            // 4. Identical updates everywhere.
-            let vc = small[2 * K + S.vCount], rc = small[2 * K + S.rCount]
-            model.updateCenters(viewSum: Array(small[0..<K]), viewCount: vc,
-                                regionSum: Array(small[K..<(2 * K)]), regionCount: c.useDensePrediction ? rc : 0)
-            model.optimizerStep(hyper)
-            compute += model.times.optimizer
-            if fault?.desyncAt == it { model.student[0] += 1e-3 }
+            // The teacher's collapse statistics come from the last iteration of each logging interval.
+            let logs = it + 1 == firstIteration + 1 || (it + 1) % c.logEvery == 0 || it + 1 == L.stopIteration
+            let step = try trainStep(model, loader: loader, hyper: hyper, scratch: scratch, iteration: it, statistics: logs,
+                                     lastCheckpoint: lastCheckpoint)
             it += 1
-            let n = Double(W * A)
-            let loss = (small[2 * K + S.loss] / n, small[2 * K + S.lossV] / n, small[2 * K + S.lossR] / n)
-            losses.append(loss.0)
+            losses.append(step.loss.0)
             let dt = Trainer.now() - t0
             if it > firstIteration + 1 || L.stopIteration - firstIteration == 1 { stepTimes.append(dt) }
-            meter.add(loss: loss, seconds: dt, dataWait: dataWait, reduce: reduceTime, syncWait: syncWait, compute: compute, images: L.globalBatch)
-            epochMeter.add(loss: loss.0, lr: hyper.lr, wd: hyper.weightDecay, replaced: Int(small[2 * K + S.replaced]))
-
+            meter.add(loss: step.loss, seconds: dt, dataWait: step.dataWait, reduce: step.reduce, syncWait: step.syncWait,
+                      compute: step.compute, images: L.globalBatch)
+            epochMeter.add(loss: step.loss.0, lr: hyper.lr, wd: hyper.weightDecay, replaced: step.replaced)
             let epochEnds = it % L.iterationsPerEpoch == 0
             let stopping = it == L.stopIteration
             let saveLatest = stopping || epochEnds || (c.saveckpIters > 0 && it % c.saveckpIters == 0)
             if it % c.checkEvery == 0 || saveLatest { try checkConsistency(model, iteration: it) }
-            if it == firstIteration + 1 || it % c.logEvery == 0 || stopping {
-                progress(meter: meter, iteration: it, epoch: epoch, hyper: hyper, stepTimes: stepTimes)
+            if logs {
+                progress(meter: meter, iteration: it, epoch: epoch, hyper: hyper, stepTimes: stepTimes, teacher: step.teacher)
                 meter = Meter()
+                if let t = step.teacher, let warning = monitor.observe(t, iteration: it) {
+                    say(warning)
+                    if comm.isRoot { files.appendLog(RunFiles.jsonLine(["iteration": it, "warning": warning])) }
+                }
             }
             if epochEnds {
                 let done = it / L.iterationsPerEpoch
@@ -241,18 +219,39 @@ public final class Trainer {
             }
         }
         let seconds = Trainer.now() - runStart
+        if let plan {
+            let used = Trainer.now() - startedAt
+            say(String(format: "time budget: planned %@ for the whole command, used %@ (%.1f%%); training took %@ for %d iterations (%.2f s each, planned %.2f s)",
+                       Trainer.duration(plan.budgetSeconds), Trainer.duration(used), 100 * used / plan.budgetSeconds, Trainer.duration(seconds),
+                       it - firstIteration, seconds / Double(max(it - firstIteration, 1)), plan.stepSeconds))
+            if comm.isRoot {
+                files.appendLog(RunFiles.jsonLine(["budget_s": plan.budgetSeconds, "used_s": used, "training_s": seconds, "iterations": it - firstIteration]))
+            }
+        }
         if it < L.totalIterations {
             say(String(format: "stopped at iteration %d of %d (--max-iters) after %@; run the same command with a larger --max-iters to continue",
                        it, L.totalIterations, Trainer.duration(seconds)))
         } else {
-            say("finished all \(L.totalIterations) iterations (\(c.epochs) epochs) in \(Trainer.duration(seconds))")
+            say("finished all \(L.totalIterations) iterations (" + (c.iterationMode ? String(format: "%.2f", Double(L.totalIterations) / Double(L.iterationsPerEpoch)) : "\(c.epochs)")
+                + " epochs) in \(Trainer.duration(seconds))")
         }
         return RunSummary(firstIteration: firstIteration, lastIteration: it, losses: losses, checkpoint: lastCheckpoint, seconds: seconds)
     }
 
     // MARK: - State at start
 
-    struct Start { var resumed: Bool, epoch: Int, samplesIntoEpoch: Int, worldSize: Int, globalSamplePosition: Int }
+    struct Start {
+        var resumed: Bool, epoch: Int, samplesIntoEpoch: Int, worldSize: Int, globalSamplePosition: Int
+        /// The iteration count a --time-budget run planned, from the checkpoint's configuration.
+        var plannedIterations: Int? = nil
+    }
+
+    /// Fixes the schedule length (a --time-budget plan) and recomputes the layout.
+    func adoptIterations(_ n: Int) throws {
+        config.iterations = n
+        layout = try RunLayout(config: config, worldSize: comm.size, datasetCount: source.count)
+        config.epochs = layout.epochs
+    }
 
     /// Rank 0 loads the checkpoint to resume from (if any), then broadcasts its whole state —
     /// student, teacher, AdamW moments and step counts, centers — so every rank starts equal.
@@ -266,6 +265,7 @@ public final class Trainer {
                     header["info"] = String(decoding: try JSONEncoder().encode(info), as: UTF8.self)
                     say("resuming from \(path): iteration \(info.iteration), epoch \(info.epoch), \(info.samplesIntoEpoch) samples into the epoch")
                     for d in recipeDifferences(path) { say("note: \(d)") }
+                    if let old = Trainer.storedConfig(path), old.timeBudgetMinutes != nil, let n = old.iterations { header["planned"] = String(n) }
                 } catch { header["error"] = "\(error)" }
             } else if resumeFrom != nil || requireResume {
                 header["error"] = "no checkpoint to resume from at \(path)" + (resumeFrom == nil ? " (--resume needs a checkpoint.safetensors in --output-dir)" : "")
@@ -282,18 +282,25 @@ public final class Trainer {
             return Start(resumed: false, epoch: 0, samplesIntoEpoch: 0, worldSize: comm.size, globalSamplePosition: 0)
         }
         return Start(resumed: true, epoch: info.epoch, samplesIntoEpoch: info.samplesIntoEpoch, worldSize: info.worldSize,
-                     globalSamplePosition: info.globalSamplePosition)
+                     globalSamplePosition: info.globalSamplePosition, plannedIterations: header["planned"].flatMap { Int($0) })
     }
 
     /// Recipe options that differ from the checkpoint's run (they take effect from here on).
     func recipeDifferences(_ path: String) -> [String] {
-        guard let f = try? SafeTensorsFile(path: path), let t = f.metadata["pretrain_config"],
-              let old = try? JSONDecoder().decode(PretrainConfig.self, from: Data(t.utf8)) else { return [] }
+        guard let old = Trainer.storedConfig(path) else { return [] }
         let a = ConfigFields.flatten(old), b = ConfigFields.flatten(config)
-        let ignored: Set<String> = ["outputDir", "maxIters", "threads", "loaderThreads", "logEvery", "checkEvery", "dataPath"]
+        var ignored: Set<String> = ["outputDir", "maxIters", "threads", "loaderThreads", "logEvery", "checkEvery", "dataPath"]
+        if config.timeBudgetMinutes != nil { ignored.insert("iterations") }   // the plan, adopted from the checkpoint
+        if config.iterationMode { ignored.insert("epochs") }                   // derived from the iterations
         return Set(a.keys).union(b.keys).sorted().filter { !ignored.contains($0) && a[$0] != b[$0] }.map {
             "\($0) was \(a[$0] ?? "—") in the checkpoint's run, now \(b[$0] ?? "—")"
         }
+    }
+
+    /// The configuration of the run that wrote a checkpoint (nil for other files).
+    static func storedConfig(_ path: String) -> PretrainConfig? {
+        guard let f = try? SafeTensorsFile(path: path), let t = f.metadata["pretrain_config"] else { return nil }
+        return try? JSONDecoder().decode(PretrainConfig.self, from: Data(t.utf8))
     }
 
     // MARK: - Collective helpers
@@ -371,16 +378,25 @@ public final class Trainer {
         say("  data: \(c.dataset) at \(c.dataPath), \(L.datasetCount) images; crops 2×\(c.crops.globalSize) + \(c.crops.localCrops)×\(c.crops.localSize) px")
         say("  ranks \(L.worldSize) × batch \(c.batchSizePerRank) × accumulation \(c.gradAccumSteps) = global batch \(L.globalBatch); "
             + "\(c.threads) compute thread(s) and \(c.loaderThreads) loader thread(s) per rank; hosts: \(hosts)")
-        say(String(format: "  schedule: %d epochs × %d iterations = %d; peak lr %.3g (--lr %.3g × %d / 256), min lr %.3g, warmup %d epochs; "
-                   + "wd %.3g → %.3g; momentum %.4g → 1; teacher temp %.3g → %.3g over %d epochs; last layer frozen %d epoch(s)",
-                   c.epochs, L.iterationsPerEpoch, L.totalIterations, L.peakLR, c.lr, L.globalBatch, c.minLR, c.warmupEpochs,
-                   c.weightDecay, c.weightDecayEnd, c.momentumTeacher, c.warmupTeacherTemp, c.teacherTemp, c.warmupTeacherTempEpochs, c.freezeLastLayer))
+        if c.iterationMode {
+            let f = c.fractionLengths(total: L.totalIterations)
+            say(String(format: "  schedule: %d iterations (%.2f epochs of %d); peak lr %.3g (--lr %.3g × %d / 256), min lr %.3g, warmup %d iterations (%.1f%%); "
+                       + "wd %.3g → %.3g; momentum %.4g → 1; teacher temp %.3g → %.3g over %d iterations (%.1f%%); last layer frozen %d iteration(s) (%.1f%%)",
+                       L.totalIterations, Double(L.totalIterations) / Double(L.iterationsPerEpoch), L.iterationsPerEpoch, L.peakLR, c.lr, L.globalBatch,
+                       c.minLR, f.warmup, 100 * c.warmupFraction, c.weightDecay, c.weightDecayEnd, c.momentumTeacher, c.warmupTeacherTemp,
+                       c.teacherTemp, f.temperature, 100 * c.warmupTeacherTempFraction, f.freeze, 100 * c.freezeLastLayerFraction))
+        } else {
+            say(String(format: "  schedule: %d epochs × %d iterations = %d; peak lr %.3g (--lr %.3g × %d / 256), min lr %.3g, warmup %d epochs; "
+                       + "wd %.3g → %.3g; momentum %.4g → 1; teacher temp %.3g → %.3g over %d epochs; last layer frozen %d epoch(s)",
+                       c.epochs, L.iterationsPerEpoch, L.totalIterations, L.peakLR, c.lr, L.globalBatch, c.minLR, c.warmupEpochs,
+                       c.weightDecay, c.weightDecayEnd, c.momentumTeacher, c.warmupTeacherTemp, c.teacherTemp, c.warmupTeacherTempEpochs, c.freezeLastLayer))
+        }
         say("  memory per rank: parameters, gradients, teacher and AdamW \(formatMiB(model.parameterBytes)); activations, heads and loss \(formatMiB(model.workspaceBytes))")
         say("  output: \(c.outputDir) (checkpoint.safetensors every \(c.saveckpIters > 0 ? "\(c.saveckpIters) iterations and " : "")epoch end; numbered copies every \(c.saveckpFreq) epochs; log.txt; config.json)")
         say("  this run: iterations \(start) → \(L.stopIteration)" + (L.stopIteration < L.totalIterations ? " (--max-iters)" : ""))
     }
 
-    func progress(meter: Meter, iteration it: Int, epoch: Int, hyper: StepHyper, stepTimes: [Double]) {
+    func progress(meter: Meter, iteration it: Int, epoch: Int, hyper: StepHyper, stepTimes: [Double], teacher: TeacherSummary?) {
         guard comm.isRoot else { return }
         let L = layout
         let avg = stepTimes.isEmpty ? meter.seconds / Double(max(meter.steps, 1)) : stepTimes.reduce(0, +) / Double(stepTimes.count)
@@ -391,12 +407,20 @@ public final class Trainer {
         let l = meter.meanLoss
         say(String(format: "epoch %d  it %d/%d  loss %.4f (L_V %.4f, L_R %.4f)  lr %.3e  wd %.4f  mom %.5f  temp %.4f  |  %.1f img/s  data-wait %.0f%%  all-reduce %.0f%% (%.0f%% waiting for ranks)  ETA %@",
                    epoch, it, L.stopIteration, l.0, l.1, l.2, hyper.lr, hyper.weightDecay, hyper.teacherMomentum, hyper.teacherTemperature,
-                   ips, dataPct, reducePct, syncPct, Trainer.duration(eta)))
-        files.appendLog(RunFiles.jsonLine([
+                   ips, dataPct, reducePct, syncPct, Trainer.duration(eta)) + (teacher.map { "\n    " + $0.line } ?? ""))
+        var fields: [String: Any] = [
             "epoch": epoch, "iteration": it, "loss": l.0, "loss_view": l.1, "loss_region": l.2, "lr": Double(hyper.lr), "wd": Double(hyper.weightDecay),
             "momentum": Double(hyper.teacherMomentum), "teacher_temp": Double(hyper.teacherTemperature), "img_per_s": ips,
             "data_wait_pct": dataPct, "allreduce_pct": reducePct, "rank_wait_pct": syncPct,
-            "compute_pct": 100 * meter.compute / max(meter.seconds, 1e-9), "step_s": meter.seconds / Double(max(meter.steps, 1)), "eta_s": eta]))
+            "compute_pct": 100 * meter.compute / max(meter.seconds, 1e-9), "step_s": meter.seconds / Double(max(meter.steps, 1)), "eta_s": eta]
+        if let teacher { fields.merge(teacher.fields) { a, _ in a } }
+        files.appendLog(RunFiles.jsonLine(fields))
+    }
+
+    /// Local wall-clock time `seconds` from now, "HH:MM".
+    static func clock(after seconds: Double) -> String {
+        let f = DateFormatter(); f.dateFormat = "HH:mm"
+        return f.string(from: Date().addingTimeInterval(seconds))
     }
 
     static func duration(_ s: Double) -> String {

@@ -37,19 +37,33 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Base EMA momentum of the teacher (cosine to 1).") var momentumTeacher: Double = 0.996
     @Option(help: "Final teacher temperature.") var teacherTemp: Double = 0.07
     @Option(help: "Initial teacher temperature.") var warmupTeacherTemp: Double = 0.04
-    @Option(help: "Epochs of linear teacher-temperature warmup.") var warmupTeacherTempEpochs: Int = 30
+    @Option(help: "Epochs of linear teacher-temperature warmup (default 30; for runs sized in epochs).") var warmupTeacherTempEpochs: Int?
     @Option(help: "Base learning rate per 256 images (scaled by the global batch).") var lr: Double = 0.0005
     @Option(help: "Final learning rate of the cosine schedule.") var minLr: Double = 1e-6
-    @Option(help: "Epochs of linear lr warmup from 0.") var warmupEpochs: Int = 10
+    @Option(help: "Epochs of linear lr warmup from 0 (default 10; for runs sized in epochs).") var warmupEpochs: Int?
     @Option(help: "Initial weight decay (cosine schedule).") var weightDecay: Double = 0.04
     @Option(help: "Final weight decay.") var weightDecayEnd: Double = 0.4
     @Option(help: "Per-tensor gradient norm limit (0: off).") var clipGrad: Double = 3.0
-    @Option(help: "Epochs during which the heads' last layers are frozen.") var freezeLastLayer: Int = 1
-    @Option(help: "Epochs of the schedule.") var epochs: Int = 100
+    @Option(help: "Epochs during which the heads' last layers are frozen (default 1; for runs sized in epochs).") var freezeLastLayer: Int?
+    @Option(help: "Epochs of the schedule (or size the run with --iterations or --time-budget).") var epochs: Int?
+    @Option(help: ArgumentHelp("Schedule length in optimizer iterations instead of epochs; the warmups and the freeze are then the fractions below.",
+                               valueName: "n")) var iterations: Int?
+    @Option(help: ArgumentHelp("Wall-clock budget for the whole command: times a few iterations, fixes the iteration count that fits "
+                               + "(room kept for evaluations and checkpoints) and spans every schedule over it. Prints the plan and, at the end, the time used.",
+                               valueName: "minutes")) var timeBudget: Double?
+    @Option(help: "With --iterations/--time-budget: lr warmup as a fraction of the run (upstream: 10 of 300 epochs).") var warmupFraction: Double = 10.0 / 300
+    @Option(help: "With --iterations/--time-budget: teacher-temperature warmup fraction (upstream: 30 of 300 epochs).") var warmupTeacherTempFraction: Double = 0.1
+    @Option(help: "With --iterations/--time-budget: last-layer freeze fraction (upstream: 1 of 300 epochs).") var freezeLastLayerFraction: Double = 1.0 / 300
+    @Option(help: ArgumentHelp("Named recipe: \(RecipePreset.all.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")). "
+                               + "Options given on the command line override the preset's; --print-preset shows them.", valueName: "name"))
+    var preset: String?
+    @Flag(help: "Print the options the --preset expands to and exit.") var printPreset = false
     @Option(help: "Images per rank per micro-batch.") var batchSizePerRank: Int = 32
     @Option(help: "Micro-batches accumulated per optimizer step (a large global batch on few CPUs).") var gradAccumSteps: Int = 1
 
     @Option(parsing: .upToNextOption, help: "Scale range of the global crops (two numbers).") var globalCropsScale: [Double] = [0.4, 1.0]
+    @Option(parsing: .upToNextOption, help: "GaussianBlur radius range in pixels (two numbers; upstream's 0.1 2.0 suits 224 px crops, small images want less).")
+    var blurSigma: [Double] = [0.1, 2.0]
     @Option(help: "Local crops per image.") var localCropsNumber: Int?
     @Option(parsing: .upToNextOption, help: "Scale range of the local crops (two numbers).") var localCropsScale: [Double] = [0.05, 0.4]
     @Option(help: "Local crop size in pixels (default 16 for swin_mini, 96 otherwise).") var localCropsSize: Int?
@@ -90,16 +104,20 @@ struct Pretrain: ParsableCommand {
         head.normLastLayer = normLastLayer
         let fashion = dataset == "fashion-mnist"
         let g = globalCropsSize ?? backbone.constructSize
-        let crops = MultiCropConfig(globalSize: g, localSize: localCropsSize ?? (mini ? g / 2 : 96), localCrops: localCropsNumber ?? (mini ? 6 : 8),
+        var crops = MultiCropConfig(globalSize: g, localSize: localCropsSize ?? (mini ? g / 2 : 96), localCrops: localCropsNumber ?? (mini ? 6 : 8),
                                     globalScale: globalCropsScale, localScale: localCropsScale,
                                     mean: fashion ? MultiCropConfig.fashionMean : MultiCropConfig.imagenetMean,
                                     std: fashion ? MultiCropConfig.fashionStd : MultiCropConfig.imagenetStd)
+        crops.blurSigma = blurSigma
         var c = PretrainConfig(arch: archOptions.arch, backbone: backbone, head: head, useDensePrediction: useDensePrediction, crops: crops,
                                dataset: dataset, dataPath: dataPath ?? (fashion ? FashionMNIST.defaultRoot : ""), outputDir: outputDir)
         c.momentumTeacher = momentumTeacher; c.teacherTemp = teacherTemp; c.warmupTeacherTemp = warmupTeacherTemp
-        c.warmupTeacherTempEpochs = warmupTeacherTempEpochs; c.lr = lr; c.minLR = minLr; c.warmupEpochs = warmupEpochs
-        c.weightDecay = weightDecay; c.weightDecayEnd = weightDecayEnd; c.clipGrad = clipGrad; c.freezeLastLayer = freezeLastLayer
-        c.epochs = epochs; c.batchSizePerRank = batchSizePerRank; c.gradAccumSteps = gradAccumSteps
+        c.warmupTeacherTempEpochs = warmupTeacherTempEpochs ?? 30; c.lr = lr; c.minLR = minLr; c.warmupEpochs = warmupEpochs ?? 10
+        c.weightDecay = weightDecay; c.weightDecayEnd = weightDecayEnd; c.clipGrad = clipGrad; c.freezeLastLayer = freezeLastLayer ?? 1
+        c.epochs = epochs ?? 100; c.iterations = iterations; c.timeBudgetMinutes = timeBudget
+        c.warmupFraction = warmupFraction; c.warmupTeacherTempFraction = warmupTeacherTempFraction; c.freezeLastLayerFraction = freezeLastLayerFraction
+        c.preset = preset
+        c.batchSizePerRank = batchSizePerRank; c.gradAccumSteps = gradAccumSteps
         c.saveckpFreq = saveckpFreq; c.saveckpIters = saveckpIters; c.seed = seed
         c.threads = threads ?? Pretrain.defaultThreads; c.loaderThreads = loaderThreads
         c.maxIters = maxIters; c.logEvery = logEvery; c.checkEvery = checkEvery
@@ -109,6 +127,21 @@ struct Pretrain: ParsableCommand {
     }
 
     func validate() throws {
+        if let p = preset, RecipePreset.named(p) == nil {
+            throw ValidationError("unknown --preset '\(p)'; choose one of \(RecipePreset.all.map(\.name).joined(separator: ", "))")
+        }
+        if printPreset { return }
+        if iterations != nil && timeBudget != nil { throw ValidationError("use either --iterations or --time-budget, not both (a budgeted run prints the --iterations that reproduces it)") }
+        if (iterations != nil || timeBudget != nil) && epochs != nil {
+            throw ValidationError("--epochs sizes the run in epochs; with --iterations or --time-budget leave it out (the run length is set by those)")
+        }
+        if iterations != nil || timeBudget != nil {
+            for (flag, given, fraction) in [("--warmup-epochs", warmupEpochs != nil, "--warmup-fraction"),
+                                            ("--warmup-teacher-temp-epochs", warmupTeacherTempEpochs != nil, "--warmup-teacher-temp-fraction"),
+                                            ("--freeze-last-layer", freezeLastLayer != nil, "--freeze-last-layer-fraction")] where given {
+                throw ValidationError("\(flag) counts epochs, but this run is sized by --iterations/--time-budget; use \(fraction) (a fraction of the run) instead")
+            }
+        }
         let c = try resolved()
         if dataset == "folder" && dataPath == nil { throw ValidationError("--dataset folder needs --data-path (a folder of class sub-folders of JPEGs)") }
         if let p = c.problems().first { throw ValidationError(p) }
@@ -121,7 +154,13 @@ struct Pretrain: ParsableCommand {
     }
 
     func run() throws {
+        let startedAt = Trainer.now()
         setvbuf(stdout, nil, _IOLBF, 0)
+        if printPreset {
+            guard let p = preset.flatMap(RecipePreset.named) else { throw ValidationError("--print-preset needs --preset NAME") }
+            print("--preset \(p.name): \(p.summary)\n  " + p.options.joined(separator: " "))
+            return
+        }
         let config = try resolved()
         let comm = makeCommunicator()
         do {
@@ -137,7 +176,7 @@ struct Pretrain: ParsableCommand {
                 }
             }
             let trainer = try Trainer(config: config, comm: comm, source: source, resumeFrom: resumeFrom, requireResume: resume,
-                                      evaluation: evaluation)
+                                      evaluation: evaluation, startedAt: startedAt)
             let summary = try trainer.run()
             if comm.isRoot, let ck = summary.checkpoint {
                 print("checkpoints are in \(config.outputDir) (latest: \(ck)); they are safetensors files with student.*, teacher.*, "

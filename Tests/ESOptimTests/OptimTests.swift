@@ -40,6 +40,40 @@ final class ScheduleTests: XCTestCase {
     }
 }
 
+extension ScheduleTests {
+    /// Iteration mode (--iterations, --time-budget): lengths in iterations, the temperature ramps
+    /// per iteration and the freeze counts iterations; everything ends at the last iteration.
+    func testIterationModeLengthsAndEnds() {
+        let T = 1000
+        let s = TrainingSchedule(baseLR: 0.0005, globalBatch: 512, minLR: 1e-6, warmupIterations: 33, weightDecay: 0.04, weightDecayEnd: 0.4,
+                                 momentumTeacher: 0.996, warmupTeacherTemp: 0.04, teacherTemp: 0.07, warmupTeacherTempIterations: 100,
+                                 totalIterations: T, iterationsPerEpoch: 937, freezeLastLayerIterations: 3, clipGrad: 3)
+        XCTAssertEqual(s.values(at: 0).lr, 0)
+        XCTAssertEqual(s.values(at: 32).lr, 1e-3, accuracy: 1e-15, "warmup reaches the peak at its last iteration")
+        XCTAssertLessThan(s.values(at: 31).lr, 1e-3)
+        XCTAssertEqual(s.values(at: 0).teacherTemperature, 0.04)
+        XCTAssertEqual(s.values(at: 1).teacherTemperature, 0.04 + 0.03 / 99, accuracy: 1e-15, "the temperature ramps every iteration")
+        XCTAssertEqual(s.values(at: 99).teacherTemperature, 0.07, accuracy: 1e-15)
+        XCTAssertEqual(s.values(at: 100).teacherTemperature, 0.07)
+        XCTAssertTrue(s.values(at: 2).freezeLastLayer)
+        XCTAssertFalse(s.values(at: 3).freezeLastLayer)
+        // The last iteration is the end of every cosine: one step before its final value.
+        let last = s.values(at: T - 1)
+        let M = Double(T - 33)
+        XCTAssertEqual(last.lr, 1e-6 + 0.5 * (1e-3 - 1e-6) * (1 + cos(Double.pi * (M - 1) / M)), accuracy: 1e-18)
+        XCTAssertLessThan(last.lr, 1.01e-6)
+        XCTAssertEqual(last.weightDecay, 0.4, accuracy: 1e-5)
+        XCTAssertEqual(last.momentum, 1, accuracy: 1e-7)
+        // Epoch mode is unchanged by the iteration-mode constructor's existence.
+        let e = TrainingSchedule(baseLR: 0.0005, globalBatch: 512, minLR: 1e-6, warmupEpochs: 1, weightDecay: 0.04, weightDecayEnd: 0.4,
+                                 momentumTeacher: 0.996, warmupTeacherTemp: 0.04, teacherTemp: 0.07, warmupTeacherTempEpochs: 3,
+                                 epochs: 10, iterationsPerEpoch: 100, freezeLastLayerEpochs: 1, clipGrad: 3)
+        XCTAssertEqual(e.values(at: 199).teacherTemperature, 0.055, accuracy: 1e-15, "per epoch: epoch 1 of a 3-epoch ramp")
+        XCTAssertTrue(e.values(at: 99).freezeLastLayer)
+        XCTAssertFalse(e.values(at: 100).freezeLastLayer)
+    }
+}
+
 final class AdamWTests: XCTestCase {
     func makeTable() -> ParameterTable {
         let t = ParameterTable()

@@ -1,0 +1,133 @@
+// --time-budget MINUTES: turns a wall-clock budget into a fixed number of iterations before
+// training starts, so every schedule (lr warmup and cosine, weight decay, teacher momentum,
+// teacher-temperature warmup, last-layer freeze) spans exactly the iterations that fit.
+// Rank 0 measures full iterations (forward, backward, both all-reduces, optimizer) on the real
+// model, restores the state they changed, and plans; every rank receives the plan. The plan is
+// stored in the run's configuration (and so in its checkpoints): a resumed run finishes the
+// planned iterations, and `--iterations N` with the printed N reproduces the run exactly.
+import ESData
+import ESKernels
+import ESModel
+import ESObjective
+import Foundation
+
+public struct BudgetPlan: Codable, Equatable, Sendable {
+    public let budgetSeconds: Double
+    /// Already spent when the plan was made (start-up, data, first evaluation, the probe).
+    public let elapsedSeconds: Double
+    public let stepSeconds: Double
+    public let evalSeconds: Double, evaluations: Int
+    public let checkpointSeconds: Double, checkpoints: Int
+    /// Left unplanned: `marginShare` of the budget, against step-time noise.
+    public let marginSeconds: Double
+    public let iterations: Int
+    /// Iterations the probe timed.
+    public let probeIterations: Int
+    public static let marginShare = 0.04
+
+    /// The largest iteration count whose predicted time fits the budget. `evaluations(T)` and
+    /// `checkpoints(T)` count the periodic evaluations and checkpoint writes of a T-iteration run.
+    public init(probeIterations: Int = 0, budgetSeconds: Double, elapsedSeconds: Double, stepSeconds: Double, evalSeconds: Double,
+                checkpointSeconds: Double, evaluations: (Int) -> Int, checkpoints: (Int) -> Int) {
+        self.probeIterations = probeIterations
+        self.budgetSeconds = budgetSeconds; self.elapsedSeconds = elapsedSeconds; self.stepSeconds = stepSeconds
+        self.evalSeconds = evalSeconds; self.checkpointSeconds = checkpointSeconds
+        marginSeconds = BudgetPlan.marginShare * budgetSeconds
+        let available = budgetSeconds - elapsedSeconds - marginSeconds
+        func cost(_ t: Int) -> Double { Double(t) * stepSeconds + Double(evaluations(t)) * evalSeconds + Double(checkpoints(t)) * checkpointSeconds }
+        var lo = 0, hi = 1
+        while cost(hi) <= available && hi < 1 << 40 { lo = hi; hi *= 2 }
+        while hi - lo > 1 { let mid = (lo + hi) / 2; if cost(mid) <= available { lo = mid } else { hi = mid } }
+        iterations = lo
+        self.evaluations = evaluations(lo); self.checkpoints = checkpoints(lo)
+    }
+
+    /// Predicted wall time of the whole command, from its start.
+    public var predictedSeconds: Double {
+        elapsedSeconds + Double(iterations) * stepSeconds + Double(evaluations) * evalSeconds + Double(checkpoints) * checkpointSeconds
+    }
+}
+
+extension PretrainConfig {
+    /// Periodic evaluations after iteration 0 in a run of `t` iterations (the one at iteration 0
+    /// has already run when the plan is made).
+    func evaluationCount(iterations t: Int, iterationsPerEpoch ipe: Int) -> Int {
+        guard evaluates else { return 0 }
+        var n = 0
+        if evalEveryIters > 0 { n += (t + evalEveryIters - 1) / evalEveryIters }     // every N and the end
+        if evalEvery > 0 { n += t / ipe / evalEvery }
+        return n
+    }
+
+    /// Checkpoint writes in a run of `t` iterations (every --saveckp-iters, epoch ends, the end).
+    func checkpointCount(iterations t: Int, iterationsPerEpoch ipe: Int) -> Int {
+        (saveckpIters > 0 ? t / saveckpIters : 0) + t / ipe + 1
+    }
+}
+
+extension Trainer {
+    /// The probe times between `probeIterations.lowerBound` and `.upperBound` iterations after one
+    /// untimed warm-up iteration: as many as fit in `probeShare` of the budget. Short probes were
+    /// off by ±10 % on this VM (15-minute runs used 84–99 % of their budget with 4 timed steps).
+    static let probeIterations = 10...30
+    static let probeShare = 0.02
+    /// The median probe step is scaled by this before planning: real iterations ran up to 12 %
+    /// slower than the probe's on this VM (15-minute runs, and the tiny run of the tests); the
+    /// 4 % margin covers the rest.
+    static let stepSafety = 1.10
+
+    /// Measures iterations, restores the state, plans on rank 0 and shares the plan.
+    func planTimeBudget(_ model: EsViT, minutes: Double, evalSeconds: Double) throws -> BudgetPlan {
+        let c = config
+        // Everything an iteration changes: parameters, teacher, optimizer, centers.
+        let buffers = [model.student, model.teacher, model.optimizer.m, model.optimizer.v, model.centers.view, model.centers.region]
+        let saved = buffers.map { b -> [Float] in Array(UnsafeBufferPointer(start: b.pointer, count: b.count)) }
+        let savedSteps = model.optimizer.steps
+        let sampler = EpochSampler(count: source.count, worldSize: comm.size, rank: comm.rank, batchPerRank: c.batchSizePerRank, seed: c.seed)
+        let loader = MultiCropLoader(source: source, sampler: sampler, config: c.crops, seed: c.seed, threads: c.loaderThreads,
+                                     log: { _ in })
+        loader.start(epoch: 0, fromIteration: 0)
+        let scratch = StepScratch(classes: c.head.outDim, parameters: model.table.totalCount, accumulation: c.gradAccumSteps)
+        let hyper = StepHyper(lr: 0, weightDecay: Float(c.weightDecay), teacherMomentum: Float(c.momentumTeacher),
+                              teacherTemperature: Float(c.warmupTeacherTemp), clipGrad: Float(c.clipGrad), freezeLastLayer: false)
+        let w0 = Trainer.now()
+        _ = try trainStep(model, loader: loader, hyper: hyper, scratch: scratch, iteration: -1, statistics: false, lastCheckpoint: nil)
+        // Rank 0 decides how many iterations to time from the warm-up one (every rank must run the same number).
+        let warm = Trainer.now() - w0
+        let wanted = Int((Trainer.probeShare * minutes * 60 / max(warm, 1e-3)).rounded(.up))
+        let count = Int(broadcastJSON(["n": String(min(max(wanted, Trainer.probeIterations.lowerBound), Trainer.probeIterations.upperBound))])["n"] ?? "")
+            ?? Trainer.probeIterations.lowerBound
+        var times: [Double] = []
+        for i in 0..<count {
+            let t0 = Trainer.now()
+            // Like the run: the collapse statistics on every --log-every-th iteration.
+            _ = try trainStep(model, loader: loader, hyper: hyper, scratch: scratch, iteration: -1, statistics: (i + 1) % c.logEvery == 0,
+                              lastCheckpoint: nil)
+            times.append(Trainer.now() - t0)
+        }
+        loader.stop()
+        for (b, s) in zip(buffers, saved) { s.withUnsafeBufferPointer { b.pointer.update(from: $0.baseAddress!, count: b.count) } }
+        model.optimizer.steps = savedSteps
+        // A checkpoint write: serialising and writing about five copies of the parameters' size.
+        let checkpointSeconds = Double(model.parameterBytes) / 200e6
+        var header: [String: String] = [:]
+        if comm.isRoot {
+            let ipe = layout.iterationsPerEpoch
+            let plan = BudgetPlan(probeIterations: times.count, budgetSeconds: minutes * 60, elapsedSeconds: Trainer.now() - startedAt,
+                                  stepSeconds: times.sorted()[times.count / 2] * Trainer.stepSafety, evalSeconds: evalSeconds,
+                                  checkpointSeconds: checkpointSeconds,
+                                  evaluations: { c.evaluationCount(iterations: $0, iterationsPerEpoch: ipe) },
+                                  checkpoints: { c.checkpointCount(iterations: $0, iterationsPerEpoch: ipe) })
+            header["plan"] = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
+        }
+        header = broadcastJSON(header)
+        guard let p = header["plan"], let plan = try? JSONDecoder().decode(BudgetPlan.self, from: Data(p.utf8)) else {
+            throw TrainError.config("the time-budget plan did not reach every rank (internal error)")
+        }
+        if plan.iterations < 1 {
+            throw TrainError.config(String(format: "--time-budget %.3g min is too short: start-up took %.0f s and one iteration takes %.2f s; "
+                                           + "raise the budget or use --iterations N", minutes, plan.elapsedSeconds, plan.stepSeconds))
+        }
+        return plan
+    }
+}

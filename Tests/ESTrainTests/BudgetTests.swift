@@ -1,0 +1,173 @@
+// Learning on a CPU budget (--time-budget, --iterations, presets, collapse monitoring):
+//   * the planner picks the largest iteration count whose predicted time fits;
+//   * a budgeted run prints its plan, finishes inside its budget, and its schedules end where
+//     they should (lr at min_lr, wd at its end value, momentum 1, temperature warmed up at 10 %);
+//   * the --iterations N it prints reproduces it bit for bit (the timing probe leaves no trace);
+//   * presets expand to options the command line overrides; epoch options are refused with a
+//     budget; the collapse monitor warns once, only when a signature persists.
+@testable import ESTrain
+import ESTestSupport
+import Foundation
+import XCTest
+
+final class BudgetPlanTests: XCTestCase {
+    func testLargestIterationCountThatFits() {
+        // 100 s budget, 10 s spent, 4 s margin: 86 s for 0.5 s steps, an evaluation (2 s) every
+        // 50 iterations and at the end, a checkpoint (1 s) every 100 and at the end.
+        let evals = { (t: Int) in (t + 49) / 50 }, ckpts = { (t: Int) in t / 100 + 1 }
+        let p = BudgetPlan(budgetSeconds: 100, elapsedSeconds: 10, stepSeconds: 0.5, evalSeconds: 2, checkpointSeconds: 1,
+                           evaluations: evals, checkpoints: ckpts)
+        func cost(_ t: Int) -> Double { 0.5 * Double(t) + 2 * Double(evals(t)) + Double(ckpts(t)) }
+        XCTAssertEqual(p.marginSeconds, 4)
+        XCTAssertLessThanOrEqual(cost(p.iterations), 86)
+        XCTAssertGreaterThan(cost(p.iterations + 1), 86)
+        XCTAssertEqual(p.iterations, 152)      // 76 + 2·4 + 2 = 86; at 153: 86.5
+        XCTAssertEqual(p.predictedSeconds, 10 + cost(p.iterations), accuracy: 1e-9)
+        // Nothing fits: zero iterations (the trainer turns that into an error with the numbers).
+        XCTAssertEqual(BudgetPlan(budgetSeconds: 10, elapsedSeconds: 12, stepSeconds: 1, evalSeconds: 0, checkpointSeconds: 0,
+                                  evaluations: { _ in 0 }, checkpoints: { _ in 0 }).iterations, 0)
+    }
+
+    func testPresetsExpandAndTheCommandLineWins() throws {
+        let quick = try XCTUnwrap(RecipePreset.named("fm-quick"))
+        let e = RecipePreset.expand(["--preset", "fm-quick", "--output-dir", "x", "--time-budget", "30"])
+        XCTAssertEqual(Array(e.suffix(6)), ["--preset", "fm-quick", "--output-dir", "x", "--time-budget", "30"])
+        XCTAssertEqual(e.filter { $0 == "--time-budget" }.count, 1, "the user's --time-budget replaces the preset's")
+        XCTAssertEqual(e.count, quick.options.count - 2 + 6)
+        // The run length is one choice: --iterations replaces the preset's --time-budget.
+        let it = RecipePreset.expand(["--preset", "fm-quick", "--iterations", "100"])
+        XCTAssertFalse(it.contains("--time-budget"), "\(it)")
+        // Options with several values are dropped as a whole.
+        let blur = RecipePreset.expand(["--preset", "fm-quick", "--blur-sigma", "0", "0"])
+        XCTAssertEqual(blur.filter { $0 == "--blur-sigma" }.count, 1)
+        XCTAssertEqual(Array(blur.suffix(3)), ["--blur-sigma", "0", "0"])
+        XCTAssertFalse(blur.contains("0.5"), "the preset's two values went with its option")
+        XCTAssertEqual(RecipePreset.expand(["--output-dir", "x"]), ["--output-dir", "x"], "no preset: unchanged")
+        XCTAssertEqual(RecipePreset.expand(["--preset", "nope"]), ["--preset", "nope"], "unknown presets are left to validation")
+        for p in RecipePreset.all { XCTAssertTrue(p.options.contains("--time-budget"), "\(p.name) is a time-budgeted recipe") }
+    }
+
+    func testCollapseMonitorWarnsOnceWhenASignaturePersists() {
+        let K = 1024, lnK = log(Double(K))
+        func summary(batch: Double, sample: Double) -> TeacherSummary {
+            // A batch distribution with the requested entropy is not needed: build Head directly.
+            TeacherSummary(view: .init(batchEntropy: batch, sampleEntropy: sample, kl: 0.01), region: nil, classes: K)
+        }
+        var m = CollapseMonitor(patience: 3)
+        let healthy = summary(batch: 0.9 * lnK, sample: 0.5 * lnK)
+        let uniform = summary(batch: lnK, sample: 0.99 * lnK)
+        let oneHot = summary(batch: 0.1 * lnK, sample: 0.05 * lnK)
+        XCTAssertNil(m.observe(healthy, iteration: 10))
+        XCTAssertNil(m.observe(uniform, iteration: 20))
+        XCTAssertNil(m.observe(uniform, iteration: 30))
+        XCTAssertNil(m.observe(healthy, iteration: 40), "an interrupted streak starts over")
+        XCTAssertNil(m.observe(uniform, iteration: 50))
+        XCTAssertNil(m.observe(uniform, iteration: 60))
+        let w = m.observe(uniform, iteration: 70)
+        XCTAssertTrue(w?.contains("uniform collapse of the view head") == true, w ?? "no warning")
+        XCTAssertTrue(w?.contains("--teacher-temp") == true)
+        XCTAssertNil(m.observe(uniform, iteration: 80), "printed once")
+        var m2 = CollapseMonitor(patience: 2)
+        XCTAssertNil(m2.observe(oneHot, iteration: 1))
+        XCTAssertTrue(m2.observe(oneHot, iteration: 2)?.contains("one-dimension collapse") == true)
+        // Entropy of the batch-averaged distribution from probability sums: uniform → ln K.
+        let h = TeacherSummary.Head(probabilitySum: [Double](repeating: 2.0 / Double(K), count: K), entropySum: 0, rows: 2, loss: 1, pairEntropy: 0.25)
+        XCTAssertEqual(h.batchEntropy, lnK, accuracy: 1e-12)
+        XCTAssertEqual(h.kl, 0.75)
+    }
+}
+
+final class BudgetRunTests: XCTestCase {
+    override func setUpWithError() throws {
+        guard Harness.haveData else { throw XCTSkip("dataset-fashion-mnist is not installed (launch/setup.sh installs it)") }
+    }
+
+    /// The tiny run without its epoch options (a budgeted run is sized in iterations).
+    static var tinyIterations: [String] {
+        var a = Harness.tiny, i = 0
+        var out: [String] = []
+        while i < a.count {
+            if ["--epochs", "--warmup-epochs", "--warmup-teacher-temp-epochs", "--freeze-last-layer", "--log-every"].contains(a[i]) { i += 2; continue }
+            out.append(a[i]); i += 1
+        }
+        a = out
+        return a + ["--batch-size-per-rank", "4", "--log-every", "1"]
+    }
+
+    func logRows(_ dir: String) throws -> [[String: Any]] {
+        try String(contentsOfFile: dir + "/log.txt", encoding: .utf8).split(separator: "\n").compactMap {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    func testBudgetedRunFitsItsPlanEndsItsSchedulesAndIsReproducible() throws {
+        let tmp = try TemporaryDirectory(prefix: "esvit-budget")
+        let budget = 0.4   // minutes
+        let started = Date()
+        let (c, o) = try Harness.single(BudgetRunTests.tinyIterations + ["--time-budget", "\(budget)", "--output-dir", tmp.path("a")], timeout: 120)
+        let wall = Date().timeIntervalSince(started)
+        XCTAssertEqual(c, 0, o)
+        // The plan, printed before training, and the truth after.
+        let planLine = try XCTUnwrap(o.split(separator: "\n").first { $0.contains("To repeat this run exactly: --iterations") }, o)
+        let n = try XCTUnwrap(Int(planLine.split(separator: " ").reversed()[3]), String(planLine))
+        XCTAssertGreaterThan(n, 20, "a 24 s budget holds more than 20 tiny iterations")
+        XCTAssertTrue(o.contains("schedule: \(n) iterations"), o)
+        let used = try XCTUnwrap(o.split(separator: "\n").first { $0.hasPrefix("time budget: planned") }, o)
+        print("budgeted run: \(n) iterations; \(used); process wall time \(String(format: "%.1f", wall)) s")
+        XCTAssertLessThanOrEqual(wall, budget * 60 + 5, "the whole command, start-up included, stays within the budget (+5 s for process start)")
+        let share = try XCTUnwrap(Double(used.split(separator: "(")[1].split(separator: "%")[0]), String(used))
+        XCTAssertLessThanOrEqual(share, 100, "the command's own clock: inside the budget")
+        let rows = try logRows(tmp.path("a")).filter { $0["lr"] != nil }
+        XCTAssertEqual(rows.count, n, "one progress row per iteration")
+        let last = try XCTUnwrap(rows.last)
+        XCTAssertEqual(last["iteration"] as? Int, n)
+        // Logged values are those of the iteration just run (hyper of it − 1).
+        // The lr cosine's last iteration (one step before --min-lr), after a warmup of 1/30 of the run.
+        let peak = 0.05 * 4 / 256, M = Double(n - Int((Double(n) / 30).rounded()))
+        let lastLR = 1e-6 + 0.5 * (peak - 1e-6) * (1 + cos(Double.pi * (M - 1) / M))
+        XCTAssertEqual(try XCTUnwrap(last["lr"] as? Double), Double(Float(lastLR)), accuracy: 1e-12, "the lr cosine ends at --min-lr")
+        XCTAssertLessThan(lastLR, 1e-6 + 1e-3 * peak)
+        XCTAssertEqual(try XCTUnwrap(last["wd"] as? Double), 0.4, accuracy: 1e-3)
+        XCTAssertEqual(try XCTUnwrap(last["momentum"] as? Double), 1, accuracy: 1e-6)
+        XCTAssertEqual(try XCTUnwrap(last["teacher_temp"] as? Double), 0.07, accuracy: 1e-7)
+        XCTAssertEqual(try XCTUnwrap(rows[0]["lr"] as? Double), 0, "warmup starts at 0")
+        // Temperature warmup: 10 % of the run, reaching 0.07 at its last iteration and not before.
+        let w = Int((0.1 * Double(n)).rounded())
+        XCTAssertEqual(try XCTUnwrap(rows[w - 1]["teacher_temp"] as? Double), 0.07, accuracy: 1e-7)
+        XCTAssertLessThan(try XCTUnwrap(rows[w - 2]["teacher_temp"] as? Double), 0.0699)
+        XCTAssertNotNil(rows[0]["teacher_sample_entropy_view"], "collapse statistics are logged")
+        XCTAssertNotNil(rows[0]["kl_region"])
+        // Same options with the printed --iterations: bit-identical checkpoint.
+        let (c2, o2) = try Harness.single(BudgetRunTests.tinyIterations + ["--iterations", "\(n)", "--output-dir", tmp.path("b")], timeout: 120)
+        XCTAssertEqual(c2, 0, o2)
+        let a = try Harness.tensors(tmp.path("a/checkpoint.safetensors")), b = try Harness.tensors(tmp.path("b/checkpoint.safetensors"))
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        XCTAssertEqual(Harness.maxDifference(a, b, prefixes: ["student.", "teacher.", "optimizer.", "loss."]), 0)
+    }
+
+    func testBudgetOptionsAreCheckedBeforeAnyWork() throws {
+        let tmp = try TemporaryDirectory(prefix: "esvit-budget-opts")
+        let cases: [([String], String)] = [
+            (["--time-budget", "5", "--epochs", "3"], "--epochs sizes the run in epochs"),
+            (["--iterations", "50", "--warmup-epochs", "1"], "use --warmup-fraction"),
+            (["--iterations", "50", "--time-budget", "5"], "use either --iterations or --time-budget"),
+            (["--time-budget", "0"], "--time-budget must be a positive number of minutes"),
+            (["--iterations", "50", "--warmup-fraction", "1.5"], "--warmup-fraction must be in [0, 1)"),
+            (["--preset", "fm-huge"], "unknown --preset 'fm-huge'"),
+        ]
+        for (extra, message) in cases {
+            let (c, o) = try Harness.single(["--output-dir", tmp.path("run")] + extra)
+            XCTAssertEqual(c, 64, "\(extra): \(o)")
+            XCTAssertTrue(o.contains(message), "\(extra): expected '\(message)' in:\n\(o)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.path("run")))
+        // A budget too short for one iteration after start-up: refused with the numbers.
+        let (c, o) = try Harness.single(BudgetRunTests.tinyIterations + ["--time-budget", "0.001", "--output-dir", tmp.path("short")])
+        XCTAssertEqual(c, 1, o)
+        XCTAssertTrue(o.contains("is too short: start-up took"), o)
+        // --print-preset shows the expansion and exits.
+        let (c3, o3) = try Harness.single(["--preset", "fm-quick", "--print-preset", "--output-dir", tmp.path("p")])
+        XCTAssertEqual(c3, 0, o3)
+        XCTAssertTrue(o3.contains("--time-budget 15"), o3)
+    }
+}
