@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "ESObjectiveTests", dependencies: ["ESObjective", "ESLoss", "ESOptim", "ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ESTrainTests", dependencies: ["ESTrain", "ESObjective", "ESData", "ESDistributed", "ESModel", "ESKernels",
-                                                         "ESTestSupport"]),
+                                                         "ESTestSupport", "CZlib"]),
         .testTarget(name: "ESEvalTests", dependencies: ["ESEval", "ESData", "ESDistributed", "ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ESModelTests", dependencies: ["ESModel", "ESKernels", "ESTestSupport"],

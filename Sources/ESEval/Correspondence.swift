@@ -46,57 +46,28 @@ public struct Correspondence {
 
     /// The two views side by side (each `tile` px), the top `count` pairs joined by numbered lines.
     public func render(tile T: Int = 256, count: Int = 10) -> RGBImage {
-        let gap = 24, W = 2 * T + 3 * gap, H = T + 2 * gap
-        var px = [UInt8](repeating: 255, count: W * H * 3)
-        func put(_ x: Int, _ y: Int, _ c: (UInt8, UInt8, UInt8)) {
-            guard x >= 0, y >= 0, x < W, y < H else { return }
-            let o = (y * W + x) * 3; px[o] = c.0; px[o + 1] = c.1; px[o + 2] = c.2
-        }
+        let gap = 24
+        var canvas = Canvas(width: 2 * T + 3 * gap, height: T + 2 * gap)
         for (k, v) in [views.0, views.1].enumerated() {
             let ox = gap + k * (T + gap)
             for y in 0..<T { for x in 0..<T {
                 let o = ((y * v.height / T) * v.width + x * v.width / T) * 3
-                put(ox + x, gap + y, (v.pixels[o], v.pixels[o + 1], v.pixels[o + 2]))
+                canvas.put(ox + x, gap + y, (v.pixels[o], v.pixels[o + 1], v.pixels[o + 2]))
             } }
         }
         func centre(_ token: Int, view k: Int) -> (Int, Int) {
             let r = token / gridWidth, c = token % gridWidth
             return (gap + k * (T + gap) + (2 * c + 1) * T / (2 * gridWidth), gap + (2 * r + 1) * T / (2 * gridHeight))
         }
-        let palette: [(UInt8, UInt8, UInt8)] = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
-                                                (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
+        let palette: [Canvas.Color] = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+                                       (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
         for (n, m) in matches.prefix(count).enumerated() {
             let col = palette[n % palette.count]
             let (x0, y0) = centre(m.from, view: 0), (x1, y1) = centre(m.to, view: 1)
-            // Bresenham, 2 px wide.
-            var x = x0, y = y0
-            let dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1
-            var err = dx + dy
-            while true {
-                put(x, y, col); put(x, y + 1, col)
-                if x == x1 && y == y1 { break }
-                let e2 = 2 * err
-                if e2 >= dy { err += dy; x += sx }
-                if e2 <= dx { err += dx; y += sy }
-            }
-            for (cx, cy) in [(x0, y0), (x1, y1)] {
-                for yy in -3...3 { for xx in -3...3 where xx * xx + yy * yy <= 9 { put(cx + xx, cy + yy, col) } }
-            }
-            drawNumber(n + 1, x: x0 + 5, y: y0 - 12, put: put)
+            canvas.line(x0, y0, x1, y1, col)
+            canvas.disc(x0, y0, radius: 3, col); canvas.disc(x1, y1, radius: 3, col)
+            canvas.text(String(n + 1), x: x0 + 5, y: y0 - 12, box: (255, 255, 255))
         }
-        return RGBImage(width: W, height: H, pixels: px)
-    }
-
-    /// Black digits from a 3×5 bitmap font, scaled ×2, on a white box.
-    func drawNumber(_ n: Int, x: Int, y: Int, put: (Int, Int, (UInt8, UInt8, UInt8)) -> Void) {
-        let glyphs: [[UInt8]] = [[7, 5, 5, 5, 7], [2, 6, 2, 2, 7], [7, 1, 7, 4, 7], [7, 1, 7, 1, 7], [5, 5, 7, 1, 1],
-                                 [7, 4, 7, 1, 7], [7, 4, 7, 5, 7], [7, 1, 1, 1, 1], [7, 5, 7, 5, 7], [7, 5, 7, 1, 7]]
-        let digits = String(n).compactMap { $0.wholeNumberValue }
-        for yy in -1..<11 { for xx in -1..<(digits.count * 8) { put(x + xx, y + yy, (255, 255, 255)) } }
-        for (d, digit) in digits.enumerated() {
-            for r in 0..<5 { for c in 0..<3 where glyphs[digit][r] >> (2 - c) & 1 == 1 {
-                for a in 0..<2 { for b in 0..<2 { put(x + d * 8 + c * 2 + b, y + r * 2 + a, (0, 0, 0)) } }
-            } }
-        }
+        return canvas.image
     }
 }

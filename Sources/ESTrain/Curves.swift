@@ -1,6 +1,8 @@
 // Training curves from a run's log.txt (the JSON lines the trainer writes) as one SVG: a panel
 // per series — loss, L_V, L_R, lr, teacher temperature, and k-NN top-1 when periodic evaluation
 // ran — against the iteration, each with its own y range and the first/last values labelled.
+// The same layout rasterised (for PNG) draws with ESData's Canvas.
+import ESData
 import Foundation
 
 public struct Curves {
@@ -9,7 +11,8 @@ public struct Curves {
 
     static let fields: [(key: String, name: String)] = [("loss", "loss"), ("loss_view", "L_V (view)"), ("loss_region", "L_R (region)"),
                                                          ("lr", "learning rate"), ("teacher_temp", "teacher temperature"),
-                                                         ("knn_top1", "k-NN top-1 (%)")]
+                                                         ("teacher_sample_entropy_view", "teacher entropy per sample (view)"),
+                                                         ("kl_view", "KL(teacher, student) (view)"), ("knn_top1", "k-NN top-1 (%)")]
 
     /// Reads log.txt; series without any point are left out.
     public init(logText: String) throws {
@@ -25,6 +28,46 @@ public struct Curves {
         guard !series.isEmpty else { throw TrainError.data("no training metrics found in the log (expected JSON lines with \"iteration\" and \"loss\")") }
     }
 
+    static func label(_ v: Double) -> String {
+        abs(v) >= 1e-3 && abs(v) < 1e4 || v == 0 ? String(format: "%.4g", v) : String(format: "%.2e", v)
+    }
+
+    /// The same panels as a raster image (for PNG): frame, curve, name with first → last value,
+    /// y range and iteration range.
+    public func raster(width: Int = 720, panelHeight: Int = 150) -> RGBImage {
+        let left = 90, right = 20, top = 16, gap = 34
+        let pw = width - left - right
+        var canvas = Canvas(width: width, height: top + series.count * (panelHeight + gap))
+        let allX = series.flatMap { $0.points.map(\.x) }
+        let x0 = allX.min() ?? 0, x1 = max(allX.max() ?? 1, x0 + 1)
+        let blue: Canvas.Color = (31, 119, 180), grey: Canvas.Color = (153, 153, 153)
+        for (i, s) in series.enumerated() {
+            let py = top + i * (panelHeight + gap)
+            let ys = s.points.map(\.y)
+            var y0 = ys.min()!, y1 = ys.max()!
+            if y1 - y0 < 1e-12 { y0 -= 0.5 * max(abs(y0), 1e-12); y1 += 0.5 * max(abs(y1), 1e-12) }
+            func px(_ x: Double) -> Int { left + Int(((x - x0) / (x1 - x0) * Double(pw)).rounded()) }
+            func py_(_ y: Double) -> Int { py + panelHeight - Int(((y - y0) / (y1 - y0) * Double(panelHeight - 2)).rounded()) - 1 }
+            canvas.frame(x: left, y: py, width: pw, height: panelHeight, grey)
+            var prev: (Int, Int)? = nil
+            for p in s.points {
+                let q = (px(p.x), py_(p.y))
+                if let a = prev { canvas.line(a.0, a.1, q.0, q.1, blue) }
+                prev = q
+            }
+            if s.points.count == 1 { canvas.disc(px(s.points[0].x), py_(s.points[0].y), radius: 3, blue) }
+            canvas.text("\(s.name): \(Curves.label(ys.first!)) -> \(Curves.label(ys.last!))", x: left + 6, y: py + 6, (51, 51, 51))
+            for (v, y) in [(y1, py + 2), (y0, py + panelHeight - 10)] {
+                let t = Curves.label(v)
+                canvas.text(t, x: left - 6 - t.count * Canvas.advance, y: y)
+            }
+            canvas.text(String(Int(x0)), x: left, y: py + panelHeight + 6)
+            let end = "iteration \(Int(x1))"
+            canvas.text(end, x: left + pw - end.count * Canvas.advance, y: py + panelHeight + 6)
+        }
+        return canvas.image
+    }
+
     /// The SVG document.
     public func svg(title: String, width: Int = 720, panelHeight: Int = 150) -> String {
         let left = 80.0, right = 20.0, top = 40.0, gap = 30.0
@@ -32,7 +75,7 @@ public struct Curves {
         let height = Int(top + Double(series.count) * (ph + gap))
         let allX = series.flatMap { $0.points.map(\.x) }
         let x0 = allX.min() ?? 0, x1 = max(allX.max() ?? 1, x0 + 1)
-        func fmt(_ v: Double) -> String { abs(v) >= 1e-3 && abs(v) < 1e4 || v == 0 ? String(format: "%.4g", v) : String(format: "%.2e", v) }
+        let fmt = Curves.label
         func esc(_ s: String) -> String { s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;") }
         var out = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"11\">",
                    "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
