@@ -24,11 +24,15 @@ struct EvalKNN: ParsableCommand {
           esvit eval-knn --checkpoint runs/quickstart/checkpoint.safetensors
           launch/run-node.sh -n 2 -- eval-knn --checkpoint runs/in1k/checkpoint.safetensors --dataset folder --data-path /data/imagenet
           esvit eval-knn --random-init --arch swin_mini          (the same network untrained)
+          esvit eval-knn --pixels raw                            (the images' own pixels: the no-learning baseline)
         """)
 
     @OptionGroup var common: EvalOptions
     @Option(help: "Values of k, comma separated.") var nbKnn: String = "10,20,100,200"
     @Option(help: "Temperature of the neighbour votes.") var temperature: Double = 0.07
+    @Option(help: ArgumentHelp("Baseline without a network: each image's gray pixels at the stored size (raw), or standardised with the "
+                               + "training set's per-pixel mean and std (standardized), L2-normalised. All images must share one size.",
+                               valueName: "raw|standardized")) var pixels: String?
 
     func ks() throws -> [Int] {
         guard let v = commaSeparated(nbKnn, { Int($0) }), v.allSatisfy({ $0 >= 1 }) else {
@@ -40,16 +44,36 @@ struct EvalKNN: ParsableCommand {
     func validate() throws {
         _ = try ks()
         if !(temperature > 0) { throw ValidationError("--temperature must be > 0") }
+        if let p = pixels {
+            guard PixelFeatures.Mode(rawValue: p) != nil else { throw ValidationError("--pixels must be raw or standardized, got '\(p)'") }
+            if common.checkpoint != nil || common.randomInit { throw ValidationError("--pixels evaluates the images themselves; leave out --checkpoint and --random-init") }
+        } else {
+            try common.requireNetwork()
+        }
     }
 
     func run() throws {
         try withCommunicator { comm, say in
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let setup = try common.prepare(say: say, command: "eval-knn")
-            let (trainF, testF) = common.features(setup, kind: .pooledNormalized, comm: comm, say: say)
+            let trainF: Features, testF: Features, trainSource: ImageSource
+            if let p = pixels.flatMap(PixelFeatures.Mode.init) {
+                guard comm.isRoot else { return }
+                let (train, test, nTrain, nTest) = try common.openData()
+                say("esvit eval-knn: \(p.rawValue) pixels (no network); \(common.dataset): \(nTrain) training images, \(nTest) test images")
+                do {
+                    trainF = try PixelFeatures.extract(train, limit: nTrain); testF = try PixelFeatures.extract(test, limit: nTest)
+                } catch { throw CLIError("\(error)") }
+                PixelFeatures.finish(train: trainF, test: testF, mode: p)
+                say("  features: \(trainF.dim)-d")
+                trainSource = train
+            } else {
+                let setup = try common.prepare(say: say, command: "eval-knn")
+                (trainF, testF) = common.features(setup, kind: .pooledNormalized, comm: comm, say: say)
+                trainSource = setup.train
+            }
             guard comm.isRoot else { return }
             let results = KNN.classify(train: trainF.values.pointer, trainLabels: trainF.labels, test: testF.values.pointer, testLabels: testF.labels,
-                                       dim: trainF.dim, classes: classCount(setup.train, trainF, testF), ks: try ks(), temperature: Float(temperature))
+                                       dim: trainF.dim, classes: classCount(trainSource, trainF, testF), ks: try ks(), temperature: Float(temperature))
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
             for r in results { print(String(format: "  %d-NN: top-1 %.2f%%  top-5 %.2f%%", r.k, r.top1, r.top5)) }
             if let r20 = results.first(where: { $0.k == 20 }) { print(String(format: "k-NN (k = 20, T = %.2g): %.2f%% top-1  [%.0f s]", temperature, r20.top1, seconds)) }
@@ -84,8 +108,12 @@ struct EvalOptions: ParsableArguments {
     @Option(help: "Cache the features here (.npy) and reuse them when the same file and settings come again.") var featuresDir: String?
 
 
-    func validate() throws {
+    /// The commands that need a network call this from their validate().
+    func requireNetwork() throws {
         if checkpoint == nil && !randomInit { throw ValidationError("give --checkpoint FILE (or --random-init for the untrained baseline)") }
+    }
+
+    func validate() throws {
         if checkpoint != nil && randomInit { throw ValidationError("use either --checkpoint or --random-init, not both") }
         if let c = checkpoint, !FileManager.default.fileExists(atPath: c) { throw ValidationError("--checkpoint \(c) does not exist") }
         if !["teacher", "student"].contains(which) { throw ValidationError("--which must be teacher or student") }
@@ -116,18 +144,24 @@ struct EvalOptions: ParsableArguments {
             }
         } catch { throw CLIError("\(error)") }
         let fashion = dataset == "fashion-mnist"
+        let (train, test, nTrain, nTest) = try openData()
+        say("esvit \(command): \(backbone.origin)")
+        say("  \(backbone.config.depths.count)-stage Swin at \(backbone.inputSize) px; \(dataset): \(nTrain) training images, \(nTest) test images")
+        return Setup(backbone: backbone, train: train, test: test, nTrain: nTrain, nTest: nTest,
+                     mean: fashion ? MultiCropConfig.fashionMean : MultiCropConfig.imagenetMean,
+                     std: fashion ? MultiCropConfig.fashionStd : MultiCropConfig.imagenetStd)
+    }
+
+    /// The labelled train and test sources and how many of each to use.
+    func openData() throws -> (ImageSource, ImageSource, Int, Int) {
+        let fashion = dataset == "fashion-mnist"
         let root = dataPath ?? FashionMNIST.defaultRoot
         let train: ImageSource, test: ImageSource
         do {
             train = fashion ? try FashionMNIST(root: root, split: .train) : try ImageFolder(root: root + "/train")
             test = fashion ? try FashionMNIST(root: root, split: .test) : try ImageFolder(root: root + "/val")
         } catch { throw CLIError("\(error)") }
-        let nTrain = min(trainLimit ?? train.count, train.count), nTest = min(testLimit ?? test.count, test.count)
-        say("esvit \(command): \(backbone.origin)")
-        say("  \(backbone.config.depths.count)-stage Swin at \(backbone.inputSize) px; \(dataset): \(nTrain) training images, \(nTest) test images")
-        return Setup(backbone: backbone, train: train, test: test, nTrain: nTrain, nTest: nTest,
-                     mean: fashion ? MultiCropConfig.fashionMean : MultiCropConfig.imagenetMean,
-                     std: fashion ? MultiCropConfig.fashionStd : MultiCropConfig.imagenetStd)
+        return (train, test, min(trainLimit ?? train.count, train.count), min(testLimit ?? test.count, test.count))
     }
 
     /// Train and test features of `kind`, from the cache when it matches, else extracted (sharded over ranks).

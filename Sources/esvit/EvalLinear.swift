@@ -39,6 +39,7 @@ struct EvalLinear: ParsableCommand {
     @Option(help: "Seed of the classifier's initialisation and sample order.") var probeSeed: UInt64 = 0
 
     func validate() throws {
+        try common.requireNetwork()
         if !["augmented", "fast"].contains(mode) { throw ValidationError("--mode must be augmented or fast") }
         if nLastBlocks < 1 || epochs < 1 || probeBatchSize < 1 { throw ValidationError("--n-last-blocks, --epochs and --probe-batch-size must be ≥ 1") }
         _ = try lrs()
