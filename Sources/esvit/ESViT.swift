@@ -1,6 +1,7 @@
 // The `esvit` command: ArgumentParser commands only; all work lives in the library targets.
 import ArgumentParser
 import ESKernels
+import ESTrain
 import Foundation
 
 @main
@@ -23,10 +24,15 @@ struct ESViT: ParsableCommand {
         // Like ParsableCommand.main, except that only rank 0 prints usage errors: under mpirun
         // every rank parses the same arguments and would print the same message N times.
         do {
-            var command = try parseAsRoot(nil)
+            var arguments = Array(CommandLine.arguments.dropFirst())
+            if arguments.first == "pretrain" { arguments = ["pretrain"] + RecipePreset.expand(Array(arguments.dropFirst())) }
+            var command = try parseAsRoot(arguments)
             try command.run()
         } catch {
             if isRankZero { exit(withError: error) }
+            // Give rank 0 time to print the message: once any rank exits non-zero, mpirun kills
+            // the others, and a quiet rank that exits first could cut rank 0 off mid-message.
+            usleep(1_000_000)
             Foundation.exit(exitCode(for: error).rawValue)
         }
     }
