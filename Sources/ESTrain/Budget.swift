@@ -108,19 +108,29 @@ extension Trainer {
         loader.stop()
         for (b, s) in zip(buffers, saved) { s.withUnsafeBufferPointer { b.pointer.update(from: $0.baseAddress!, count: b.count) } }
         model.optimizer.steps = savedSteps
-        // A checkpoint write: serialising and writing about five copies of the parameters' size.
-        let checkpointSeconds = Double(model.parameterBytes) / 200e6
         var header: [String: String] = [:]
         if comm.isRoot {
-            let ipe = layout.iterationsPerEpoch
-            let plan = BudgetPlan(probeIterations: times.count, budgetSeconds: minutes * 60, elapsedSeconds: Trainer.now() - startedAt,
-                                  stepSeconds: times.sorted()[times.count / 2] * Trainer.stepSafety, evalSeconds: evalSeconds,
-                                  checkpointSeconds: checkpointSeconds,
-                                  evaluations: { c.evaluationCount(iterations: $0, iterationsPerEpoch: ipe) },
-                                  checkpoints: { c.checkpointCount(iterations: $0, iterationsPerEpoch: ipe) })
-            header["plan"] = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
+            do {
+                // One real checkpoint write (serialise, write, fsync, rename) to a scratch name, timed.
+                let scratchPath = (c.outputDir as NSString).appendingPathComponent(".budget-probe.safetensors")
+                let c0 = Trainer.now()
+                try model.saveCheckpoint(to: [scratchPath], info: CheckpointInfo(epoch: 0, iteration: 0, globalSamplePosition: 0, seed: c.seed,
+                                                                                worldSize: comm.size, samplesIntoEpoch: 0))
+                let checkpointSeconds = Trainer.now() - c0
+                try? FileManager.default.removeItem(atPath: scratchPath)
+                let ipe = layout.iterationsPerEpoch
+                let plan = BudgetPlan(probeIterations: times.count, budgetSeconds: minutes * 60, elapsedSeconds: Trainer.now() - startedAt,
+                                      stepSeconds: times.sorted()[times.count / 2] * Trainer.stepSafety, evalSeconds: evalSeconds,
+                                      checkpointSeconds: checkpointSeconds,
+                                      evaluations: { c.evaluationCount(iterations: $0, iterationsPerEpoch: ipe) },
+                                      checkpoints: { c.checkpointCount(iterations: $0, iterationsPerEpoch: ipe) })
+                header["plan"] = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
+            } catch {
+                header["error"] = "planning the time budget failed while timing a checkpoint write: \(error)"
+            }
         }
         header = broadcastJSON(header)
+        if let e = header["error"] { throw TrainError.checkpoint(e) }
         guard let p = header["plan"], let plan = try? JSONDecoder().decode(BudgetPlan.self, from: Data(p.utf8)) else {
             throw TrainError.config("the time-budget plan did not reach every rank (internal error)")
         }

@@ -20,7 +20,13 @@ struct Pretrain: ParsableCommand {
         --lr × global batch / 256. An existing checkpoint.safetensors in --output-dir is resumed \
         automatically, from the exact iteration, also with a different number of ranks.
 
+        Size a run by --epochs (upstream's schedules), by --iterations, or by --time-budget MINUTES \
+        (the iterations that fit are planned from a timing probe). --preset NAME starts from a named \
+        recipe; see README › Fashion-MNIST results for what they reach.
+
         Examples:
+          launch/run-node.sh -n 2 -- pretrain --preset fm-quick --output-dir runs/fm      (the quick start)
+          launch/run-node.sh -n 2 -- pretrain --preset fm-quick --time-budget 60 --output-dir runs/fm60
           esvit pretrain --output-dir runs/fm --epochs 1 --max-iters 200
           launch/run-node.sh -n 2 -- pretrain --output-dir runs/fm --epochs 10
           mpirun -np 8 --hostfile hosts esvit pretrain --arch swin_tiny --dataset folder --data-path /data/imagenet/train --output-dir runs/in1k
