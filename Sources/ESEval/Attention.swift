@@ -71,20 +71,17 @@ public struct AttentionView {
     /// entropy order. `tile` pixels per side; `columns` tiles per row.
     public func render(input: RGBImage, tile T: Int = 128, columns: Int = 7, fraction: Float = 0.6) -> RGBImage {
         let n = maps.count + 1, cols = min(columns, n), rows = (n + cols - 1) / cols, gap = 4
-        let W = cols * T + (cols + 1) * gap, H = rows * T + (rows + 1) * gap
-        var px = [UInt8](repeating: 255, count: W * H * 3)
-        func put(_ x: Int, _ y: Int, _ c: (UInt8, UInt8, UInt8)) { let o = (y * W + x) * 3; px[o] = c.0; px[o + 1] = c.1; px[o + 2] = c.2 }
+        var canvas = Canvas(width: cols * T + (cols + 1) * gap, height: rows * T + (rows + 1) * gap)
         func origin(_ i: Int) -> (Int, Int) { (gap + (i % cols) * (T + gap), gap + (i / cols) * (T + gap)) }
         // Input tile, nearest-neighbour, with the query cell outlined in red.
         let (ix, iy) = origin(0)
         for y in 0..<T { for x in 0..<T {
             let sx = x * input.width / T, sy = y * input.height / T, o = (sy * input.width + sx) * 3
-            put(ix + x, iy + y, (input.pixels[o], input.pixels[o + 1], input.pixels[o + 2]))
+            canvas.put(ix + x, iy + y, (input.pixels[o], input.pixels[o + 1], input.pixels[o + 2]))
         } }
         let qr = query / gridWidth, qc = query % gridWidth
         let x0 = qc * T / gridWidth, x1 = (qc + 1) * T / gridWidth - 1, y0 = qr * T / gridHeight, y1 = (qr + 1) * T / gridHeight - 1
-        for x in x0...x1 { put(ix + x, iy + y0, (255, 0, 0)); put(ix + x, iy + y1, (255, 0, 0)) }
-        for y in y0...y1 { put(ix + x0, iy + y, (255, 0, 0)); put(ix + x1, iy + y, (255, 0, 0)) }
+        canvas.frame(x: ix + x0, y: iy + y0, width: x1 - x0, height: y1 - y0, (255, 0, 0))
         // Head tiles: a "hot" colour map of the map over its maximum; tokens outside the mass set dimmed.
         for (t, h) in order.enumerated() {
             let m = maps[h], mx = max(m.max() ?? 0, 1e-12), keep = AttentionView.massMask(m, fraction: fraction)
@@ -93,9 +90,9 @@ public struct AttentionView {
                 let k = (y * gridHeight / T) * gridWidth + x * gridWidth / T
                 let v = m[k] / mx, dim: Float = keep[k] ? 1 : 0.35
                 func ch(_ s: Float) -> UInt8 { UInt8(max(0, min(255, (s * dim * 255).rounded()))) }
-                put(ox + x, oy + y, (ch(min(1, 3 * v)), ch(min(1, max(0, 3 * v - 1))), ch(min(1, max(0, 3 * v - 2)))))
+                canvas.put(ox + x, oy + y, (ch(min(1, 3 * v)), ch(min(1, max(0, 3 * v - 1))), ch(min(1, max(0, 3 * v - 2)))))
             } }
         }
-        return RGBImage(width: W, height: H, pixels: px)
+        return canvas.image
     }
 }

@@ -52,13 +52,8 @@ public enum PixelFeatures {
             } } }
         }
         for f in [train, test] {
-            for r in 0..<f.count {
-                let row = f.values.pointer + r * D
-                var s: Float = 0
-                for d in 0..<D { s += row[d] * row[d] }
-                let inv = s > 0 ? 1 / s.squareRoot() : 0
-                for d in 0..<D { row[d] *= inv }
-            }
+            var norms = [Float](repeating: 0, count: f.count)
+            L2Normalize.forward(y: f.values.pointer, norms: &norms, x: f.values.pointer, rows: f.count, dim: D)
         }
     }
 }

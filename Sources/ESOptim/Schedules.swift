@@ -66,10 +66,12 @@ public func iterationsPerEpoch(samples N: Int, worldSize G: Int, batchPerRank B:
 public struct TrainingSchedule: Codable, Equatable, Sendable {
     public let lr: CosineSchedule, weightDecay: CosineSchedule, momentum: CosineSchedule
     public let teacherTemperature: TeacherTemperature
-    public let iterationsPerEpoch: Int, freezeLastLayerEpochs: Int
+    public let iterationsPerEpoch: Int
+    /// Ramp steps (see `rampUnit`) during which the last layer stays frozen.
+    public let freezeLastLayerSteps: Int
     public let clipGrad: Double
-    /// Iterations per step of the temperature ramp and the freeze count (epoch mode: iterations
-    /// per epoch; iteration mode: 1).
+    /// Iterations per step of the temperature ramp and of the freeze (epoch mode: iterations per
+    /// epoch; iteration mode: 1).
     public let rampUnit: Int
 
     public init(baseLR: Double, globalBatch: Int, minLR: Double, warmupEpochs: Int, weightDecay: Double, weightDecayEnd: Double,
@@ -79,7 +81,7 @@ public struct TrainingSchedule: Codable, Equatable, Sendable {
         self.weightDecay = CosineSchedule(base: weightDecay, final: weightDecayEnd, epochs: epochs, iterationsPerEpoch: ipe)
         momentum = CosineSchedule(base: momentumTeacher, final: 1, epochs: epochs, iterationsPerEpoch: ipe)
         teacherTemperature = TeacherTemperature(warmupTemp: warmupTeacherTemp, temp: teacherTemp, warmupEpochs: warmupTeacherTempEpochs)
-        iterationsPerEpoch = ipe; self.freezeLastLayerEpochs = freezeLastLayerEpochs; self.clipGrad = clipGrad
+        iterationsPerEpoch = ipe; freezeLastLayerSteps = freezeLastLayerEpochs; self.clipGrad = clipGrad
         rampUnit = max(ipe, 1)
     }
 
@@ -93,7 +95,7 @@ public struct TrainingSchedule: Codable, Equatable, Sendable {
         self.weightDecay = CosineSchedule(base: weightDecay, final: weightDecayEnd, totalIterations: total)
         momentum = CosineSchedule(base: momentumTeacher, final: 1, totalIterations: total)
         teacherTemperature = TeacherTemperature(warmupTemp: warmupTeacherTemp, temp: teacherTemp, warmupEpochs: warmupTeacherTempIterations)
-        iterationsPerEpoch = ipe; freezeLastLayerEpochs = freezeLastLayerIterations; self.clipGrad = clipGrad
+        iterationsPerEpoch = ipe; freezeLastLayerSteps = freezeLastLayerIterations; self.clipGrad = clipGrad
         rampUnit = 1
     }
 
@@ -105,7 +107,7 @@ public struct TrainingSchedule: Codable, Equatable, Sendable {
     public func values(at it: Int) -> Values {
         let step = it / rampUnit
         return Values(lr: lr.value(at: it), weightDecay: weightDecay.value(at: it), momentum: momentum.value(at: it),
-                      teacherTemperature: teacherTemperature.value(epoch: step), freezeLastLayer: step < freezeLastLayerEpochs,
+                      teacherTemperature: teacherTemperature.value(epoch: step), freezeLastLayer: step < freezeLastLayerSteps,
                       clipGrad: clipGrad)
     }
 }

@@ -66,10 +66,10 @@ extension PretrainConfig {
 }
 
 extension Trainer {
-    /// The probe times between `probeIterations.lowerBound` and `.upperBound` iterations after one
+    /// The probe times between `probeRange.lowerBound` and `.upperBound` iterations after one
     /// untimed warm-up iteration: as many as fit in `probeShare` of the budget. Short probes were
     /// off by ±10 % on this VM (15-minute runs used 84–99 % of their budget with 4 timed steps).
-    static let probeIterations = 10...30
+    static let probeRange = 10...30
     static let probeShare = 0.02
     /// The median probe step is scaled by this before planning: real iterations ran up to 12 %
     /// slower than the probe's on this VM (15-minute runs, and the tiny run of the tests); the
@@ -80,7 +80,7 @@ extension Trainer {
     func planTimeBudget(_ model: EsViT, minutes: Double, evalSeconds: Double) throws -> BudgetPlan {
         let c = config
         // Everything an iteration changes: parameters, teacher, optimizer, centers.
-        let buffers = [model.student, model.teacher, model.optimizer.m, model.optimizer.v, model.centers.view, model.centers.region]
+        let buffers = Trainer.stateBuffers(model)
         let saved = buffers.map { b -> [Float] in Array(UnsafeBufferPointer(start: b.pointer, count: b.count)) }
         let savedSteps = model.optimizer.steps
         let sampler = EpochSampler(count: source.count, worldSize: comm.size, rank: comm.rank, batchPerRank: c.batchSizePerRank, seed: c.seed)
@@ -95,8 +95,8 @@ extension Trainer {
         // Rank 0 decides how many iterations to time from the warm-up one (every rank must run the same number).
         let warm = Trainer.now() - w0
         let wanted = Int((Trainer.probeShare * minutes * 60 / max(warm, 1e-3)).rounded(.up))
-        let count = Int(broadcastJSON(["n": String(min(max(wanted, Trainer.probeIterations.lowerBound), Trainer.probeIterations.upperBound))])["n"] ?? "")
-            ?? Trainer.probeIterations.lowerBound
+        let count = Int(broadcastJSON(["n": String(min(max(wanted, Trainer.probeRange.lowerBound), Trainer.probeRange.upperBound))])["n"] ?? "")
+            ?? Trainer.probeRange.lowerBound
         var times: [Double] = []
         for i in 0..<count {
             let t0 = Trainer.now()

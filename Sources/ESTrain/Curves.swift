@@ -28,6 +28,20 @@ public struct Curves {
         guard !series.isEmpty else { throw TrainError.data("no training metrics found in the log (expected JSON lines with \"iteration\" and \"loss\")") }
     }
 
+    /// The iteration range shared by every panel.
+    var xRange: (Double, Double) {
+        let allX = series.flatMap { $0.points.map(\.x) }
+        let x0 = allX.min() ?? 0
+        return (x0, max(allX.max() ?? 1, x0 + 1))
+    }
+
+    /// A panel's value range, widened around a constant series.
+    static func yRange(_ ys: [Double]) -> (Double, Double) {
+        var y0 = ys.min()!, y1 = ys.max()!
+        if y1 - y0 < 1e-12 { y0 -= 0.5 * max(abs(y0), 1e-12); y1 += 0.5 * max(abs(y1), 1e-12) }
+        return (y0, y1)
+    }
+
     static func label(_ v: Double) -> String {
         abs(v) >= 1e-3 && abs(v) < 1e4 || v == 0 ? String(format: "%.4g", v) : String(format: "%.2e", v)
     }
@@ -38,14 +52,11 @@ public struct Curves {
         let left = 90, right = 20, top = 16, gap = 34
         let pw = width - left - right
         var canvas = Canvas(width: width, height: top + series.count * (panelHeight + gap))
-        let allX = series.flatMap { $0.points.map(\.x) }
-        let x0 = allX.min() ?? 0, x1 = max(allX.max() ?? 1, x0 + 1)
+        let (x0, x1) = xRange
         let blue: Canvas.Color = (31, 119, 180), grey: Canvas.Color = (153, 153, 153)
         for (i, s) in series.enumerated() {
             let py = top + i * (panelHeight + gap)
-            let ys = s.points.map(\.y)
-            var y0 = ys.min()!, y1 = ys.max()!
-            if y1 - y0 < 1e-12 { y0 -= 0.5 * max(abs(y0), 1e-12); y1 += 0.5 * max(abs(y1), 1e-12) }
+            let ys = s.points.map(\.y), (y0, y1) = Curves.yRange(ys)
             func px(_ x: Double) -> Int { left + Int(((x - x0) / (x1 - x0) * Double(pw)).rounded()) }
             func py_(_ y: Double) -> Int { py + panelHeight - Int(((y - y0) / (y1 - y0) * Double(panelHeight - 2)).rounded()) - 1 }
             canvas.frame(x: left, y: py, width: pw, height: panelHeight, grey)
@@ -73,8 +84,7 @@ public struct Curves {
         let left = 80.0, right = 20.0, top = 40.0, gap = 30.0
         let pw = Double(width) - left - right, ph = Double(panelHeight)
         let height = Int(top + Double(series.count) * (ph + gap))
-        let allX = series.flatMap { $0.points.map(\.x) }
-        let x0 = allX.min() ?? 0, x1 = max(allX.max() ?? 1, x0 + 1)
+        let (x0, x1) = xRange
         let fmt = Curves.label
         func esc(_ s: String) -> String { s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;") }
         var out = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"11\">",
@@ -82,9 +92,7 @@ public struct Curves {
                    "<text x=\"\(Int(left))\" y=\"22\" font-size=\"14\">\(esc(title))</text>"]
         for (i, s) in series.enumerated() {
             let py = top + Double(i) * (ph + gap)
-            let ys = s.points.map(\.y)
-            var y0 = ys.min()!, y1 = ys.max()!
-            if y1 - y0 < 1e-12 { y0 -= 0.5 * max(abs(y0), 1e-12); y1 += 0.5 * max(abs(y1), 1e-12) }
+            let ys = s.points.map(\.y), (y0, y1) = Curves.yRange(ys)
             func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
             func py_(_ y: Double) -> Double { py + ph - (y - y0) / (y1 - y0) * ph }
             out.append("<g class=\"panel\" data-series=\"\(esc(s.name))\">")

@@ -91,9 +91,8 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         if threads < 1 || loaderThreads < 1 { p.append("--threads and --loader-threads must be ≥ 1") }
         if head.hidden < 1 || head.bottleneck < 1 || head.outDim < 2 { p.append("head sizes must be positive and --out-dim ≥ 2") }
         if !(lr >= 0) || !(minLR >= 0) { p.append("--lr and --min-lr must be ≥ 0") }
-        if iterationMode {
-            // The epoch-valued options do not apply; problems with them are not the user's.
-        } else if warmupEpochs < 0 || warmupEpochs >= epochs && epochs > 0 && warmupEpochs > 0 {
+        // In iteration mode the epoch-valued options below do not apply (the fractions do).
+        if !iterationMode && (warmupEpochs < 0 || warmupEpochs >= epochs && epochs > 0 && warmupEpochs > 0) {
             p.append("--warmup-epochs \(warmupEpochs) must be < --epochs \(epochs) (the lr would never leave warmup); lower it or use more epochs")
         }
         if !iterationMode && (warmupTeacherTempEpochs < 0 || warmupTeacherTempEpochs > epochs) {

@@ -162,7 +162,7 @@ public final class Trainer {
             let hyper = StepHyper(schedule, iteration: it)
             let t0 = Trainer.now()
             // The teacher's collapse statistics come from the last iteration of each logging interval.
-            let logs = it + 1 == firstIteration + 1 || (it + 1) % c.logEvery == 0 || it + 1 == L.stopIteration
+            let logs = it == firstIteration || (it + 1) % c.logEvery == 0 || it + 1 == L.stopIteration
             let step = try trainStep(model, loader: loader, hyper: hyper, scratch: scratch, iteration: it, statistics: logs,
                                      lastCheckpoint: lastCheckpoint)
             it += 1
@@ -264,8 +264,10 @@ public final class Trainer {
                     let info = try model.loadCheckpoint(from: path)
                     header["info"] = String(decoding: try JSONEncoder().encode(info), as: UTF8.self)
                     say("resuming from \(path): iteration \(info.iteration), epoch \(info.epoch), \(info.samplesIntoEpoch) samples into the epoch")
-                    for d in recipeDifferences(path) { say("note: \(d)") }
-                    if let old = Trainer.storedConfig(path), old.timeBudgetMinutes != nil, let n = old.iterations { header["planned"] = String(n) }
+                    if let old = Trainer.storedConfig(path) {
+                        for d in recipeDifferences(from: old) { say("note: \(d)") }
+                        if old.timeBudgetMinutes != nil, let n = old.iterations { header["planned"] = String(n) }
+                    }
                 } catch { header["error"] = "\(error)" }
             } else if resumeFrom != nil || requireResume {
                 header["error"] = "no checkpoint to resume from at \(path)" + (resumeFrom == nil ? " (--resume needs a checkpoint.safetensors in --output-dir)" : "")
@@ -274,9 +276,7 @@ public final class Trainer {
         }
         header = broadcastJSON(header)
         if let e = header["error"] { throw TrainError.checkpoint(e) }
-        for buf in [model.student, model.teacher, model.optimizer.m, model.optimizer.v, model.centers.view, model.centers.region] {
-            comm.broadcast(buf.pointer, count: buf.count, root: 0)
-        }
+        for buf in Trainer.stateBuffers(model) { comm.broadcast(buf.pointer, count: buf.count, root: 0) }
         if let s = header["steps"], let steps = try? JSONDecoder().decode([Int].self, from: Data(s.utf8)) { model.optimizer.steps = steps }
         guard let i = header["info"], let info = try? JSONDecoder().decode(CheckpointInfo.self, from: Data(i.utf8)) else {
             return Start(resumed: false, epoch: 0, samplesIntoEpoch: 0, worldSize: comm.size, globalSamplePosition: 0)
@@ -285,9 +285,15 @@ public final class Trainer {
                      globalSamplePosition: info.globalSamplePosition, plannedIterations: header["planned"].flatMap { Int($0) })
     }
 
-    /// Recipe options that differ from the checkpoint's run (they take effect from here on).
-    func recipeDifferences(_ path: String) -> [String] {
-        guard let old = Trainer.storedConfig(path) else { return [] }
+    /// The float state every rank holds identically besides the AdamW step counts: student,
+    /// teacher, AdamW moments, both centers (broadcast at start; saved and restored around the
+    /// time-budget probe).
+    static func stateBuffers(_ model: EsViT) -> [FloatBuffer] {
+        [model.student, model.teacher, model.optimizer.m, model.optimizer.v, model.centers.view, model.centers.region]
+    }
+
+    /// Recipe options that differ from the checkpoint's run `old` (they take effect from here on).
+    func recipeDifferences(from old: PretrainConfig) -> [String] {
         let a = ConfigFields.flatten(old), b = ConfigFields.flatten(config)
         var ignored: Set<String> = ["outputDir", "maxIters", "threads", "loaderThreads", "logEvery", "checkEvery", "dataPath"]
         if config.timeBudgetMinutes != nil { ignored.insert("iterations") }   // the plan, adopted from the checkpoint
