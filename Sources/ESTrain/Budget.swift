@@ -71,9 +71,10 @@ extension Trainer {
     /// off by ±10 % on this VM (15-minute runs used 84–99 % of their budget with 4 timed steps).
     static let probeRange = 10...30
     static let probeShare = 0.02
-    /// The median probe step is scaled by this before planning: real iterations ran up to 12 %
-    /// slower than the probe's on this VM (15-minute runs, and the tiny run of the tests); the
-    /// 4 % margin covers the rest.
+    /// The probe's mean step (the run's time is a sum of steps, so the mean, slow outliers
+    /// included, is what predicts it) is scaled by this before planning: real iterations ran up to
+    /// 12 % slower than the probe's on this VM (15-minute runs, and the tiny run of the tests);
+    /// the 4 % margin covers the rest.
     static let stepSafety = 1.10
 
     /// Measures iterations, restores the state, plans on rank 0 and shares the plan.
@@ -120,7 +121,7 @@ extension Trainer {
                 try? FileManager.default.removeItem(atPath: scratchPath)
                 let ipe = layout.iterationsPerEpoch
                 let plan = BudgetPlan(probeIterations: times.count, budgetSeconds: minutes * 60, elapsedSeconds: Trainer.now() - startedAt,
-                                      stepSeconds: times.sorted()[times.count / 2] * Trainer.stepSafety, evalSeconds: evalSeconds,
+                                      stepSeconds: times.reduce(0, +) / Double(times.count) * Trainer.stepSafety, evalSeconds: evalSeconds,
                                       checkpointSeconds: checkpointSeconds,
                                       evaluations: { c.evaluationCount(iterations: $0, iterationsPerEpoch: ipe) },
                                       checkpoints: { c.checkpointCount(iterations: $0, iterationsPerEpoch: ipe) })

@@ -128,7 +128,7 @@ public final class Trainer {
             let p = try planTimeBudget(model, minutes: minutes, evalSeconds: Trainer.now() - evalStart)
             try adoptIterations(it + p.iterations); c = config; L = layout; plan = p
             printPlan(model: model, start: it)
-            say(String(format: "  time budget %@: one iteration takes %.2f s (the median of %d timed ones, +10 %%); %d iterations (%.2f epochs) fit, with "
+            say(String(format: "  time budget %@: one iteration takes %.2f s (the mean of %d timed ones, +10 %%); %d iterations (%.2f epochs) fit, with "
                        + "%d evaluation(s) and %d checkpoint write(s), and %.0f s kept free; start-up took %.0f s. Expected end: %@ (in %@). "
                        + "To repeat this run exactly: --iterations %d instead of --time-budget.",
                        Trainer.duration(minutes * 60), p.stepSeconds, p.probeIterations, p.iterations, Double(p.iterations) / Double(L.iterationsPerEpoch),
