@@ -142,3 +142,36 @@ extension Trainer {
         return plan
     }
 }
+
+/// The deadline of a --time-budget command. After every iteration rank 0 asks whether one more
+/// iteration (after the checkpoint or evaluation due now) and the final checkpoint and evaluation
+/// still end inside the budget; if not, the run stops there and saves. The plan is a prediction
+/// from a short probe: a machine that slows down afterwards (other jobs, a throttled VM) would
+/// otherwise push the command past its budget. The costs start at the plan's figures and only
+/// grow with what this command measures.
+struct BudgetDeadline {
+    /// Trainer.now() at which the budget ends.
+    let end: Double
+    private(set) var stepSeconds: Double, checkpointSeconds: Double, evalSeconds: Double
+
+    init(end: Double, plan: BudgetPlan?) {
+        self.end = end
+        stepSeconds = plan?.stepSeconds ?? 0; checkpointSeconds = plan?.checkpointSeconds ?? 0; evalSeconds = plan?.evalSeconds ?? 0
+    }
+
+    mutating func sawCheckpoint(seconds: Double) { checkpointSeconds = max(checkpointSeconds, seconds) }
+    mutating func sawEvaluation(seconds: Double) { evalSeconds = max(evalSeconds, seconds) }
+
+    /// Seconds from now to the end of the command if it runs one more iteration: the checkpoint
+    /// and evaluation due now, the iteration (the slower of the plan's step and the recent mean,
+    /// with the plan's safety factor), then the final checkpoint and evaluation.
+    func secondsForOneMore(recentSteps: ArraySlice<Double>, checkpointNow: Bool, evalNow: Bool, finalEval: Bool) -> Double {
+        let recent = recentSteps.isEmpty ? 0 : recentSteps.reduce(0, +) / Double(recentSteps.count) * Trainer.stepSafety
+        return (checkpointNow ? checkpointSeconds : 0) + (evalNow ? evalSeconds : 0) + max(stepSeconds, recent)
+            + checkpointSeconds + (finalEval ? evalSeconds : 0)
+    }
+
+    func oneMoreFits(now: Double, recentSteps: ArraySlice<Double>, checkpointNow: Bool, evalNow: Bool, finalEval: Bool) -> Bool {
+        now + secondsForOneMore(recentSteps: recentSteps, checkpointNow: checkpointNow, evalNow: evalNow, finalEval: finalEval) <= end
+    }
+}

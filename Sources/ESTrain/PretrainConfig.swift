@@ -35,6 +35,9 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var iterations: Int? = nil
     /// --time-budget in minutes; the planned iteration count is stored in `iterations`.
     public var timeBudgetMinutes: Double? = nil
+    /// The plan --time-budget made (its measured step, checkpoint and evaluation times seed the
+    /// deadline check of the run and of its resumptions).
+    public var budgetPlan: BudgetPlan? = nil
     /// The --preset the options came from (for the record; its options are already applied).
     public var preset: String? = nil
     public var warmupFraction = 10.0 / 300

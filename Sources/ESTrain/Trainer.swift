@@ -83,6 +83,7 @@ public final class Trainer {
         let start = try loadOrBroadcastState(model)
         if c.timeBudgetMinutes != nil, let planned = start.plannedIterations {
             // A resumed budgeted run finishes the plan it made at its start.
+            config.budgetPlan = start.budgetPlan
             try adoptIterations(planned); c = config; L = layout
             say("continuing the time-budgeted run's plan of \(planned) iterations (planned when it started)")
         }
@@ -111,9 +112,11 @@ public final class Trainer {
             PeriodicKNN(config: c.backbone, inputSize: c.crops.globalSize, train: $0.train, test: $0.test, trainLimit: c.evalTrainLimit,
                         testLimit: c.evalTestLimit, mean: c.crops.mean, std: c.crops.std, source: model.table, params: model.teacher.pointer)
         }
+        var deadline: BudgetDeadline? = nil
         func evaluate(_ iteration: Int) {
             guard let knn else { return }
             let r = knn.run(source: model.table, params: model.teacher.pointer, comm: comm)
+            deadline?.sawEvaluation(seconds: r.seconds)
             say(String(format: "k-NN of the teacher at iteration %d: %.2f%% top-1 (k = %d, %d train / %d test images, %.0f s)",
                        iteration, r.top1, knn.k, knn.trainCount, knn.testCount, r.seconds))
             if comm.isRoot {
@@ -126,6 +129,7 @@ public final class Trainer {
         var plan: BudgetPlan? = nil
         if budgeted, let minutes = c.timeBudgetMinutes {
             let p = try planTimeBudget(model, minutes: minutes, evalSeconds: Trainer.now() - evalStart)
+            config.budgetPlan = p
             try adoptIterations(it + p.iterations); c = config; L = layout; plan = p
             printPlan(model: model, start: it)
             say(String(format: "  time budget %@: one iteration takes %.2f s (the mean of %d timed ones, +10 %%); %d iterations (%.2f epochs) fit, with "
@@ -139,6 +143,8 @@ public final class Trainer {
             }
         }
         if comm.isRoot { try files.writeAtomically(configJSON(), to: files.configFile) }
+        if let minutes = c.timeBudgetMinutes { deadline = BudgetDeadline(end: startedAt + minutes * 60, plan: c.budgetPlan) }
+        var outOfTime = false
         let schedule = L.schedule(c)
         var monitor = CollapseMonitor()
 
@@ -165,6 +171,7 @@ public final class Trainer {
             let logs = it == firstIteration || (it + 1) % c.logEvery == 0 || it + 1 == L.stopIteration
             let step = try trainStep(model, loader: loader, hyper: hyper, scratch: scratch, iteration: it, statistics: logs,
                                      lastCheckpoint: lastCheckpoint)
+            if let slow = fault?.slowFrom, it >= slow { Thread.sleep(forTimeInterval: Trainer.now() - t0) }   // test: a machine that slows down
             it += 1
             losses.append(step.loss.0)
             let dt = Trainer.now() - t0
@@ -173,8 +180,16 @@ public final class Trainer {
                       compute: step.compute, images: L.globalBatch)
             epochMeter.add(loss: step.loss.0, lr: hyper.lr, wd: hyper.weightDecay, replaced: step.replaced)
             let epochEnds = it % L.iterationsPerEpoch == 0
-            let stopping = it == L.stopIteration
-            let saveLatest = stopping || epochEnds || (c.saveckpIters > 0 && it % c.saveckpIters == 0)
+            let checkpointDue = epochEnds || (c.saveckpIters > 0 && it % c.saveckpIters == 0)
+            let evalDue = c.evaluates && ((c.evalEveryIters > 0 && it % c.evalEveryIters == 0)
+                                          || (epochEnds && c.evalEvery > 0 && (it / L.iterationsPerEpoch) % c.evalEvery == 0))
+            if it < L.stopIteration, let d = deadline {
+                // Rank 0's clock decides for every rank.
+                outOfTime = rootDecides(!d.oneMoreFits(now: Trainer.now(), recentSteps: stepTimes.suffix(20), checkpointNow: checkpointDue,
+                                                       evalNow: evalDue, finalEval: c.evaluates && c.evalEveryIters > 0))
+            }
+            let stopping = it == L.stopIteration || outOfTime
+            let saveLatest = stopping || checkpointDue
             if it % c.checkEvery == 0 || saveLatest { try checkConsistency(model, iteration: it) }
             if logs {
                 progress(meter: meter, iteration: it, epoch: epoch, hyper: hyper, stepTimes: stepTimes, teacher: step.teacher)
@@ -193,6 +208,8 @@ public final class Trainer {
                 }
             }
             if saveLatest {
+                let w0 = Trainer.now()
+                defer { deadline?.sawCheckpoint(seconds: Trainer.now() - w0) }
                 let info = CheckpointInfo(epoch: it / L.iterationsPerEpoch, iteration: it,
                                           globalSamplePosition: start.globalSamplePosition + (it - firstIteration) * L.globalBatch,
                                           seed: c.seed, worldSize: W, samplesIntoEpoch: (it % L.iterationsPerEpoch) * L.globalBatch)
@@ -212,11 +229,8 @@ public final class Trainer {
                 lastCheckpoint = files.latestCheckpoint
                 if !written.isEmpty { say("checkpoint: " + written.joined(separator: ", ") + " (iteration \(it))") }
             }
-            if c.evaluates && ((c.evalEveryIters > 0 && it % c.evalEveryIters == 0)
-                               || (epochEnds && c.evalEvery > 0 && (it / L.iterationsPerEpoch) % c.evalEvery == 0)
-                               || (stopping && c.evalEveryIters > 0)) {
-                evaluate(it)
-            }
+            if evalDue || (stopping && c.evaluates && c.evalEveryIters > 0) { evaluate(it) }
+            if outOfTime { break }
         }
         let seconds = Trainer.now() - runStart
         if let plan {
@@ -228,7 +242,15 @@ public final class Trainer {
                 files.appendLog(RunFiles.jsonLine(["budget_s": plan.budgetSeconds, "used_s": used, "training_s": seconds, "iterations": it - firstIteration]))
             }
         }
-        if it < L.totalIterations {
+        if outOfTime {
+            let recent = stepTimes.suffix(100)
+            say(String(format: "time budget reached: stopped at iteration %d of the %d planned, %d short (recent iterations took %.2f s against the %.2f s "
+                       + "planned: the machine ran slower than the probe measured). The checkpoint holds the state; run the same command again "
+                       + "to finish the plan (the schedules then end where they should).",
+                       it, L.stopIteration, L.stopIteration - it, recent.reduce(0, +) / Double(max(recent.count, 1)),
+                       c.budgetPlan?.stepSeconds ?? .nan))
+            if comm.isRoot { files.appendLog(RunFiles.jsonLine(["iteration": it, "stopped": "time budget", "planned_iterations": L.stopIteration])) }
+        } else if it < L.totalIterations {
             say(String(format: "stopped at iteration %d of %d (--max-iters) after %@; run the same command with a larger --max-iters to continue",
                        it, L.totalIterations, Trainer.duration(seconds)))
         } else {
@@ -244,6 +266,8 @@ public final class Trainer {
         var resumed: Bool, epoch: Int, samplesIntoEpoch: Int, worldSize: Int, globalSamplePosition: Int
         /// The iteration count a --time-budget run planned, from the checkpoint's configuration.
         var plannedIterations: Int? = nil
+        /// That run's plan (its cost figures seed the deadline check).
+        var budgetPlan: BudgetPlan? = nil
     }
 
     /// Fixes the schedule length (a --time-budget plan) and recomputes the layout.
@@ -266,7 +290,10 @@ public final class Trainer {
                     say("resuming from \(path): iteration \(info.iteration), epoch \(info.epoch), \(info.samplesIntoEpoch) samples into the epoch")
                     if let old = Trainer.storedConfig(path) {
                         for d in recipeDifferences(from: old) { say("note: \(d)") }
-                        if old.timeBudgetMinutes != nil, let n = old.iterations { header["planned"] = String(n) }
+                        if old.timeBudgetMinutes != nil, let n = old.iterations {
+                            header["planned"] = String(n)
+                            if let p = old.budgetPlan, let j = try? JSONEncoder().encode(p) { header["plan"] = String(decoding: j, as: UTF8.self) }
+                        }
                     }
                 } catch { header["error"] = "\(error)" }
             } else if resumeFrom != nil || requireResume {
@@ -282,7 +309,8 @@ public final class Trainer {
             return Start(resumed: false, epoch: 0, samplesIntoEpoch: 0, worldSize: comm.size, globalSamplePosition: 0)
         }
         return Start(resumed: true, epoch: info.epoch, samplesIntoEpoch: info.samplesIntoEpoch, worldSize: info.worldSize,
-                     globalSamplePosition: info.globalSamplePosition, plannedIterations: header["planned"].flatMap { Int($0) })
+                     globalSamplePosition: info.globalSamplePosition, plannedIterations: header["planned"].flatMap { Int($0) },
+                     budgetPlan: header["plan"].flatMap { try? JSONDecoder().decode(BudgetPlan.self, from: Data($0.utf8)) })
     }
 
     /// The float state every rank holds identically besides the AdamW step counts: student,
@@ -298,7 +326,7 @@ public final class Trainer {
         var ignored: Set<String> = ["outputDir", "maxIters", "threads", "loaderThreads", "logEvery", "checkEvery", "dataPath"]
         if config.timeBudgetMinutes != nil { ignored.insert("iterations") }   // the plan, adopted from the checkpoint
         if config.iterationMode { ignored.insert("epochs") }                   // derived from the iterations
-        return Set(a.keys).union(b.keys).sorted().filter { !ignored.contains($0) && a[$0] != b[$0] }.map {
+        return Set(a.keys).union(b.keys).sorted().filter { !ignored.contains($0) && !$0.hasPrefix("budgetPlan") && a[$0] != b[$0] }.map {
             "\($0) was \(a[$0] ?? "—") in the checkpoint's run, now \(b[$0] ?? "—")"
         }
     }
@@ -310,6 +338,14 @@ public final class Trainer {
     }
 
     // MARK: - Collective helpers
+
+    /// Rank 0's answer on every rank.
+    func rootDecides(_ yes: Bool) -> Bool {
+        guard comm.size > 1 else { return yes }
+        var v: [Float] = [yes ? 1 : 0]
+        v.withUnsafeMutableBufferPointer { comm.broadcast($0.baseAddress!, count: 1, root: 0) }
+        return v[0] != 0
+    }
 
     /// Every rank learns rank 0's error (if any) and throws it.
     func agree(_ rootError: String?) throws {
@@ -476,7 +512,8 @@ struct EpochMeter {
 /// every rank stops cleanly. ESVIT_DUMP_GRADIENTS=DIR: rank 0 writes the averaged gradient of
 /// every iteration to DIR/grads<ITER>.safetensors (data-parallel equivalence tests).
 struct Fault {
-    var nanAt: Int? = nil, desyncAt: Int? = nil, dumpGradients: String? = nil
+    /// ESVIT_FAULT=nan@IT, desync@IT[:RANK], slow@IT (from iteration IT on, every iteration takes twice as long).
+    var nanAt: Int? = nil, desyncAt: Int? = nil, slowFrom: Int? = nil, dumpGradients: String? = nil
     static func fromEnvironment(rank: Int) -> Fault? {
         let env = ProcessInfo.processInfo.environment
         var f = Fault()
@@ -488,7 +525,7 @@ struct Fault {
             let rest = kv[1].split(separator: ":")
             guard let at = Int(rest[0]) else { continue }
             if rest.count > 1, let r = Int(rest[1]), r != rank { continue }
-            if kv[0] == "nan" { f.nanAt = at } else if kv[0] == "desync" { f.desyncAt = at }
+            if kv[0] == "nan" { f.nanAt = at } else if kv[0] == "desync" { f.desyncAt = at } else if kv[0] == "slow" { f.slowFrom = at }
         }
         return f
     }
