@@ -1,6 +1,6 @@
 // `esvit visualize attention`: the last block's attention maps of a checkpoint's backbone for one
 // query position, one tile per head sorted by entropy, the 60 %-mass set highlighted, beside the
-// input (paper Fig. 6). Written as JPEG.
+// input (paper Fig. 6). Written as PNG or JPEG, by the --out suffix.
 import ArgumentParser
 import ESData
 import ESEval
@@ -22,12 +22,14 @@ struct PictureOptions: ParsableArguments {
     @Option(help: "A JPEG image.") var image: String?
     @Option(help: "Use this Fashion-MNIST test image instead of --image.") var fashionIndex: Int?
     @Option(help: "Dataset location for --fashion-index.") var dataPath: String = FashionMNIST.defaultRoot
-    @Option(help: "Output JPEG file.") var out: String
+    @Option(help: "Output file: .png (lossless) or .jpg/.jpeg.") var out: String
 
     func validate() throws {
         if (image == nil) == (fashionIndex == nil) { throw ValidationError("give exactly one of --image FILE or --fashion-index N") }
         let o = out.lowercased()
-        if !(o.hasSuffix(".jpg") || o.hasSuffix(".jpeg")) { throw ValidationError("--out must end in .jpg or .jpeg (JPEG output)") }
+        if !(o.hasSuffix(".png") || o.hasSuffix(".jpg") || o.hasSuffix(".jpeg")) {
+            throw ValidationError("--out must end in .png, .jpg or .jpeg (the suffix picks the format), got \(out)")
+        }
     }
 
     /// The backbone, the image, and the normalisation that goes with its source.
@@ -47,7 +49,8 @@ struct PictureOptions: ParsableArguments {
 
     func write(_ picture: RGBImage) throws {
         do {
-            let data = try JPEG.encode(picture.pixels, width: picture.width, height: picture.height, components: 3)
+            let data = out.lowercased().hasSuffix(".png") ? try PNG.encode(picture)
+                : try JPEG.encode(picture.pixels, width: picture.width, height: picture.height, components: 3)
             try AtomicFile.write(data, to: out)
         } catch { throw CLIError("cannot write \(out): \(error)") }
     }
@@ -56,7 +59,7 @@ struct PictureOptions: ParsableArguments {
 struct VisualizeCorrespondence: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "correspondence",
-        abstract: "Two random crops of an image with their best-matching regions joined by numbered lines (JPEG).",
+        abstract: "Two random crops of an image with their best-matching regions joined by numbered lines (PNG or JPEG).",
         discussion: """
         View 1 is a RandomResizedCrop with scale (1, 1), view 2 one with scale (0.4, 0.6), as upstream's \
         --vis_correspondence; each final token of view 1 is matched to its most similar token of view 2 \
@@ -88,7 +91,7 @@ struct VisualizeCorrespondence: ParsableCommand {
 struct VisualizeAttention: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "attention",
-        abstract: "Last-block attention maps per head for one query token, sorted by entropy, beside the input (JPEG).",
+        abstract: "Last-block attention maps per head for one query token, sorted by entropy, beside the input (PNG or JPEG).",
         discussion: """
         The image goes through the evaluation transform at the checkpoint's input size. The first tile \
         is that input with the query cell outlined; each further tile is one head's attention of the \
@@ -97,7 +100,7 @@ struct VisualizeAttention: ParsableCommand {
         --mass of the attention dimmed.
 
         Examples:
-          esvit visualize attention --checkpoint runs/quickstart/checkpoint.safetensors --fashion-index 0 --out attn.jpg
+          esvit visualize attention --checkpoint runs/quickstart/checkpoint.safetensors --fashion-index 0 --out attn.png
           esvit visualize attention --checkpoint ckpt.safetensors --image photo.jpg --query 3,3 --out attn.jpg
         """)
 

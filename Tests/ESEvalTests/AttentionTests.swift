@@ -38,7 +38,7 @@ final class AttentionTests: XCTestCase {
         XCTAssertEqual(AttentionView.massMask([0.1, 0.5, 0.2, 0.2], fraction: 0.5), [false, true, false, false])
     }
 
-    func testCommandWritesTheTiledJPEG() throws {
+    func testCommandWritesTheTiledPictureAsJPEGOrPNG() throws {
         guard FileManager.default.fileExists(atPath: FashionMNIST.defaultRoot) else { throw XCTSkip("dataset-fashion-mnist is not installed") }
         let tmp = try TemporaryDirectory(prefix: "esvit-attn")
         var w = SafeTensorsWriter()
@@ -53,9 +53,17 @@ final class AttentionTests: XCTestCase {
         let (img, _) = try JPEG.decode(file: tmp.path("a.jpg"))
         XCTAssertEqual(img.width, 480); XCTAssertEqual(img.height, 140)
         let (c2, o2) = try TestProcess.run(TestProcess.esvit, ["visualize", "attention", "--checkpoint", tmp.path("b.safetensors"), "--arch", "swin_mini",
-                                                               "--fashion-index", "5", "--out", tmp.path("a.png")])
-        XCTAssertEqual(c2, 64, o2)
-        XCTAssertTrue(o2.contains("--out must end in .jpg or .jpeg"), o2)
+                                                               "--fashion-index", "5", "--tile", "64", "--out", tmp.path("a.png")])
+        XCTAssertEqual(c2, 0, o2)
+        // The same picture as PNG: signature and IHDR size (the encoder's pixels are checked in CurvesTests).
+        let png = [UInt8](try Data(contentsOf: URL(fileURLWithPath: tmp.path("a.png"))))
+        XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        func be32(_ o: Int) -> Int { png[o..<(o + 4)].reduce(0) { $0 << 8 | Int($1) } }
+        XCTAssertEqual(be32(16), 480); XCTAssertEqual(be32(20), 140)
+        let (c4, o4) = try TestProcess.run(TestProcess.esvit, ["visualize", "attention", "--checkpoint", tmp.path("b.safetensors"), "--arch", "swin_mini",
+                                                               "--fashion-index", "5", "--out", tmp.path("a.bmp")])
+        XCTAssertEqual(c4, 64, o4)
+        XCTAssertTrue(o4.contains("--out must end in .png, .jpg or .jpeg"), o4)
         // Correspondence: two 96 px views with 24 px margins → 3·24 + 2·96 = 264 by 2·24 + 96 = 144; 10 pairs listed.
         let (c3, o3) = try TestProcess.run(TestProcess.esvit, ["visualize", "correspondence", "--checkpoint", tmp.path("b.safetensors"), "--arch",
                                                                "swin_mini", "--fashion-index", "5", "--tile", "96", "--out", tmp.path("c.jpg")])
