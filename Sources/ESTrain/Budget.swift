@@ -152,7 +152,9 @@ extension Trainer {
 struct BudgetDeadline {
     /// Trainer.now() at which the budget ends.
     let end: Double
-    private(set) var stepSeconds: Double, checkpointSeconds: Double, evalSeconds: Double
+    /// The plan's step; the checkpoint and evaluation costs grow with what the run measures.
+    let stepSeconds: Double
+    private(set) var checkpointSeconds: Double, evalSeconds: Double
 
     init(end: Double, plan: BudgetPlan?) {
         self.end = end

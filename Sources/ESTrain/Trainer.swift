@@ -145,6 +145,7 @@ public final class Trainer {
         if comm.isRoot { try files.writeAtomically(configJSON(), to: files.configFile) }
         if let minutes = c.timeBudgetMinutes { deadline = BudgetDeadline(end: startedAt + minutes * 60, plan: c.budgetPlan) }
         var outOfTime = false
+        let evaluatesAtEnd = c.evaluates && c.evalEveryIters > 0
         let schedule = L.schedule(c)
         var monitor = CollapseMonitor()
 
@@ -186,7 +187,7 @@ public final class Trainer {
             if it < L.stopIteration, let d = deadline {
                 // Rank 0's clock decides for every rank.
                 outOfTime = rootDecides(!d.oneMoreFits(now: Trainer.now(), recentSteps: stepTimes.suffix(20), checkpointNow: checkpointDue,
-                                                       evalNow: evalDue, finalEval: c.evaluates && c.evalEveryIters > 0))
+                                                       evalNow: evalDue, finalEval: evaluatesAtEnd))
             }
             let stopping = it == L.stopIteration || outOfTime
             let saveLatest = stopping || checkpointDue
@@ -229,7 +230,7 @@ public final class Trainer {
                 lastCheckpoint = files.latestCheckpoint
                 if !written.isEmpty { say("checkpoint: " + written.joined(separator: ", ") + " (iteration \(it))") }
             }
-            if evalDue || (stopping && c.evaluates && c.evalEveryIters > 0) { evaluate(it) }
+            if evalDue || (stopping && evaluatesAtEnd) { evaluate(it) }
             if outOfTime { break }
         }
         let seconds = Trainer.now() - runStart
