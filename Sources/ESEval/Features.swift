@@ -129,6 +129,8 @@ public enum FeatureExtractor {
         let out = FloatBuffer(count: N * C)
         var meta = [Double](repeating: 0, count: N + 1)     // labels, then the unreadable count
         let batches = (N + B - 1) / B
+        // This rank's share: the images of every comm.size-th batch, from batch comm.rank.
+        let share = stride(from: comm.rank, to: batches, by: comm.size).reduce(0) { $0 + min(B, N - $1 * B) }
         let t0 = DispatchTime.now().uptimeNanoseconds
         var lastReport = 0.0, done = 0
         let lock = NSLock()
@@ -148,11 +150,10 @@ public enum FeatureExtractor {
             meta[N] += Double(bad)
             done += n
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-            if elapsed - lastReport > 10 || done * comm.size >= N {
+            if elapsed - lastReport > 10 || done >= share {
                 lastReport = elapsed
-                let total = Double(N) / Double(comm.size)
-                let eta = elapsed / Double(done) * max(0, total - Double(done))
-                progress(String(format: "  %@: %d/%d images%@, %.0f img/s, ETA %.0fs", what, done, Int(total.rounded(.up)), comm.size > 1 ? " (rank 0's share)" : "",
+                let eta = elapsed / Double(done) * Double(share - done)
+                progress(String(format: "  %@: %d/%d images%@, %.0f img/s, ETA %.0fs", what, done, share, comm.size > 1 ? " (rank 0's share)" : "",
                                 Double(done) / max(elapsed, 1e-9), eta))
             }
         }

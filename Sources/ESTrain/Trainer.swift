@@ -245,11 +245,13 @@ public final class Trainer {
         }
         if outOfTime {
             let recent = stepTimes.suffix(100)
-            say(String(format: "time budget reached: stopped at iteration %d of the %d planned, %d short (recent iterations took %.2f s against the %.2f s "
-                       + "planned: the machine ran slower than the probe measured). The checkpoint holds the state; run the same command again "
+            let recentMean = recent.reduce(0, +) / Double(max(recent.count, 1))
+            // A run resumed from a checkpoint written before plans were stored has no planned step time to compare with.
+            let against = c.budgetPlan.map { String(format: " against the %.2f s planned", $0.stepSeconds) } ?? ""
+            say(String(format: "time budget reached: stopped at iteration %d of the %d planned, %d short (recent iterations took %.2f s%@: "
+                       + "the machine ran slower than the probe measured). The checkpoint holds the state; run the same command again "
                        + "to finish the plan (the schedules then end where they should).",
-                       it, L.stopIteration, L.stopIteration - it, recent.reduce(0, +) / Double(max(recent.count, 1)),
-                       c.budgetPlan?.stepSeconds ?? .nan))
+                       it, L.stopIteration, L.stopIteration - it, recentMean, against))
             if comm.isRoot { files.appendLog(RunFiles.jsonLine(["iteration": it, "stopped": "time budget", "planned_iterations": L.stopIteration])) }
         } else if it < L.totalIterations {
             say(String(format: "stopped at iteration %d of %d (--max-iters) after %@; run the same command with a larger --max-iters to continue",
