@@ -145,7 +145,8 @@ public final class Trainer {
         if comm.isRoot { try files.writeAtomically(configJSON(), to: files.configFile) }
         if let minutes = c.timeBudgetMinutes { deadline = BudgetDeadline(end: startedAt + minutes * 60, plan: c.budgetPlan) }
         var outOfTime = false
-        let evaluatesAtEnd = c.evaluates && c.evalEveryIters > 0
+        // --eval-every-iters also evaluates the last iteration (--eval-every alone evaluates at epoch ends only).
+        let evaluatesAtEnd = c.evalEveryIters > 0
         let schedule = L.schedule(c)
         var monitor = CollapseMonitor()
 
@@ -182,8 +183,8 @@ public final class Trainer {
             epochMeter.add(loss: step.loss.0, lr: hyper.lr, wd: hyper.weightDecay, replaced: step.replaced)
             let epochEnds = it % L.iterationsPerEpoch == 0
             let checkpointDue = epochEnds || (c.saveckpIters > 0 && it % c.saveckpIters == 0)
-            let evalDue = c.evaluates && ((c.evalEveryIters > 0 && it % c.evalEveryIters == 0)
-                                          || (epochEnds && c.evalEvery > 0 && (it / L.iterationsPerEpoch) % c.evalEvery == 0))
+            let evalDue = (c.evalEveryIters > 0 && it % c.evalEveryIters == 0)
+                || (epochEnds && c.evalEvery > 0 && (it / L.iterationsPerEpoch) % c.evalEvery == 0)
             if it < L.stopIteration, let d = deadline {
                 // Rank 0's clock decides for every rank.
                 outOfTime = rootDecides(!d.oneMoreFits(now: Trainer.now(), recentSteps: stepTimes.suffix(20), checkpointNow: checkpointDue,
