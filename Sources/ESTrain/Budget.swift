@@ -48,20 +48,45 @@ public struct BudgetPlan: Codable, Equatable, Sendable {
     }
 }
 
+// The evaluation and checkpoint schedule, stated once: the training loop asks the predicates after
+// each finished iteration `it` (1-based), and the planner counts what they say for a T-iteration
+// run (exactly, by inclusion-exclusion: BudgetTests checks the counts against the predicates).
 extension PretrainConfig {
-    /// Periodic evaluations after iteration 0 in a run of `t` iterations (the one at iteration 0
-    /// has already run when the plan is made).
-    func evaluationCount(iterations t: Int, iterationsPerEpoch ipe: Int) -> Int {
-        guard evaluates else { return 0 }
-        var n = 0
-        if evalEveryIters > 0 { n += (t + evalEveryIters - 1) / evalEveryIters }     // every N and the end
-        if evalEvery > 0 { n += t / ipe / evalEvery }
-        return n
+    /// A periodic k-NN evaluation follows iteration `it`: every --eval-every-iters, and at the end
+    /// of every --eval-every-th epoch.
+    func evaluationDue(after it: Int, iterationsPerEpoch ipe: Int) -> Bool {
+        (evalEveryIters > 0 && it % evalEveryIters == 0) || (evalEvery > 0 && it % (evalEvery * ipe) == 0)
+    }
+    /// --eval-every-iters also evaluates the last iteration (--eval-every alone evaluates at epoch ends only).
+    var evaluatesAtEnd: Bool { evalEveryIters > 0 }
+    /// checkpoint.safetensors is written after iteration `it`: at every epoch end and every
+    /// --saveckp-iters (and, whatever this says, after the last iteration).
+    func checkpointDue(after it: Int, iterationsPerEpoch ipe: Int) -> Bool {
+        it % ipe == 0 || (saveckpIters > 0 && it % saveckpIters == 0)
     }
 
-    /// Checkpoint writes in a run of `t` iterations (every --saveckp-iters, epoch ends, the end).
+    /// Evaluations after iteration 0 in a run of `t` iterations (the one at iteration 0 has
+    /// already run when the plan is made).
+    func evaluationCount(iterations t: Int, iterationsPerEpoch ipe: Int) -> Int {
+        guard t > 0 else { return 0 }
+        let due = Self.multiples(upTo: t, of: evalEveryIters, or: evalEvery * ipe)
+        return due + (evaluatesAtEnd && !evaluationDue(after: t, iterationsPerEpoch: ipe) ? 1 : 0)
+    }
+
+    /// Checkpoint writes in a run of `t` iterations.
     func checkpointCount(iterations t: Int, iterationsPerEpoch ipe: Int) -> Int {
-        (saveckpIters > 0 ? t / saveckpIters : 0) + t / ipe + 1
+        guard t > 0 else { return 0 }
+        return Self.multiples(upTo: t, of: ipe, or: saveckpIters) + (checkpointDue(after: t, iterationsPerEpoch: ipe) ? 0 : 1)
+    }
+
+    /// How many of 1...t are multiples of `a` or of `b` (a period ≤ 0 is off).
+    static func multiples(upTo t: Int, of a: Int, or b: Int) -> Int {
+        func count(_ m: Int) -> Int { m > 0 ? t / m : 0 }
+        guard a > 0, b > 0 else { return count(a) + count(b) }
+        var (x, y) = (a, b)
+        while y != 0 { (x, y) = (y, x % y) }
+        let lcm = a / x * b
+        return count(a) + count(b) - count(lcm)
     }
 }
 

@@ -145,8 +145,6 @@ public final class Trainer {
         if comm.isRoot { try files.writeAtomically(configJSON(), to: files.configFile) }
         if let minutes = c.timeBudgetMinutes { deadline = BudgetDeadline(end: startedAt + minutes * 60, plan: c.budgetPlan) }
         var outOfTime = false
-        // --eval-every-iters also evaluates the last iteration (--eval-every alone evaluates at epoch ends only).
-        let evaluatesAtEnd = c.evalEveryIters > 0
         let schedule = L.schedule(c)
         var monitor = CollapseMonitor()
 
@@ -182,13 +180,12 @@ public final class Trainer {
                       compute: step.compute, images: L.globalBatch)
             epochMeter.add(loss: step.loss.0, lr: hyper.lr, wd: hyper.weightDecay, replaced: step.replaced)
             let epochEnds = it % L.iterationsPerEpoch == 0
-            let checkpointDue = epochEnds || (c.saveckpIters > 0 && it % c.saveckpIters == 0)
-            let evalDue = (c.evalEveryIters > 0 && it % c.evalEveryIters == 0)
-                || (epochEnds && c.evalEvery > 0 && (it / L.iterationsPerEpoch) % c.evalEvery == 0)
+            let checkpointDue = c.checkpointDue(after: it, iterationsPerEpoch: L.iterationsPerEpoch)
+            let evalDue = c.evaluationDue(after: it, iterationsPerEpoch: L.iterationsPerEpoch)
             if it < L.stopIteration, let d = deadline {
                 // Rank 0's clock decides for every rank.
                 outOfTime = rootDecides(!d.oneMoreFits(now: Trainer.now(), recentSteps: stepTimes.suffix(20), checkpointNow: checkpointDue,
-                                                       evalNow: evalDue, finalEval: evaluatesAtEnd))
+                                                       evalNow: evalDue, finalEval: c.evaluatesAtEnd))
             }
             let stopping = it == L.stopIteration || outOfTime
             let saveLatest = stopping || checkpointDue
@@ -231,7 +228,7 @@ public final class Trainer {
                 lastCheckpoint = files.latestCheckpoint
                 if !written.isEmpty { say("checkpoint: " + written.joined(separator: ", ") + " (iteration \(it))") }
             }
-            if evalDue || (stopping && evaluatesAtEnd) { evaluate(it) }
+            if evalDue || (stopping && c.evaluatesAtEnd) { evaluate(it) }
             if outOfTime { break }
         }
         let seconds = Trainer.now() - runStart

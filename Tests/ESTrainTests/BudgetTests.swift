@@ -1,11 +1,14 @@
 // Learning on a CPU budget (--time-budget, --iterations, presets, collapse monitoring):
-//   * the planner picks the largest iteration count whose predicted time fits;
+//   * the planner picks the largest iteration count whose predicted time fits, and counts the
+//     evaluations and checkpoint writes the training loop will do;
 //   * a budgeted run prints its plan, finishes inside its budget, and its schedules end where
 //     they should (lr at min_lr, wd at its end value, momentum 1, temperature warmed up at 10 %);
 //   * the --iterations N it prints reproduces it bit for bit (the timing probe leaves no trace);
 //   * presets expand to options the command line overrides; epoch options are refused with a
 //     budget; the collapse monitor warns once, only when a signature persists.
 @testable import ESTrain
+import ESData
+import ESModel
 import ESTestSupport
 import Foundation
 import XCTest
@@ -26,6 +29,32 @@ final class BudgetPlanTests: XCTestCase {
         // Nothing fits: zero iterations (the trainer turns that into an error with the numbers).
         XCTAssertEqual(BudgetPlan(budgetSeconds: 10, elapsedSeconds: 12, stepSeconds: 1, evalSeconds: 0, checkpointSeconds: 0,
                                   evaluations: { _ in 0 }, checkpoints: { _ in 0 }).iterations, 0)
+    }
+
+    func testPlannerCountsTheScheduleTheLoopFollows() throws {
+        // The planner's closed-form counts against the loop's predicates asked after every
+        // iteration, for periods that coincide, nest, are coprime or are off.
+        var c = PretrainConfig(arch: "swin_mini", backbone: try XCTUnwrap(SwinConfig.preset("swin_mini")),
+                               head: HeadConfig(hidden: 8, bottleneck: 4, outDim: 16, normLastLayer: false), useDensePrediction: false,
+                               crops: .fashionMNIST, dataset: "fashion-mnist", dataPath: "", outputDir: "")
+        var cases = 0
+        for ipe in [1, 7, 12] {
+            for (every, everyIters) in [(0, 0), (0, 5), (1, 0), (2, 0), (1, 4), (3, 6), (2, 14)] {
+                for saveIters in [0, 1, 6, 10] {
+                    c.evalEvery = every; c.evalEveryIters = everyIters; c.saveckpIters = saveIters
+                    for t in [1, 2, 5, 6, 12, 13, 28, 84, 85, 100] {
+                        let evals = (1...t).filter { c.evaluationDue(after: $0, iterationsPerEpoch: ipe) || ($0 == t && c.evaluatesAtEnd) }.count
+                        let ckpts = (1...t).filter { c.checkpointDue(after: $0, iterationsPerEpoch: ipe) || $0 == t }.count
+                        let what = "ipe \(ipe), --eval-every \(every), --eval-every-iters \(everyIters), --saveckp-iters \(saveIters), \(t) iterations"
+                        XCTAssertEqual(c.evaluationCount(iterations: t, iterationsPerEpoch: ipe), evals, what)
+                        XCTAssertEqual(c.checkpointCount(iterations: t, iterationsPerEpoch: ipe), ckpts, what)
+                        cases += 1
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(cases, 3 * 7 * 4 * 10)
+        XCTAssertEqual(c.evaluationCount(iterations: 0, iterationsPerEpoch: 7), 0)
     }
 
     func testPresetsExpandAndTheCommandLineWins() throws {
