@@ -77,7 +77,7 @@ struct Pretrain: ParsableCommand {
     @Option(help: "fashion-mnist (IDX files) or folder (ImageNet layout: root/<class>/<image>.jpg).") var dataset: String = "fashion-mnist"
     @Option(help: "Dataset location (default for fashion-mnist: \(FashionMNIST.defaultRoot)).") var dataPath: String?
 
-    @Option(help: "Output folder: checkpoints, log.txt, config.json.") var outputDir: String
+    @Option(help: "Output folder: checkpoints, log.txt, config.json (required, except with --print-preset).") var outputDir: String?
     @Option(help: "Keep a numbered checkpoint every N epochs (0: none).") var saveckpFreq: Int = 5
     @Option(help: "Overwrite checkpoint.safetensors every N iterations (0: only at epoch ends and the end).") var saveckpIters: Int = 100
     @Option(help: "Seed for initialisation, sample order and every augmentation draw.") var seed: UInt64 = 0
@@ -116,7 +116,7 @@ struct Pretrain: ParsableCommand {
                                     std: fashion ? MultiCropConfig.fashionStd : MultiCropConfig.imagenetStd)
         crops.blurSigma = blurSigma
         var c = PretrainConfig(arch: archOptions.arch, backbone: backbone, head: head, useDensePrediction: useDensePrediction, crops: crops,
-                               dataset: dataset, dataPath: dataPath ?? (fashion ? FashionMNIST.defaultRoot : ""), outputDir: outputDir)
+                               dataset: dataset, dataPath: dataPath ?? (fashion ? FashionMNIST.defaultRoot : ""), outputDir: outputDir ?? "")
         c.momentumTeacher = momentumTeacher; c.teacherTemp = teacherTemp; c.warmupTeacherTemp = warmupTeacherTemp
         c.warmupTeacherTempEpochs = warmupTeacherTempEpochs ?? 30; c.lr = lr; c.minLR = minLr; c.warmupEpochs = warmupEpochs ?? 10
         c.weightDecay = weightDecay; c.weightDecayEnd = weightDecayEnd; c.clipGrad = clipGrad; c.freezeLastLayer = freezeLastLayer ?? 1
@@ -137,6 +137,7 @@ struct Pretrain: ParsableCommand {
             throw ValidationError("unknown --preset '\(p)'; choose one of \(RecipePreset.all.map(\.name).joined(separator: ", "))")
         }
         if printPreset { return }
+        if outputDir == nil { throw ValidationError("missing --output-dir DIR: the folder for checkpoints, log.txt and config.json (a run already there is resumed)") }
         if iterations != nil && timeBudget != nil { throw ValidationError("use either --iterations or --time-budget, not both (a budgeted run prints the --iterations that reproduces it)") }
         if (iterations != nil || timeBudget != nil) && epochs != nil {
             throw ValidationError("--epochs sizes the run in epochs; with --iterations or --time-budget leave it out (the run length is set by those)")
