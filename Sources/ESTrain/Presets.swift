@@ -23,9 +23,16 @@ public struct RecipePreset: Sendable {
     public static let all: [RecipePreset] = [
         RecipePreset(name: "fm-quick", summary: "Fashion-MNIST, 15 minutes on 2 cores (the README quick start)",
                      options: ["--time-budget", "15", "--eval-every-iters", "500"] + fashionMNIST),
-        RecipePreset(name: "fm-2h", summary: "Fashion-MNIST, two hours on 2 cores (add --use-dense-prediction false for the best k-NN: see README)",
-                     options: ["--time-budget", "120", "--eval-every-iters", "2000"] + fashionMNIST),
+        RecipePreset(name: "fm-2h", summary: "Fashion-MNIST, two hours on 2 cores, the full EsViT objective (view + region loss)",
+                     options: twoHours),
+        RecipePreset(name: "fm-2h-noregion", summary: "fm-2h with the region loss off: the best two-hour k-NN and linear probe (see README)",
+                     options: twoHours + ["--use-dense-prediction", "false"]),
     ]
+
+    /// The two-hour recipe. At this budget the region loss costs about 1.5 k-NN points (README,
+    /// "Fashion-MNIST results"), so the view-loss-only twin is shipped beside it; `fm-2h` keeps
+    /// the region loss because the EsViT objective is what this tool is for.
+    static let twoHours = ["--time-budget", "120", "--eval-every-iters", "2000"] + fashionMNIST
 
     public static func named(_ name: String) -> RecipePreset? { all.first { $0.name == name } }
 

@@ -74,6 +74,21 @@ final class BudgetPlanTests: XCTestCase {
         XCTAssertEqual(RecipePreset.expand(["--output-dir", "x"]), ["--output-dir", "x"], "no preset: unchanged")
         XCTAssertEqual(RecipePreset.expand(["--preset", "nope"]), ["--preset", "nope"], "unknown presets are left to validation")
         for p in RecipePreset.all { XCTAssertTrue(p.options.contains("--time-budget"), "\(p.name) is a time-budgeted recipe") }
+        // The README's region-off seeds ran `--preset fm-2h --use-dense-prediction false`;
+        // `--preset fm-2h-noregion` must set exactly the same options to the same values.
+        func options(_ args: [String]) -> [String: [String]] {
+            var table: [String: [String]] = [:], name = ""
+            for a in RecipePreset.expand(args) {
+                if a.hasPrefix("--") { name = a; XCTAssertNil(table[a], "\(a) given twice in \(args)"); table[a] = [] }
+                else { table[name, default: []].append(a) }
+            }
+            table["--preset"] = nil
+            return table
+        }
+        let measured = options(["--preset", "fm-2h", "--use-dense-prediction", "false", "--seed", "2"])
+        XCTAssertEqual(options(["--preset", "fm-2h-noregion", "--seed", "2"]), measured)
+        XCTAssertEqual(measured["--use-dense-prediction"], ["false"])
+        XCTAssertNil(options(["--preset", "fm-2h"])["--use-dense-prediction"], "fm-2h keeps the default: region loss on")
     }
 
     func testCollapseMonitorWarnsOnceWhenASignaturePersists() {
@@ -243,9 +258,12 @@ final class BudgetRunTests: XCTestCase {
         let (c, o) = try Harness.single(BudgetRunTests.tinyIterations + ["--time-budget", "0.001", "--output-dir", tmp.path("short")])
         XCTAssertEqual(c, 1, o)
         XCTAssertTrue(o.contains("is too short: start-up took"), o)
-        // --print-preset shows the expansion and exits.
-        let (c3, o3) = try Harness.single(["--preset", "fm-quick", "--print-preset", "--output-dir", tmp.path("p")])
+        // --print-preset shows the expansion and exits; it needs no --output-dir.
+        let (c3, o3) = try Harness.single(["--preset", "fm-quick", "--print-preset"])
         XCTAssertEqual(c3, 0, o3)
         XCTAssertTrue(o3.contains("--time-budget 15"), o3)
+        let (c4, o4) = try Harness.single(["--preset", "fm-quick"])
+        XCTAssertEqual(c4, 64, o4)
+        XCTAssertTrue(o4.contains("missing --output-dir"), o4)
     }
 }
