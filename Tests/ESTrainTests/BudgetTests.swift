@@ -91,6 +91,23 @@ final class BudgetPlanTests: XCTestCase {
         XCTAssertNil(options(["--preset", "fm-2h"])["--use-dense-prediction"], "fm-2h keeps the default: region loss on")
     }
 
+    /// The deadline asks whether one more iteration fits, so one slow step in the recent window
+    /// sets the estimate (a mean let CI runs overrun by 0.1 %); every cost carries the safety factor.
+    func testDeadlineBudgetsTheSlowestRecentStepAndTheFinalCosts() {
+        var d = BudgetDeadline(end: 100, plan: nil)
+        d.sawCheckpoint(seconds: 0.5); d.sawCheckpoint(seconds: 0.2)
+        d.sawEvaluation(seconds: 2)
+        let recent = ArraySlice(Array(repeating: 0.1, count: 19) + [0.3])
+        let s = Trainer.stepSafety
+        XCTAssertEqual(d.secondsForOneMore(recentSteps: recent, checkpointNow: false, evalNow: false, finalEval: false), (0.3 + 0.5) * s, accuracy: 1e-12)
+        XCTAssertEqual(d.secondsForOneMore(recentSteps: recent, checkpointNow: true, evalNow: true, finalEval: true), (0.3 + 2 * 0.5 + 2 * 2) * s, accuracy: 1e-12)
+        let need = (0.3 + 0.5 + 2) * s
+        XCTAssertTrue(d.oneMoreFits(now: 100 - need - 1e-9, recentSteps: recent, checkpointNow: false, evalNow: false, finalEval: true))
+        XCTAssertFalse(d.oneMoreFits(now: 100 - need + 1e-6, recentSteps: recent, checkpointNow: false, evalNow: false, finalEval: true))
+        XCTAssertEqual(d.secondsForOneMore(recentSteps: [], checkpointNow: false, evalNow: false, finalEval: false), 0.5 * s, accuracy: 1e-12,
+                       "no step measured yet and no plan: only the checkpoint")
+    }
+
     func testCollapseMonitorWarnsOnceWhenASignaturePersists() {
         let K = 1024, lnK = log(Double(K))
         func summary(batch: Double, sample: Double) -> TeacherSummary {
