@@ -106,7 +106,7 @@ final class LoaderTests: XCTestCase {
         let good = try Data(contentsOf: corpus.appendingPathComponent("good_rgb.jpg"))
         try fm.createDirectory(atPath: tmp.path("a"), withIntermediateDirectories: true)
         try fm.createDirectory(atPath: tmp.path("b"), withIntermediateDirectories: true)
-        for k in 0..<10 { fm.createFile(atPath: tmp.path("a/good\(k).jpg"), contents: good) }
+        for k in 0..<10 { _ = fm.createFile(atPath: tmp.path("a/good\(k).jpg"), contents: good) }
         let bad = ["truncated.jpg", "corrupt_header.jpg", "png_named.jpg", "text.jpeg", "empty.jpg", "huge.jpg"]
         for name in bad { try fm.copyItem(atPath: corpus.appendingPathComponent(name).path, toPath: tmp.path("b/" + name)) }
         try fm.createSymbolicLink(atPath: tmp.path("b/dangling.jpg"), withDestinationPath: tmp.path("nowhere.jpg"))
