@@ -27,6 +27,7 @@ struct Pretrain: ParsableCommand {
         Examples:
           launch/run-node.sh -n 2 -- pretrain --preset fm-quick --output-dir runs/fm      (the quick start)
           launch/run-node.sh -n 2 -- pretrain --preset fm-quick --time-budget 60 --output-dir runs/fm60
+          launch/run-node.sh -n 2 -- pretrain --preset fm-2h-noregion --output-dir runs/fm2h   (best two-hour recipe)
           esvit pretrain --output-dir runs/fm --epochs 1 --max-iters 200
           launch/run-node.sh -n 2 -- pretrain --output-dir runs/fm --epochs 10
           mpirun -np 8 --hostfile hosts esvit pretrain --arch swin_tiny --dataset folder --data-path /data/imagenet/train --output-dir runs/in1k
