@@ -44,14 +44,19 @@ public struct RecipePreset: Sendable {
         // The run length is one choice: any of these from the user replaces the preset's.
         let length: Set<String> = ["--time-budget", "--iterations", "--epochs"]
         if !given.isDisjoint(with: length) { given.formUnion(length) }
-        var kept: [String] = []
+        return groups(p.options).filter { !given.contains($0[$0.startIndex]) }.flatMap { $0 } + arguments
+    }
+
+    /// `options` cut into one slice per option: the `--name` and the values that follow it.
+    static func groups(_ options: [String]) -> [ArraySlice<String>] {
+        var out: [ArraySlice<String>] = []
         var j = 0
-        while j < p.options.count {
+        while j < options.count {
             var k = j + 1
-            while k < p.options.count && !p.options[k].hasPrefix("--") { k += 1 }
-            if !given.contains(p.options[j]) { kept += p.options[j..<k] }
+            while k < options.count && !options[k].hasPrefix("--") { k += 1 }
+            out.append(options[j..<k])
             j = k
         }
-        return kept + arguments
+        return out
     }
 }

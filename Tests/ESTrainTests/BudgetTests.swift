@@ -77,10 +77,11 @@ final class BudgetPlanTests: XCTestCase {
         // The README's region-off seeds ran `--preset fm-2h --use-dense-prediction false`;
         // `--preset fm-2h-noregion` must set exactly the same options to the same values.
         func options(_ args: [String]) -> [String: [String]] {
-            var table: [String: [String]] = [:], name = ""
-            for a in RecipePreset.expand(args) {
-                if a.hasPrefix("--") { name = a; XCTAssertNil(table[a], "\(a) given twice in \(args)"); table[a] = [] }
-                else { table[name, default: []].append(a) }
+            var table: [String: [String]] = [:]
+            for g in RecipePreset.groups(RecipePreset.expand(args)) {
+                let name = g[g.startIndex]
+                XCTAssertNil(table[name], "\(name) given twice in \(args)")
+                table[name] = Array(g.dropFirst())
             }
             table["--preset"] = nil
             return table
