@@ -12,7 +12,10 @@
 //   ESObjective  -> ESModel, ESLoss, ESOptim   student/teacher pair and the training step
 //   JPEGShim     -> CJPEG       C: libjpeg-turbo decode/encode with setjmp error handling
 //   ESData       -> ESKernels, CZlib, JPEGShim   datasets (IDX, JPEG folders), sampler, crops
-//   ESDistributed-> CMPI        Communicator (MPI and single-process); the only MPI importer
+//   ESDistributed-> CMPI        Communicator (MPI and single-process), launch checks; the only MPI importer
+//   StopSignals                 C: records SIGTERM/SIGINT/SIGUSR1/2 for a graceful stop
+//   ESEval       -> ESKernels, ESModel, ESObjective, ESData, ESDistributed   k-NN, linear probe, features
+//   ESTrain      -> all above    the data-parallel trainer, presets, run folder and lock
 //   ESTestSupport-> ESKernels   fixtures, approximate comparison, finite differences
 //   esvit        -> all         ArgumentParser commands only
 import PackageDescription
@@ -58,9 +61,10 @@ let package = Package(
         .target(name: "ESLoss", dependencies: ["ESKernels"], swiftSettings: fast),
         .target(name: "ESObjective", dependencies: ["ESKernels", "ESModel", "ESLoss", "ESOptim"], swiftSettings: fast),
         .target(name: "JPEGShim", dependencies: ["CJPEG"], cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "StopSignals"),
         .target(name: "ESData", dependencies: ["ESKernels", "CZlib", "JPEGShim"], swiftSettings: fast),
         .target(name: "ESDistributed", dependencies: ["CMPI"], swiftSettings: fast),
-        .target(name: "ESTrain", dependencies: ["ESKernels", "ESModel", "ESOptim", "ESLoss", "ESObjective", "ESData", "ESDistributed", "ESEval"],
+        .target(name: "ESTrain", dependencies: ["ESKernels", "ESModel", "ESOptim", "ESLoss", "ESObjective", "ESData", "ESDistributed", "ESEval", "StopSignals"],
                 swiftSettings: fast),
         .target(name: "ESEval", dependencies: ["ESKernels", "ESModel", "ESObjective", "ESData", "ESDistributed"], swiftSettings: fast),
         .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),

@@ -31,8 +31,9 @@ case "$bindmode" in
   *) echo "run-cluster: --bind takes core or none" >&2; exit 2 ;;
 esac
 export OPENBLAS_NUM_THREADS=$per
+. launch/graceful.sh     # SIGTERM/Ctrl-C/SIGUSR1 stop the job after a checkpoint (exit 75)
 # shellcheck disable=SC2086
-exec mpirun "${root[@]}" --hostfile "$hostfile" "${np[@]}" "${bind[@]}" \
+run_mpirun_gracefully "${root[@]}" --hostfile "$hostfile" "${np[@]}" "${bind[@]}" \
   --mca pml ob1 --mca btl tcp,vader,self \
   --mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3 \
   -x OPENBLAS_NUM_THREADS ${ESVIT_MPIRUN_FLAGS:-} "$bin" "$@"

@@ -28,5 +28,6 @@ else
   bind=(--oversubscribe --bind-to none --mca mpi_yield_when_idle 1)
 fi
 export OPENBLAS_NUM_THREADS=$per
-exec mpirun "${root[@]}" -np "$ranks" "${bind[@]}" --mca pml ob1 --mca btl self,vader \
+. launch/graceful.sh     # SIGTERM/Ctrl-C/SIGUSR1 stop the job after a checkpoint (exit 75)
+run_mpirun_gracefully "${root[@]}" -np "$ranks" "${bind[@]}" --mca pml ob1 --mca btl self,vader \
   -x OPENBLAS_NUM_THREADS "$bin" "$@"

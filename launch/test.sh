@@ -5,6 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 launch/setup.sh
+# What only the tests need: a real SLURM (slurm-wlm, munge) for the launch tests, iproute2 and
+# util-linux for the simulated cluster and the folder-lock test.
+TEST_PKGS=(slurm-wlm munge iproute2 util-linux)
+missing=()
+for p in "${TEST_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  echo "test: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
 log=$(mktemp)
 status=0
 swift test -c release --disable-swift-testing 2>&1 | tee "$log" | grep -vE "^\[[0-9]+/[0-9]+\]|^Test Case .* started" || true

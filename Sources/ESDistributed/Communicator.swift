@@ -15,6 +15,8 @@ public protocol Communicator: AnyObject {
     func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int)
     func broadcast(_ buffer: UnsafeMutablePointer<UInt8>, count: Int, root: Int)
     func barrier()
+    /// The largest of every rank's `value` (e.g. "did any rank receive a stop signal").
+    func allReduceMax(_ value: Int32) -> Int32
     /// Ends the whole job (every rank) with `code`, printing `message` first.
     func abort(code: Int32, message: String) -> Never
 }
@@ -34,6 +36,7 @@ public final class SingleProcessCommunicator: Communicator {
     public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {}
     public func broadcast(_ buffer: UnsafeMutablePointer<UInt8>, count: Int, root: Int) {}
     public func barrier() {}
+    public func allReduceMax(_ value: Int32) -> Int32 { value }
     public func abort(code: Int32, message: String) -> Never {
         FileHandle.standardError.write(Data((message + "\n").utf8))
         exit(code)
@@ -45,12 +48,6 @@ public final class MPICommunicator: Communicator {
     public let rank: Int, size: Int
     public let processorName: String
     public let chunk: Int
-
-    /// True when this process was started by mpirun/srun (an MPI launcher's environment).
-    public static var launchedByMPI: Bool {
-        let env = ProcessInfo.processInfo.environment
-        return env["OMPI_COMM_WORLD_SIZE"] != nil || env["PMIX_RANK"] != nil || env["PMI_RANK"] != nil
-    }
 
     /// Initialises MPI (once per process; MULTIPLE threading so a watchdog may abort).
     public init(chunkElements: Int = 4 << 20) {
@@ -91,6 +88,12 @@ public final class MPICommunicator: Communicator {
 
     public func barrier() { MPI_Barrier(CMPI_COMM_WORLD) }
 
+    public func allReduceMax(_ value: Int32) -> Int32 {
+        var v = value
+        MPI_Allreduce(cmpi_in_place(), &v, 1, CMPI_INT32_T, CMPI_MAX, CMPI_COMM_WORLD)
+        return v
+    }
+
     public func abort(code: Int32, message: String) -> Never {
         FileHandle.standardError.write(Data(("rank \(rank): " + message + "\n").utf8))
         MPI_Abort(CMPI_COMM_WORLD, code)
@@ -105,7 +108,15 @@ public final class MPICommunicator: Communicator {
     }
 }
 
-/// MPI under a launcher, a single process otherwise.
-public func makeCommunicator() -> Communicator {
-    MPICommunicator.launchedByMPI ? MPICommunicator() : SingleProcessCommunicator()
+/// MPI under a launcher, a single process otherwise. Throws `LaunchMismatch` (before any work)
+/// when the launcher started a different number of tasks than MPI's world holds.
+public func makeCommunicator(launch: LaunchEnvironment = LaunchEnvironment()) throws -> Communicator {
+    // Without any wire-up MPI could only form a world of 1; no need to start it to know that.
+    guard launch.wiredUp else {
+        if let m = launch.mismatch(worldSize: 1) { throw m }
+        return SingleProcessCommunicator()
+    }
+    let mpi = MPICommunicator()
+    if let m = launch.mismatch(worldSize: mpi.size) { mpi.finalize(); throw m }
+    return mpi
 }

@@ -3,6 +3,7 @@
 //   checkpoint.safetensors          latest state (every --saveckp-iters iterations, epoch ends, the end)
 //   checkpoint<EPOCH>.safetensors   after every --saveckp-freq epochs (EPOCH = epochs completed, 4 digits)
 //   config.json, log.txt
+//   run.lock                        held by the run writing the folder (RunLock)
 import ESModel
 import Foundation
 
@@ -16,16 +17,18 @@ public struct RunFiles: Sendable {
     public var logFile: String { path("log.txt") }
     public func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
 
-    /// Creates the folder and removes temp files an interrupted write left behind; returns their names.
-    public func prepare() throws -> [String] {
+    /// Creates the folder, locks it for this run (see RunLock) and removes temp files an
+    /// interrupted write left behind (only once locked: they may be another live run's).
+    public func prepare() throws -> (lock: RunLock, stale: [String]) {
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
             throw TrainError.config("cannot create --output-dir \(dir): \(error.localizedDescription)")
         }
         guard fm.isWritableFile(atPath: dir) else { throw TrainError.config("--output-dir \(dir) is not writable") }
+        let lock = try RunLock(dir: dir)
         let stale = ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".tmp") }.sorted()
         for name in stale { try? fm.removeItem(atPath: path(name)) }
-        return stale
+        return (lock, stale)
     }
 
     /// Writes `text` atomically (temp file, fsync, rename, folder fsync).

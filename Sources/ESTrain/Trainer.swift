@@ -26,6 +26,8 @@ public struct RunSummary: Sendable {
     public let losses: [Double]
     public let checkpoint: String?
     public let seconds: Double
+    /// The signal (SIGTERM, SIGINT, SIGUSR1, SIGUSR2) that stopped the run early, if one did.
+    public var stopSignal: Int32? = nil
 }
 
 public final class Trainer {
@@ -69,15 +71,20 @@ public final class Trainer {
         var c = config, L = layout
         let W = comm.size, A = c.gradAccumSteps, B = c.batchSizePerRank
         Compute.setThreads(c.threads)
-        // Output folder (rank 0), with the outcome shared so every rank fails together.
+        // Output folder (rank 0): locked for this run, with the outcome shared so every rank fails together.
         var setupError: String? = nil
+        var lock: RunLock? = nil
+        defer { lock?.release() }
         if comm.isRoot {
             do {
-                let stale = try files.prepare()
-                if !stale.isEmpty { say("removed stale temp files from an interrupted write: \(stale.joined(separator: ", "))") }
+                let prepared = try files.prepare()
+                lock = prepared.lock
+                if let note = prepared.lock.takeover { say(note) }
+                if !prepared.stale.isEmpty { say("removed stale temp files from an interrupted write: \(prepared.stale.joined(separator: ", "))") }
             } catch { setupError = "\(error)" }
         }
         try agree(setupError)
+        StopRequest.install()
 
         let model = EsViT(config: c.objective, seed: c.seed)
         let start = try loadOrBroadcastState(model)
@@ -161,6 +168,7 @@ public final class Trainer {
         var lastCheckpoint: String? = nil
         let runStart = Trainer.now()
         var stepTimes: [Double] = []
+        var stoppedBy: Int32 = 0
 
         while it < L.stopIteration {
             let e = it / L.iterationsPerEpoch
@@ -182,12 +190,13 @@ public final class Trainer {
             let epochEnds = it % L.iterationsPerEpoch == 0
             let checkpointDue = c.checkpointDue(after: it, iterationsPerEpoch: L.iterationsPerEpoch)
             let evalDue = c.evaluationDue(after: it, iterationsPerEpoch: L.iterationsPerEpoch)
-            if it < L.stopIteration, let d = deadline {
+            let signal = StopRequest.agreed(comm)
+            if it < L.stopIteration, signal == 0, let d = deadline {
                 // Rank 0's clock decides for every rank.
                 outOfTime = rootDecides(!d.oneMoreFits(now: Trainer.now(), recentSteps: stepTimes.suffix(20), checkpointNow: checkpointDue,
                                                        evalNow: evalDue, finalEval: c.evaluatesAtEnd))
             }
-            let stopping = it == L.stopIteration || outOfTime
+            let stopping = it == L.stopIteration || outOfTime || signal != 0
             let saveLatest = stopping || checkpointDue
             if it % c.checkEvery == 0 || saveLatest { try checkConsistency(model, iteration: it) }
             if logs {
@@ -228,6 +237,7 @@ public final class Trainer {
                 lastCheckpoint = files.latestCheckpoint
                 if !written.isEmpty { say("checkpoint: " + written.joined(separator: ", ") + " (iteration \(it))") }
             }
+            if signal != 0 { stoppedBy = signal; break }
             if evalDue || (stopping && c.evaluatesAtEnd) { evaluate(it) }
             if outOfTime { break }
         }
@@ -241,7 +251,11 @@ public final class Trainer {
                 files.appendLog(RunFiles.jsonLine(["budget_s": plan.budgetSeconds, "used_s": used, "training_s": seconds, "iterations": it - firstIteration]))
             }
         }
-        if outOfTime {
+        if stoppedBy != 0 {
+            say("stopped by \(StopRequest.name(stoppedBy)) at iteration \(it): checkpoint \(lastCheckpoint ?? "—") holds it; "
+                + "run the same command again to continue (exit code \(StopRequest.exitCode))")
+            if comm.isRoot { files.appendLog(RunFiles.jsonLine(["iteration": it, "stopped": StopRequest.name(stoppedBy)])) }
+        } else if outOfTime {
             let recent = stepTimes.suffix(100)
             let recentMean = recent.reduce(0, +) / Double(max(recent.count, 1))
             // A run resumed from a checkpoint written before plans were stored has no planned step time to compare with.
@@ -258,7 +272,9 @@ public final class Trainer {
             say("finished all \(L.totalIterations) iterations (" + (c.iterationMode ? String(format: "%.2f", Double(L.totalIterations) / Double(L.iterationsPerEpoch)) : "\(c.epochs)")
                 + " epochs) in \(Trainer.duration(seconds))")
         }
-        return RunSummary(firstIteration: firstIteration, lastIteration: it, losses: losses, checkpoint: lastCheckpoint, seconds: seconds)
+        var summary = RunSummary(firstIteration: firstIteration, lastIteration: it, losses: losses, checkpoint: lastCheckpoint, seconds: seconds)
+        summary.stopSignal = stoppedBy == 0 ? nil : stoppedBy
+        return summary
     }
 
     // MARK: - State at start

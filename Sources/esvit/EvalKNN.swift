@@ -85,7 +85,7 @@ struct EvalKNN: ParsableCommand {
 /// (finalised at the end), and a printer that only rank 0 uses.
 func withCommunicator(_ body: (Communicator, @escaping (String) -> Void) throws -> Void) throws {
     setvbuf(stdout, nil, _IOLBF, 0)
-    let comm = makeCommunicator()
+    let comm = launchCommunicator()
     defer { (comm as? MPICommunicator)?.finalize() }
     try body(comm) { if comm.isRoot { print($0) } }
 }

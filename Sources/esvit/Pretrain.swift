@@ -170,7 +170,7 @@ struct Pretrain: ParsableCommand {
             return
         }
         let config = try resolved()
-        let comm = makeCommunicator()
+        let comm = launchCommunicator()
         do {
             let source: ImageSource = config.dataset == "folder" ? try ImageFolder(root: config.dataPath)
                                                                  : try FashionMNIST(root: config.dataPath, split: .train)
@@ -186,6 +186,11 @@ struct Pretrain: ParsableCommand {
             let trainer = try Trainer(config: config, comm: comm, source: source, resumeFrom: resumeFrom, requireResume: resume,
                                       evaluation: evaluation, startedAt: startedAt)
             let summary = try trainer.run()
+            if summary.stopSignal != nil {
+                // Every rank stopped after the same iteration and the checkpoint is written.
+                (comm as? MPICommunicator)?.finalize()
+                Foundation.exit(StopRequest.exitCode)
+            }
             if comm.isRoot, let ck = summary.checkpoint {
                 print("checkpoints are in \(config.outputDir) (latest: \(ck)); they are safetensors files with student.*, teacher.*, "
                       + "optimizer.* and loss.* tensors and the run's configuration in the metadata.")

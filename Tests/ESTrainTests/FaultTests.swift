@@ -23,7 +23,7 @@ final class FaultTests: XCTestCase {
     }
 
     /// PIDs of the esvit ranks whose command line mentions `marker`, by MPI rank.
-    func ranks(marker: String) -> [Int: Int32] {
+    static func ranks(marker: String) -> [Int: Int32] {
         var out: [Int: Int32] = [:]
         for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = Int32(name),
@@ -48,7 +48,7 @@ final class FaultTests: XCTestCase {
         // Wait for a checkpoint and a few more iterations.
         let deadline = Date().addingTimeInterval(180)
         while Date() < deadline, (try? Harness.losses(dir))?.keys.max() ?? 0 < 8 { usleep(100_000) }
-        let victims = ranks(marker: dir)
+        let victims = FaultTests.ranks(marker: dir)
         guard let victim = victims[1] else {
             job.terminate(); job.waitUntilExit()
             return XCTFail("rank 1 not found among \(victims); output:\n\(collected.text)")
@@ -62,7 +62,7 @@ final class FaultTests: XCTestCase {
         XCTAssertNotEqual(job.terminationStatus, 0, out)
         XCTAssertNotEqual(job.terminationStatus, 124, "the job hung until timeout killed it:\n\(out)")
         XCTAssertLessThan(seconds, 10, out)
-        XCTAssertTrue(ranks(marker: dir).isEmpty, "ranks left running after the job ended")
+        XCTAssertTrue(FaultTests.ranks(marker: dir).isEmpty, "ranks left running after the job ended")
         // The last checkpoint is intact (every safetensors check passes) and a run continues from it.
         let ck = dir + "/checkpoint.safetensors"
         let done = try XCTUnwrap(info(ck)["iteration"] as? Int)
