@@ -2,7 +2,7 @@
 // esvit-swift: EsViT self-supervised pretraining (Swin backbone, DINO view loss + EsViT region
 // loss) in Swift, data-parallel over MPI on CPUs.
 //
-// Target graph (arrows are dependencies; the graph enforces the layering of style.md):
+// Target graph (arrows are dependencies; the graph enforces the layering of docs/mpi-design.md §2):
 //   COpenBLAS, CMPI, CJPEG      system libraries (pkg-config openblas, ompi-c, libjpeg)
 //   CCPUControl                 header-only: flush-to-zero control (MXCSR)
 //   ESKernels    -> COpenBLAS   SIMD kernels, GEMM wrappers, thread pool, scalar references

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One node: run esvit under mpirun with N ranks, each bound to cores/N cores and with
-# OPENBLAS_NUM_THREADS and --threads matched to them (mpi-notes: spinning BLAS threads must not
+# OPENBLAS_NUM_THREADS and --threads matched to them (docs/mpi-design.md §6: spinning BLAS threads must not
 # outnumber cores). More ranks than cores: no binding, yield when idle.
 # Usage: launch/run-node.sh [-n RANKS] -- ESVIT_ARGS...
 #   e.g. launch/run-node.sh -n 2 -- doctor --check-mpi

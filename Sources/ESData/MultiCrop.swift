@@ -1,4 +1,4 @@
-// DINO's multi-crop augmentation (spec §3), one crop at a time:
+// DINO's multi-crop augmentation (docs/algorithm.md §3), one crop at a time:
 //   global 1: RandomResizedCrop(G, global scale) → flip/jitter/gray → GaussianBlur p 1.0
 //   global 2: RandomResizedCrop(G, global scale) → flip/jitter/gray → GaussianBlur p 0.1 → Solarize p 0.2
 //   local i : RandomResizedCrop(L, local scale)  → flip/jitter/gray → GaussianBlur p 0.5

@@ -1,4 +1,4 @@
-// RandomResizedCrop's geometry, exactly torchvision's algorithm (spec §3): up to 10 attempts of
+// RandomResizedCrop's geometry, exactly torchvision's algorithm (docs/algorithm.md §3): up to 10 attempts of
 //   target_area = H·W · U(scale)            (U drawn as float32, as torch's uniform_)
 //   aspect      = exp(U(log r₀, log r₁))    (float32 log and exp, as torch)
 //   w = round(√(target_area·aspect)), h = round(√(target_area/aspect))   (round half to even)

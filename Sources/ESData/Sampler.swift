@@ -1,4 +1,4 @@
-// The epoch sampler (spec §6.3, DistributedSampler semantics with our own keyed permutation):
+// The epoch sampler (docs/algorithm.md §6.3, DistributedSampler semantics with our own keyed permutation):
 // each epoch takes a permutation of 0..<N that depends only on (seed, epoch), identical on every
 // rank; it is padded by repeating its head up to a multiple of the world size W; rank r takes
 // padded positions r, r + W, r + 2W, …; batches drop the remainder. Iterations per epoch are

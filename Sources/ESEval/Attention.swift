@@ -1,4 +1,4 @@
-// Attention pictures (paper Fig. 6, spec §7.3): the post-softmax window attention of the last
+// Attention pictures (paper Fig. 6, docs/algorithm.md §7.3): the post-softmax window attention of the last
 // block for one query token, per head, mapped back onto the token grid (window partition, shift
 // and padding undone through the window geometry's token map); heads sorted by the entropy of
 // that row (most focused first); the smallest set of tokens holding 60 % of the mass is kept

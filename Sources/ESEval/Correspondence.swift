@@ -1,4 +1,4 @@
-// Region correspondence pictures (paper Fig. 7, spec §7.3 --vis_correspondence): two random
+// Region correspondence pictures (paper Fig. 7, docs/algorithm.md §7.3 --vis_correspondence): two random
 // resized crops of one image — scale (1, 1) and scale (0.4, 0.6), as upstream — through the
 // backbone; every final token of view 1 is matched to its most similar token of view 2 (cosine,
 // the argmax matching of the region loss); the 10 most similar pairs are drawn as numbered lines

@@ -1,4 +1,4 @@
-// A frozen Swin backbone for evaluation (spec §7): from a training checkpoint (teacher by
+// A frozen Swin backbone for evaluation (docs/algorithm.md §7): from a training checkpoint (teacher by
 // default, or the student; architecture and input size come from the checkpoint's metadata), from
 // a backbone-only safetensors file with the official key names (architecture from the caller;
 // the key prefix is found: none, "backbone.", "teacher.backbone.", "module." …), or freshly

@@ -1,4 +1,4 @@
-// Evaluation features (spec §7.1): every image goes through torchvision's evaluation transform
+// Evaluation features (docs/algorithm.md §7.1): every image goes through torchvision's evaluation transform
 // — Resize(short side ⌊G·256/224⌋, bicubic) then CenterCrop(G) — and normalisation, then the
 // frozen backbone; the feature is the pooled, final-LayerNorm output, L2-normalised. Extraction
 // is sharded over ranks in whole batches (rank r takes batches r, r + W, …) and the features are
@@ -46,7 +46,7 @@ public struct Features {
 public enum FeatureKind: Sendable, Equatable {
     /// k-NN: the pooled final-LayerNorm output, L2-normalised.
     case pooledNormalized
-    /// Linear probe (spec §7.2, `forward_return_n_last_blocks`): the token-averaged outputs of the
+    /// Linear probe (docs/algorithm.md §7.2, `forward_return_n_last_blocks`): the token-averaged outputs of the
     /// last n blocks, concatenated; blocks of the last stage pass through the final LayerNorm
     /// first, earlier ones (taken before PatchMerging) do not. Not normalised.
     case lastBlocks(Int)

@@ -1,4 +1,4 @@
-// Weighted k-NN classification on L2-normalised features, as DINO's knn_classifier (spec §7.1):
+// Weighted k-NN classification on L2-normalised features, as DINO's knn_classifier (docs/algorithm.md §7.1):
 // cosine similarity test·trainᵀ (a GEMM per chunk of test rows), the k most similar training
 // samples, each voting for its label with weight exp(similarity / T); the prediction is the class
 // with the largest summed weight, top-5 the five largest. The neighbours are found once for the

@@ -1,4 +1,4 @@
-// The linear probe (spec §7.2): Linear(D → classes), weight N(0, 0.01²) and bias 0;
+// The linear probe (docs/algorithm.md §7.2): Linear(D → classes), weight N(0, 0.01²) and bias 0;
 // cross-entropy; SGD with momentum 0.9 (PyTorch's form: buf ← μ·buf + g, p ← p − lr·buf), no
 // weight decay; lr = base · batch / 256, cosine-annealed to 0 over the epochs and stepped per
 // epoch (CosineAnnealingLR); validation top-1 after every epoch; the best and the last are

@@ -1,4 +1,4 @@
-// Kernels of the DINO projection head and its loss (spec §2, §4):
+// Kernels of the DINO projection head and its loss (docs/algorithm.md §2, §4):
 //   * row L2 normalisation: y = x / max(‖x‖, eps) (eps 1e-12, F.normalize); backward
 //     dx = (dy − y⟨dy, y⟩)/‖x‖ when ‖x‖ > eps, else dy/eps.
 //   * weight normalisation per output row: W_o = g_o v_o / ‖v_o‖; backward from dW:

@@ -1,4 +1,4 @@
-// EsViT's objective on head outputs (spec §4): DINO's view-level loss L_V and EsViT's
+// EsViT's objective on head outputs (docs/algorithm.md §4): DINO's view-level loss L_V and EsViT's
 // region-level loss L_R, combined as 0.5·L_V + 0.5·L_R over the same (teacher view, student
 // view) pairs (or L_V alone with the region loss off).
 //

@@ -1,4 +1,4 @@
-// The DINO projection head (spec §2), used twice by EsViT (view head on pooled features,
+// The DINO projection head (docs/algorithm.md §2), used twice by EsViT (view head on pooled features,
 // dense/region head on every final token), with upstream parameter names under a prefix:
 //   mlp.0: Linear(in → hidden), GELU, mlp.2: Linear(hidden → hidden), GELU,
 //   mlp.4: Linear(hidden → bottleneck), then z/max(‖z‖, 1e-12),
@@ -18,7 +18,7 @@ public struct HeadConfig: Codable, Equatable, Sendable {
         self.hidden = hidden; self.bottleneck = bottleneck; self.outDim = outDim; self.normLastLayer = normLastLayer
     }
 
-    /// ImageNet defaults (spec §2, §5.1).
+    /// ImageNet defaults (docs/algorithm.md §2, §5.1).
     public static let imagenet = HeadConfig(hidden: 2048, bottleneck: 256, outDim: 65536, normLastLayer: false)
     /// CPU default for the small presets (swin_mini): hidden 512, bottleneck 128, K 4096.
     public static let cpu = HeadConfig(hidden: 512, bottleneck: 128, outDim: 4096, normLastLayer: false)
@@ -44,7 +44,7 @@ public final class DINOHead: @unchecked Sendable {
     }
 
     /// MLP weights trunc-normal(0.02), biases 0; weight_v PyTorch's Linear default
-    /// U(±1/√bottleneck) (created after the trunc-normal init, spec §2); g = 1.
+    /// U(±1/√bottleneck) (created after the trunc-normal init, docs/algorithm.md §2); g = 1.
     public func initialize(_ params: UnsafeMutablePointer<Float>, table: ParameterTable, seed: UInt64) {
         for e in table.entries where e.key.hasPrefix(prefix) {
             var rng = KeyedRandom(seed, stableHash(e.key))

@@ -9,7 +9,7 @@ public struct ParameterEntry: Sendable {
     public let shape: [Int]
     public let offset: Int
     public var count: Int { shape.reduce(1, *) }
-    /// Group 0 (weight decay) for ≥2-D tensors not ending in ".bias", as upstream (spec §5.4).
+    /// Group 0 (weight decay) for ≥2-D tensors not ending in ".bias", as upstream (docs/algorithm.md §5.4).
     public var decay: Bool
     public var trainable: Bool
 }

@@ -1,4 +1,4 @@
-// Swin backbone configuration and the named presets (spec §1.1), plus the per-block plan that
+// Swin backbone configuration and the named presets (docs/algorithm.md §1.1), plus the per-block plan that
 // construction derives from it: stage widths, heads, the window size and shift each block uses
 // (clamped at the construction resolution, §1.5) and the linearly increasing DropPath rates.
 
@@ -28,7 +28,7 @@ public struct SwinConfig: Codable, Equatable, Sendable {
     public func stageDim(_ s: Int) -> Int { embedDim << s }
     public var numFeatures: Int { stageDim(numStages - 1) }
 
-    /// Named presets. `swin_tiny`/`swin_small`/`swin_base` take window 7 or 14 (spec §1.1);
+    /// Named presets. `swin_tiny`/`swin_small`/`swin_base` take window 7 or 14 (docs/algorithm.md §1.1);
     /// `swin_mini` is the CPU preset for 28–32 px inputs (Fashion-MNIST default).
     public static let presetNames = ["swin_tiny", "swin_small", "swin_base", "swin_mini"]
 

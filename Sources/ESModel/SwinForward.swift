@@ -1,4 +1,4 @@
-// Swin forward (spec §1.2-1.7): patch embed → stages of (shifted-)window blocks with patch
+// Swin forward (docs/algorithm.md §1.2-1.7): patch embed → stages of (shifted-)window blocks with patch
 // merging → final LayerNorm → mean pooling. Writes ws.tokens (B, L, C) and ws.pooled (B, C).
 // DropPath is active only when `dropPathKeys` (one key per sample) is given and the block's rate
 // is > 0; the teacher and evaluation pass nil.

@@ -1,4 +1,4 @@
-// The Swin backbone as EsViT uses it (spec §1): its parameter layout in a ParameterTable under
+// The Swin backbone as EsViT uses it (docs/algorithm.md §1): its parameter layout in a ParameterTable under
 // the official key names (optionally prefixed, e.g. "backbone."), and initialisation (§1.8).
 // Forward/backward live in SwinForward.swift / SwinBackward.swift, activations in SwinWorkspace.
 import ESKernels
@@ -72,7 +72,7 @@ public final class SwinModel: @unchecked Sendable {
         blocks.map { prefix + "layers.\($0.plan.stage).blocks.\($0.plan.index).attn.relative_position_index" }
     }
 
-    /// Initialisation as upstream (spec §1.8): Linear weights and bias tables trunc-normal(0.02)
+    /// Initialisation as upstream (docs/algorithm.md §1.8): Linear weights and bias tables trunc-normal(0.02)
     /// (bounds ±2, absolute), biases 0, LayerNorm 1/0, the patch conv PyTorch's default
     /// kaiming-uniform: U(±1/√fan_in) for weight and bias. Draws are keyed by (seed, key).
     public func initialize(_ params: UnsafeMutablePointer<Float>, table: ParameterTable, seed: UInt64) {

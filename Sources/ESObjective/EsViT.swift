@@ -1,4 +1,4 @@
-// One EsViT student/teacher pair and its training step (spec §0, §5.3), single process:
+// One EsViT student/teacher pair and its training step (docs/algorithm.md §0, §5.3), single process:
 //   1. teacher forward on the 2 global crops (no saved activations) → both teacher heads →
 //      teacher probabilities with the current centers, local center sums;
 //   2. student forward on the global group and the local group → view head on all pooled

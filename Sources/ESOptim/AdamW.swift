@@ -1,4 +1,4 @@
-// AdamW over a ParameterTable's arenas (PyTorch semantics, spec §5.3-5.5), one loop per entry:
+// AdamW over a ParameterTable's arenas (PyTorch semantics, docs/algorithm.md §5.3-5.5), one loop per entry:
 //   per-tensor clipping: n = ‖g‖₂; if c/(n + 1e-6) < 1, g ← g · c/(n + 1e-6)   (not global norm)
 //   frozen entries (the heads' last layers during the first `freeze_last_layer` epochs, and
 //   non-trainable entries) are skipped entirely: no update, no weight decay, no step count.

@@ -1,4 +1,4 @@
-// Per-iteration schedules exactly as DINO/EsViT build them (spec §5.2, §4.1), in closed form:
+// Per-iteration schedules exactly as DINO/EsViT build them (docs/algorithm.md §5.2, §4.1), in closed form:
 //   warmup: linspace(start, base, W) with both endpoints (iteration 0 is `start`, W−1 is `base`)
 //   then for i = 0..<M (M = total − W): final + ½(base − final)(1 + cos(π i / M))
 // Used for lr (base = base_lr · global_batch / 256, final = min_lr), weight decay (no warmup)
@@ -55,7 +55,7 @@ public func iterationsPerEpoch(samples N: Int, worldSize G: Int, batchPerRank B:
     ((N + G - 1) / G) / B
 }
 
-/// Every per-iteration value of the recipe (spec §5.1-5.3) from the global iteration number:
+/// Every per-iteration value of the recipe (docs/algorithm.md §5.1-5.3) from the global iteration number:
 /// lr (base · global batch / 256, linear warmup, cosine to min_lr), weight decay (cosine),
 /// teacher momentum (cosine to 1), teacher temperature (per epoch), last-layer freezing
 /// (epoch < freeze_last_layer) and the clipping threshold.

@@ -50,16 +50,15 @@ public enum TestProcess {
 }
 
 extension TestProcess {
-    /// ../shared/tools/netns-cluster.sh beside the repository (the simulated cluster).
-    public static var netnsTool: String {
-        URL(fileURLWithPath: root).deletingLastPathComponent().appendingPathComponent("shared/tools/netns-cluster.sh").path
-    }
+    /// Tests/tools/sim-cluster.sh: the project's simulated cluster (network namespaces, TCP).
+    public static var netnsTool: String { root + "/Tests/tools/sim-cluster.sh" }
 
-    /// Why simulated nodes cannot run here (no tool, not root, no CAP_NET_ADMIN), or nil.
+    /// Why simulated nodes cannot run here (not root, no iproute2, no CAP_NET_ADMIN), with the
+    /// command that would enable them; nil when they can.
     public static func netnsUnavailableReason() throws -> String? {
-        guard FileManager.default.fileExists(atPath: netnsTool) else { return "\(netnsTool) not found" }
-        let probe = "esvit-probe-\(getpid())"
-        let (code, out) = try run("/bin/sh", ["-c", "ip netns add \(probe) && ip netns del \(probe)"], timeout: 20)
-        return code == 0 ? nil : "network namespaces cannot be created here (\(out.trimmingCharacters(in: .whitespacesAndNewlines)))"
+        let (code, out) = try run("/bin/bash", [netnsTool, "check"], timeout: 60)
+        guard code != 0 else { return nil }
+        return out.trimmingCharacters(in: .whitespacesAndNewlines)
+            + "; to run the multi-node tests: as root with iproute2 installed (apt-get install iproute2), `launch/test.sh`"
     }
 }

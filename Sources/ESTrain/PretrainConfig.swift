@@ -1,7 +1,7 @@
 // The resolved configuration of one pretraining run (what `esvit pretrain` parsed, with every
 // default filled in), its cross-field rules, and the quantities derived from it and the world
 // size (global batch, iterations per epoch, peak lr, schedules). Written to config.json and into
-// every checkpoint's metadata. Option names follow DINO/EsViT (spec §5.1) in kebab case.
+// every checkpoint's metadata. Option names follow DINO/EsViT (docs/algorithm.md §5.1) in kebab case.
 import ESData
 import ESModel
 import ESObjective
@@ -15,7 +15,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var head: HeadConfig
     /// Region loss on (EsViT) or off (DINO's view loss only).
     public var useDensePrediction: Bool
-    // Recipe (spec §5.1; per-256 base lr, scaled by the global batch).
+    // Recipe (docs/algorithm.md §5.1; per-256 base lr, scaled by the global batch).
     public var momentumTeacher = 0.996
     public var teacherTemp = 0.07
     public var warmupTeacherTemp = 0.04

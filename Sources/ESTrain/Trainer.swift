@@ -1,4 +1,4 @@
-// Data-parallel EsViT pretraining (spec §5.3, §6): the same code runs as one plain process, as
+// Data-parallel EsViT pretraining (docs/algorithm.md §5.3, §6): the same code runs as one plain process, as
 // N ranks on one node and across nodes. Per optimizer iteration, on every rank:
 //   1. for each of the --grad-accum-steps micro-batches (this rank's shard of the global batch):
 //      teacher + student forward, losses, backward; gradients and center sums accumulate;

@@ -1,4 +1,4 @@
-// `esvit eval-knn`: DINO/EsViT's weighted k-NN evaluation (spec §7.1) of a checkpoint's frozen
+// `esvit eval-knn`: DINO/EsViT's weighted k-NN evaluation (docs/algorithm.md §7.1) of a checkpoint's frozen
 // backbone — teacher by default — on a labelled dataset: train images form the memory bank, test
 // images are classified; top-1/top-5 for every k. One process, or under mpirun with feature
 // extraction sharded across ranks (rank 0 classifies and prints). Features can be cached.

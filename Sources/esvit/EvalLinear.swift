@@ -1,4 +1,4 @@
-// `esvit eval-linear`: the linear probe of a checkpoint's frozen backbone (spec §7.2): the
+// `esvit eval-linear`: the linear probe of a checkpoint's frozen backbone (docs/algorithm.md §7.2): the
 // token-averaged outputs of the last N blocks (the final LayerNorm on last-stage blocks), a
 // linear classifier trained with SGD (momentum 0.9, lr scaled by batch/256, cosine), validation
 // top-1 after every epoch, best and last reported. --mode augmented (default, upstream's

@@ -66,7 +66,7 @@ final class HeadOpsTests: XCTestCase {
         }
     }
 
-    /// With all-zero logits and uniform teacher rows the loss is ln K (spec §9).
+    /// With all-zero logits and uniform teacher rows the loss is ln K (docs/algorithm.md §9).
     func testZeroLogitsGiveLogK() {
         let K = 4096, R = 2
         var logits = [Float](repeating: 0, count: R * K)

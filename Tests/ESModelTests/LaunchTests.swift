@@ -1,5 +1,5 @@
 // Launchers and multi-node MPI: launch/run-node.sh with 2 ranks, and 3 simulated nodes in
-// network namespaces (../shared/tools/netns-cluster.sh, TCP between namespaces) running the
+// network namespaces (Tests/tools/sim-cluster.sh, TCP between namespaces) running the
 // communicator self-test. The multi-node test is skipped, with the reason printed, only where
 // network namespaces cannot be created (not root, or no CAP_NET_ADMIN).
 import XCTest

@@ -1,4 +1,4 @@
-// Objective-level check values (spec §9): with all-zero head outputs both loss terms equal
+// Objective-level check values (docs/algorithm.md §9): with all-zero head outputs both loss terms equal
 // ln K; 18 pairs for 2 global + 8 local crops with 49/9 regions; a non-finite loss raises a
 // clear error; the view-only mode (region loss off) reports L = L_V.
 import XCTest
@@ -47,7 +47,7 @@ final class ObjectiveCheckTests: XCTestCase {
         }
     }
 
-    /// Weight-decay groups as upstream (spec §5.4): ≥2-D and not .bias, so the relative-position
+    /// Weight-decay groups as upstream (docs/algorithm.md §5.4): ≥2-D and not .bias, so the relative-position
     /// tables and weight_g/weight_v decay; LayerNorm parameters and biases do not.
     func testWeightDecayGroupsOfTheEsViTTable() {
         let (m, _, _) = Self.makeModel(dense: true)

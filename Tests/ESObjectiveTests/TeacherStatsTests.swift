@@ -1,6 +1,6 @@
 // The collapse statistics the trainer logs (EsViTLoss.teacherStats): per-row teacher entropies,
 // the batch-averaged distribution, and the teacher entropy averaged over exactly the pairs the
-// loss averages over — recomputed here in Double from the definitions (spec §3: view pairs
+// loss averages over — recomputed here in Double from the definitions (docs/algorithm.md §4.2, §4.3: view pairs
 // v ≠ q over both teacher views; region pairs over the matched teacher token j*), so that
 // KL(teacher ‖ student) = loss − pair entropy holds and is never negative.
 import ESKernels

@@ -83,7 +83,7 @@ final class DataParallelTests: XCTestCase {
         XCTAssertGreaterThan(moved, 1e-4, "the student never left the teacher")
     }
 
-    /// The same comparison under the recipe's own schedule (spec §5.1 defaults: lr warmup from 0
+    /// The same comparison under the recipe's own schedule (docs/algorithm.md §5.1 defaults: lr warmup from 0
     /// over 10 epochs, teacher-temperature warmup, last layer frozen in epoch 0): every tensor of
     /// the checkpoint, the student included, within 1e-5 after 3 steps.
     func testTwoRanksMatchOneRankUnderTheRecipeSchedule() throws {

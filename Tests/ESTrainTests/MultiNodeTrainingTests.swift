@@ -1,4 +1,4 @@
-// Pretraining across 3 simulated nodes (network namespaces from ../shared/tools/netns-cluster.sh,
+// Pretraining across 3 simulated nodes (network namespaces from Tests/tools/sim-cluster.sh,
 // TCP between them) through the product's multi-node launcher, launch/run-cluster.sh, with the
 // hostfile of their addresses; then the checkpoint written by rank 0 is loaded by a new run on
 // one process. Skipped, with the reason printed, only where network namespaces cannot be made.

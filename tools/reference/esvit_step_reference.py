@@ -1,4 +1,4 @@
-"""PyTorch reference of EsViT's training step, written from ../shared/docs/esvit-spec.md
+"""PyTorch reference of EsViT's training step, written from docs/algorithm.md
 (§0, §2, §4, §5): DINO heads (weight norm written out), DDINOLoss semantics (18-pair style
 loop, argmax cosine region matching, 0.5/0.5 weighting), centers, DINO's cosine schedules,
 per-tensor clipping, last-layer freezing, AdamW with DINO's two parameter groups, teacher EMA.

@@ -1,4 +1,4 @@
-"""torchvision's evaluation transform (spec §7.1): Resize(int(G*256/224), bicubic) on the short
+"""torchvision's evaluation transform (docs/algorithm.md §7.1): Resize(int(G*256/224), bicubic) on the short
 side + CenterCrop(G), on a few inputs of different aspect ratios, for the Swift EvalTransform
 test. Writes Tests/ESEvalTests/Fixtures/eval_transform.json (inputs and the cropped uint8
 outputs, HWC RGB, base64); normalisation is checked in Swift from these pixels.

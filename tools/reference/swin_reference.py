@@ -1,4 +1,4 @@
-"""EsViT's Swin backbone in plain PyTorch, written from ../shared/docs/esvit-spec.md §1.
+"""EsViT's Swin backbone in plain PyTorch, written from docs/algorithm.md §1.
 
 This is the oracle for the Swift engine: LayerNorm eps 1e-6, window clamping frozen at the
 construction size, per-block zero padding after norm1 (padding tokens not masked), torch.roll
