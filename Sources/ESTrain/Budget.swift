@@ -116,20 +116,20 @@ extension Trainer {
         let scratch = StepScratch(classes: c.head.outDim, parameters: model.table.totalCount, accumulation: c.gradAccumSteps)
         let hyper = StepHyper(lr: 0, weightDecay: Float(c.weightDecay), teacherMomentum: Float(c.momentumTeacher),
                               teacherTemperature: Float(c.warmupTeacherTemp), clipGrad: Float(c.clipGrad), freezeLastLayer: false)
-        let w0 = Trainer.now()
+        let w0 = clock.now()
         _ = try trainStep(model, loader: loader, hyper: hyper, scratch: scratch, iteration: -1, statistics: false, lastCheckpoint: nil)
         // Rank 0 decides how many iterations to time from the warm-up one (every rank must run the same number).
-        let warm = Trainer.now() - w0
+        let warm = clock.now() - w0
         let wanted = Int((Trainer.probeShare * minutes * 60 / max(warm, 1e-3)).rounded(.up))
         let count = Int(broadcastJSON(["n": String(min(max(wanted, Trainer.probeRange.lowerBound), Trainer.probeRange.upperBound))])["n"] ?? "")
             ?? Trainer.probeRange.lowerBound
         var times: [Double] = []
         for i in 0..<count {
-            let t0 = Trainer.now()
+            let t0 = clock.now()
             // Like the run: the collapse statistics on every --log-every-th iteration.
             _ = try trainStep(model, loader: loader, hyper: hyper, scratch: scratch, iteration: -1, statistics: (i + 1) % c.logEvery == 0,
                               lastCheckpoint: nil)
-            times.append(Trainer.now() - t0)
+            times.append(clock.now() - t0)
         }
         loader.stop()
         for (b, s) in zip(buffers, saved) { s.withUnsafeBufferPointer { b.pointer.update(from: $0.baseAddress!, count: b.count) } }
@@ -139,13 +139,14 @@ extension Trainer {
             do {
                 // One real checkpoint write (serialise, write, fsync, rename) to a scratch name, timed.
                 let scratchPath = (c.outputDir as NSString).appendingPathComponent(".budget-probe.safetensors")
-                let c0 = Trainer.now()
+                let c0 = clock.now()
                 try model.saveCheckpoint(to: [scratchPath], info: CheckpointInfo(epoch: 0, iteration: 0, globalSamplePosition: 0, seed: c.seed,
                                                                                 worldSize: comm.size, samplesIntoEpoch: 0))
-                let checkpointSeconds = Trainer.now() - c0
+                clock.finished(.checkpoint)
+                let checkpointSeconds = clock.now() - c0
                 try? FileManager.default.removeItem(atPath: scratchPath)
                 let ipe = layout.iterationsPerEpoch
-                let plan = BudgetPlan(probeIterations: times.count, budgetSeconds: minutes * 60, elapsedSeconds: Trainer.now() - startedAt,
+                let plan = BudgetPlan(probeIterations: times.count, budgetSeconds: minutes * 60, elapsedSeconds: clock.now() - startedAt,
                                       stepSeconds: times.reduce(0, +) / Double(times.count) * Trainer.stepSafety, evalSeconds: evalSeconds,
                                       checkpointSeconds: checkpointSeconds,
                                       evaluations: { c.evaluationCount(iterations: $0, iterationsPerEpoch: ipe) },
@@ -175,7 +176,7 @@ extension Trainer {
 /// otherwise push the command past its budget. The costs start at the plan's figures and only
 /// grow with what this command measures.
 struct BudgetDeadline {
-    /// Trainer.now() at which the budget ends.
+    /// clock.now() at which the budget ends.
     let end: Double
     /// The plan's step; the checkpoint and evaluation costs grow with what the run measures.
     let stepSeconds: Double

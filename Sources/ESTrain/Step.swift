@@ -83,9 +83,9 @@ extension Trainer {
         }
         // Center sums, losses and flags from every rank. The first collective after the compute
         // also absorbs waiting for the slowest rank.
-        let tr0 = Trainer.now()
+        let tr0 = clock.now()
         z.small.withUnsafeMutableBufferPointer { comm.allReduceSum($0.baseAddress!, count: $0.count) }
-        out.syncWait = Trainer.now() - tr0
+        out.syncWait = clock.now() - tr0
         if z[S.nonFinite] > 0 {
             let kept = lastCheckpoint ?? (FileManager.default.fileExists(atPath: files.latestCheckpoint) ? files.latestCheckpoint : nil)
             throw TrainError.nonFinite("non-finite loss at iteration \(it) (epoch \(it / layout.iterationsPerEpoch)) on \(Int(z[S.nonFinite])) micro-batch(es); every rank stopped before updating. "
@@ -96,7 +96,7 @@ extension Trainer {
         if let accum = z.accum { model.grads.pointer.update(from: accum.pointer, count: P) }
         comm.allReduceSum(model.grads.pointer, count: P)
         if W * A > 1 { VectorMath.scale(model.grads.pointer, by: 1 / Float(W * A), P) }
-        out.reduce = Trainer.now() - tr0
+        out.reduce = clock.now() - tr0
         if let dir = fault?.dumpGradients, comm.isRoot {
             var w = SafeTensorsWriter()
             Weights.add(model.table, model.grads.pointer, to: &w, filePrefix: "grad.")
@@ -121,6 +121,7 @@ extension Trainer {
                                           loss: out.loss.2, pairEntropy: z[S.hPairR] / n) : nil,
                 classes: K)
         }
+        clock.finished(.step(iteration: it))
         return out
     }
 }

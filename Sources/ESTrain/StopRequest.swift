@@ -13,6 +13,8 @@ public enum StopRequest {
     public static let exitCode: Int32 = 75
 
     public static func install() { _ = esvit_stop_install() }
+    /// Restores the default actions (after the run: a signal then ends the process as usual).
+    public static func uninstall() { esvit_stop_uninstall() }
     /// The signal this process received, 0 if none.
     public static var local: Int32 { esvit_stop_signal() }
     /// Forgets a received signal (tests).

@@ -45,14 +45,17 @@ public final class Trainer {
     public let requireResume: Bool
     /// Labelled (train, test) sources for the periodic k-NN (nil: off).
     public let evaluation: (train: ImageSource, test: ImageSource)?
+    /// Where the run reads time (budget, deadline, progress); tests inject a simulated clock.
+    public let clock: RunClock
     let say: (String) -> Void
     let fault: Fault?
     var hosts = ""
 
     public init(config: PretrainConfig, comm: Communicator, source: ImageSource, resumeFrom: String? = nil, requireResume: Bool = false,
                 evaluation: (train: ImageSource, test: ImageSource)? = nil, startedAt: Double? = nil,
-                say: @escaping (String) -> Void = { print($0) }) throws {
-        self.startedAt = startedAt ?? Trainer.now()
+                clock: RunClock = WallClock(), say: @escaping (String) -> Void = { print($0) }) throws {
+        self.clock = clock
+        self.startedAt = startedAt ?? clock.now()
         self.config = config; self.comm = comm; self.source = source; self.evaluation = config.evaluates ? evaluation : nil
         self.resumeFrom = resumeFrom; self.requireResume = requireResume
         layout = try RunLayout(config: config, worldSize: comm.size, datasetCount: source.count)
@@ -62,7 +65,8 @@ public final class Trainer {
         fault = Fault.fromEnvironment(rank: comm.rank)
     }
 
-    public static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+    /// The wall clock's reading, for a command's start time (see RunClock).
+    public static func now() -> Double { WallClock().now() }
 
     /// Runs to --max-iters or the end of the schedule. Every rank returns the same summary or
     /// throws the same error.
@@ -85,6 +89,7 @@ public final class Trainer {
         }
         try agree(setupError)
         StopRequest.install()
+        defer { StopRequest.uninstall() }
 
         let model = EsViT(config: c.objective, seed: c.seed)
         let start = try loadOrBroadcastState(model)
@@ -122,8 +127,10 @@ public final class Trainer {
         var deadline: BudgetDeadline? = nil
         func evaluate(_ iteration: Int) {
             guard let knn else { return }
+            let e0 = clock.now()
             let r = knn.run(source: model.table, params: model.teacher.pointer, comm: comm)
-            deadline?.sawEvaluation(seconds: r.seconds)
+            clock.finished(.evaluation)
+            deadline?.sawEvaluation(seconds: clock.now() - e0)
             say(String(format: "k-NN of the teacher at iteration %d: %.2f%% top-1 (k = %d, %d train / %d test images, %.0f s)",
                        iteration, r.top1, knn.k, knn.trainCount, knn.testCount, r.seconds))
             if comm.isRoot {
@@ -131,11 +138,11 @@ public final class Trainer {
                                                    "knn_train_images": knn.trainCount, "knn_test_images": knn.testCount, "eval_s": r.seconds]))
             }
         }
-        let evalStart = Trainer.now()
+        let evalStart = clock.now()
         if it == 0 { evaluate(0) }
         var plan: BudgetPlan? = nil
         if budgeted, let minutes = c.timeBudgetMinutes {
-            let p = try planTimeBudget(model, minutes: minutes, evalSeconds: Trainer.now() - evalStart)
+            let p = try planTimeBudget(model, minutes: minutes, evalSeconds: clock.now() - evalStart)
             config.budgetPlan = p
             try adoptIterations(it + p.iterations); c = config; L = layout; plan = p
             printPlan(model: model, start: it)
@@ -166,7 +173,7 @@ public final class Trainer {
         var meter = Meter(), epochMeter = EpochMeter()
         var losses: [Double] = []
         var lastCheckpoint: String? = nil
-        let runStart = Trainer.now()
+        let runStart = clock.now()
         var stepTimes: [Double] = []
         var stoppedBy: Int32 = 0
 
@@ -174,15 +181,14 @@ public final class Trainer {
             let e = it / L.iterationsPerEpoch
             if e != epoch { epoch = e; loader.start(epoch: e, fromIteration: 0); epochMeter = EpochMeter() }
             let hyper = StepHyper(schedule, iteration: it)
-            let t0 = Trainer.now()
+            let t0 = clock.now()
             // The teacher's collapse statistics come from the last iteration of each logging interval.
             let logs = it == firstIteration || (it + 1) % c.logEvery == 0 || it + 1 == L.stopIteration
             let step = try trainStep(model, loader: loader, hyper: hyper, scratch: scratch, iteration: it, statistics: logs,
                                      lastCheckpoint: lastCheckpoint)
-            if let slow = fault?.slowFrom, it >= slow { Thread.sleep(forTimeInterval: Trainer.now() - t0) }   // test: a machine that slows down
             it += 1
             losses.append(step.loss.0)
-            let dt = Trainer.now() - t0
+            let dt = clock.now() - t0
             if it > firstIteration + 1 || L.stopIteration - firstIteration == 1 { stepTimes.append(dt) }
             meter.add(loss: step.loss, seconds: dt, dataWait: step.dataWait, reduce: step.reduce, syncWait: step.syncWait,
                       compute: step.compute, images: L.globalBatch)
@@ -193,7 +199,7 @@ public final class Trainer {
             let signal = StopRequest.agreed(comm)
             if it < L.stopIteration, signal == 0, let d = deadline {
                 // Rank 0's clock decides for every rank.
-                outOfTime = rootDecides(!d.oneMoreFits(now: Trainer.now(), recentSteps: stepTimes.suffix(20), checkpointNow: checkpointDue,
+                outOfTime = rootDecides(!d.oneMoreFits(now: clock.now(), recentSteps: stepTimes.suffix(20), checkpointNow: checkpointDue,
                                                        evalNow: evalDue, finalEval: c.evaluatesAtEnd))
             }
             let stopping = it == L.stopIteration || outOfTime || signal != 0
@@ -216,8 +222,8 @@ public final class Trainer {
                 }
             }
             if saveLatest {
-                let w0 = Trainer.now()
-                defer { deadline?.sawCheckpoint(seconds: Trainer.now() - w0) }
+                let w0 = clock.now()
+                defer { deadline?.sawCheckpoint(seconds: clock.now() - w0) }
                 let info = CheckpointInfo(epoch: it / L.iterationsPerEpoch, iteration: it,
                                           globalSamplePosition: start.globalSamplePosition + (it - firstIteration) * L.globalBatch,
                                           seed: c.seed, worldSize: W, samplesIntoEpoch: (it % L.iterationsPerEpoch) * L.globalBatch)
@@ -230,6 +236,7 @@ public final class Trainer {
                             paths.append(files.epochCheckpoint(it / L.iterationsPerEpoch))
                         }
                         try model.saveCheckpoint(to: paths, info: info, extraMetadata: extraMetadata())
+                        clock.finished(.checkpoint)
                         written = paths
                     } catch { writeError = "writing the checkpoint at iteration \(it) failed: \(error)" }
                 }
@@ -241,9 +248,9 @@ public final class Trainer {
             if evalDue || (stopping && c.evaluatesAtEnd) { evaluate(it) }
             if outOfTime { break }
         }
-        let seconds = Trainer.now() - runStart
+        let seconds = clock.now() - runStart
         if let plan {
-            let used = Trainer.now() - startedAt
+            let used = clock.now() - startedAt
             say(String(format: "time budget: planned %@ for the whole command, used %@ (%.1f%%); training took %@ for %d iterations (%.2f s each, planned %.2f s)",
                        Trainer.duration(plan.budgetSeconds), Trainer.duration(used), 100 * used / plan.budgetSeconds, Trainer.duration(seconds),
                        it - firstIteration, seconds / Double(max(it - firstIteration, 1)), plan.stepSeconds))
@@ -529,8 +536,9 @@ struct EpochMeter {
 /// every rank stops cleanly. ESVIT_DUMP_GRADIENTS=DIR: rank 0 writes the averaged gradient of
 /// every iteration to DIR/grads<ITER>.safetensors (data-parallel equivalence tests).
 struct Fault {
-    /// ESVIT_FAULT=nan@IT, desync@IT[:RANK], slow@IT (from iteration IT on, every iteration takes twice as long).
-    var nanAt: Int? = nil, desyncAt: Int? = nil, slowFrom: Int? = nil, dumpGradients: String? = nil
+    /// ESVIT_FAULT=nan@IT, desync@IT[:RANK]. (A machine that slows down is simulated with an
+    /// injected RunClock instead.)
+    var nanAt: Int? = nil, desyncAt: Int? = nil, dumpGradients: String? = nil
     static func fromEnvironment(rank: Int) -> Fault? {
         let env = ProcessInfo.processInfo.environment
         var f = Fault()
@@ -542,7 +550,7 @@ struct Fault {
             let rest = kv[1].split(separator: ":")
             guard let at = Int(rest[0]) else { continue }
             if rest.count > 1, let r = Int(rest[1]), r != rank { continue }
-            if kv[0] == "nan" { f.nanAt = at } else if kv[0] == "desync" { f.desyncAt = at } else if kv[0] == "slow" { f.slowFrom = at }
+            if kv[0] == "nan" { f.nanAt = at } else if kv[0] == "desync" { f.desyncAt = at }
         }
         return f
     }

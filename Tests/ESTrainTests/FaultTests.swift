@@ -110,11 +110,9 @@ final class FaultTests: XCTestCase {
             (["--data-path", tmp.path("nowhere")], "is not a folder"),
         ]
         for (extra, message) in cases {
-            let start = Date()
             let (c, o) = try Harness.single(["--output-dir", tmp.path("run")] + extra)
             XCTAssertEqual(c, 64, "\(extra): \(o)")
             XCTAssertTrue(o.contains(message), "\(extra): expected '\(message)' in:\n\(o)")
-            XCTAssertLessThan(Date().timeIntervalSince(start), 5)
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.path("run")), "nothing is created for a refused command")
         // Under mpirun the message appears once, not once per rank.
