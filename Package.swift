@@ -6,7 +6,7 @@
 //   COpenBLAS, CMPI, CJPEG      system libraries (pkg-config openblas, ompi-c, libjpeg)
 //   CCPUControl                 header-only: flush-to-zero control (MXCSR)
 //   ESKernels    -> COpenBLAS   SIMD kernels, GEMM wrappers, thread pool, scalar references
-//   ESModel      -> ESKernels   configs/presets, parameter table + arenas, Swin, safetensors
+//   ESModel      -> ESKernels, CZlib   configs/presets, parameter table + arenas, Swin, safetensors (CRC-32 per tensor)
 //   ESLoss       -> ESKernels   view + region losses on head outputs, centers (no MPI)
 //   ESOptim      -> ESModel     AdamW over table entries, clipping, EMA, schedules
 //   ESObjective  -> ESModel, ESLoss, ESOptim   student/teacher pair and the training step
@@ -56,7 +56,7 @@ let package = Package(
         .systemLibrary(name: "CCPUControl", path: "Sources/CCPUControl"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "ESKernels", dependencies: ["COpenBLAS", "CCPUControl"], swiftSettings: fast),
-        .target(name: "ESModel", dependencies: ["ESKernels"], swiftSettings: fast),
+        .target(name: "ESModel", dependencies: ["ESKernels", "CZlib"], swiftSettings: fast),
         .target(name: "ESOptim", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .target(name: "ESLoss", dependencies: ["ESKernels"], swiftSettings: fast),
         .target(name: "ESObjective", dependencies: ["ESKernels", "ESModel", "ESLoss", "ESOptim"], swiftSettings: fast),

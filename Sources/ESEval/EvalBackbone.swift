@@ -67,8 +67,9 @@ public final class EvalBackbone {
             guard let text = file.metadata["config"], let c = try? JSONDecoder().decode(EsViTConfig.self, from: Data(text.utf8)) else {
                 throw EvalError.invalid("\(path): the checkpoint's configuration metadata is missing or damaged")
             }
+            do { try EsViT.checkConsistency(file) } catch { throw EvalError.invalid("\(error)") }
             cfg = c.backbone; size = requested ?? c.globalSize; filePrefix = which + ".backbone."
-            origin = "\(which) of training checkpoint \(path)"
+            origin = "\(which) of training checkpoint \(path)" + (file.unverifiedNote == nil ? "" : " (no tensor checksums: loaded unverified)")
         } else {
             guard let arch else { throw EvalError.invalid("\(path) is not an esvit training checkpoint; give --arch for a backbone-only file") }
             cfg = arch; size = requested ?? arch.constructSize
@@ -78,6 +79,7 @@ public final class EvalBackbone {
             }
             filePrefix = p
             origin = "backbone file \(path)" + (p.isEmpty ? "" : " (keys under '\(p)')")
+                + (file.unverifiedNote == nil ? "" : " (no tensor checksums: loaded unverified)")
         }
         cfg.dropPathRate = 0
         config = cfg; inputSize = size; pretrainMetadata = file.metadata

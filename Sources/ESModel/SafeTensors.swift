@@ -3,8 +3,11 @@
 //   {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}}
 // then the data section. The reader validates everything before any tensor is used: header
 // size bounds, JSON shape, known dtypes, shapes × dtype size = byte span, offsets inside the
-// data section, no overlaps. Every failure names the file and the offending key.
+// data section, no overlaps, and — where the file carries them, as every file esvit writes does —
+// the CRC-32 of every tensor (metadata "tensor_crc32"). Every failure names the file and the
+// offending key.
 // Writes are atomic: temp file in the same folder, fsync, rename, fsync of the folder.
+import CZlib
 import Foundation
 
 public enum SafeTensorsError: Error, CustomStringConvertible {
@@ -100,6 +103,43 @@ public final class SafeTensorsFile: @unchecked Sendable {
             throw SafeTensorsError.malformed("\(path): tensors \(a.name) and \(b.name) overlap in the data section")
         }
         tensors = infos; metadata = meta
+        checksummed = meta[SafeTensorsFile.checksumKey] != nil
+        try verifyChecksums()
+    }
+
+    /// Metadata key of the per-tensor CRC-32s esvit writes: a JSON object {tensor: crc32}.
+    public static let checksumKey = "tensor_crc32"
+    /// The file carries per-tensor checksums (every one verified when it was opened).
+    public let checksummed: Bool
+    /// One line for files without checksums (older checkpoints, weights from other tools).
+    public var unverifiedNote: String? {
+        checksummed ? nil : "note: \(path) has no tensor checksums (an older esvit checkpoint or another tool's file); its data is loaded unverified"
+    }
+
+    /// CRC-32 (zlib's) of a tensor's bytes.
+    public func crc32(_ t: TensorInfo) -> UInt32 {
+        data.withUnsafeBytes { raw in SafeTensorsChecksum.crc32(raw.baseAddress! + dataStart + t.begin, count: t.end - t.begin) }
+    }
+
+    /// Refuses a file whose stored checksums disagree with its tensors, naming the tensor.
+    private func verifyChecksums() throws {
+        guard let text = metadata[SafeTensorsFile.checksumKey] else { return }
+        guard let stored = try? JSONDecoder().decode([String: UInt32].self, from: Data(text.utf8)) else {
+            throw SafeTensorsError.malformed("\(path): the \(SafeTensorsFile.checksumKey) metadata is damaged")
+        }
+        for name in tensors.keys.sorted() {
+            guard let want = stored[name] else {
+                throw SafeTensorsError.malformed("\(path): tensor \(name) has no stored checksum (the file was altered after it was written)")
+            }
+            let got = crc32(tensors[name]!)
+            if got != want {
+                throw SafeTensorsError.malformed(String(format: "%@: tensor %@ fails its CRC-32 check (stored %08x, data gives %08x): the file is damaged; "
+                                                        + "use an earlier checkpoint or copy it again", path, name, want, got))
+            }
+        }
+        if let extra = Set(stored.keys).subtracting(tensors.keys).sorted().first {
+            throw SafeTensorsError.malformed("\(path): a checksum is stored for tensor \(extra), which the file does not hold")
+        }
     }
 
     /// Copies an F32 tensor into `dst` (exactly `count` floats expected).
@@ -138,14 +178,20 @@ public struct SafeTensorsWriter {
         entries.append((name, "I64", shape, bytes))
     }
 
+    /// The bytes of the file, with a CRC-32 of every tensor in the metadata (`tensor_crc32`).
     public func serialized() throws -> Data {
         var header: [String: Any] = [:]
         var offset = 0
+        var crcs: [String: UInt32] = [:]
         for e in entries {
             header[e.name] = ["dtype": e.dtype, "shape": e.shape, "data_offsets": [offset, offset + e.bytes.count]] as [String: Any]
             offset += e.bytes.count
+            crcs[e.name] = e.bytes.withUnsafeBytes { SafeTensorsChecksum.crc32($0.baseAddress, count: $0.count) }
         }
-        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var meta = metadata
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        meta[SafeTensorsFile.checksumKey] = String(decoding: try enc.encode(crcs), as: UTF8.self)
+        header["__metadata__"] = meta
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while (8 + json.count) % 8 != 0 { json.append(0x20) }   // pad so data is 8-byte aligned
         var out = Data(capacity: 8 + json.count + offset)
@@ -162,6 +208,20 @@ public struct SafeTensorsWriter {
     public func write(to paths: [String]) throws {
         let data = try serialized()
         for p in paths { try AtomicFile.write(data, to: p) }
+    }
+}
+
+/// zlib's CRC-32 (the checksum of gzip and PNG), over raw bytes.
+public enum SafeTensorsChecksum {
+    public static func crc32(_ p: UnsafeRawPointer?, count: Int) -> UInt32 {
+        var crc = CZlib.crc32(0, nil, 0)
+        var off = 0
+        while off < count {   // zlib takes a 32-bit length
+            let n = min(count - off, 1 << 30)
+            crc = CZlib.crc32(crc, p!.advanced(by: off).assumingMemoryBound(to: UInt8.self), uInt(n))
+            off += n
+        }
+        return UInt32(crc)
     }
 }
 

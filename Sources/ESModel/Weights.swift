@@ -10,6 +10,15 @@ public enum Weights {
     /// are ignored (e.g. the heads or the student in a full checkpoint).
     public static func load(_ file: SafeTensorsFile, table: ParameterTable, into params: UnsafeMutablePointer<Float>,
                             tablePrefix: String = "", filePrefix: String = "") throws {
+        try check(file, table: table, tablePrefix: tablePrefix, filePrefix: filePrefix)
+        for e in table.entries where e.key.hasPrefix(tablePrefix) {
+            try file.copyFloats(filePrefix + e.key.dropFirst(tablePrefix.count), into: params + e.offset, count: e.count)
+        }
+    }
+
+    /// Throws, listing every missing key, unexpected key and shape mismatch, unless `file` holds
+    /// exactly the table's entries under `filePrefix` with the table's shapes.
+    public static func check(_ file: SafeTensorsFile, table: ParameterTable, tablePrefix: String = "", filePrefix: String = "") throws {
         var missing: [String] = [], badShape: [String] = [], wanted = Set<String>()
         for e in table.entries where e.key.hasPrefix(tablePrefix) {
             let fk = filePrefix + e.key.dropFirst(tablePrefix.count)
@@ -31,9 +40,6 @@ public enum Weights {
             list("missing", missing); list("unexpected", unexpected); list("wrong shape", badShape)
             lines.append("  hint: check --arch and the architecture overrides, and --prefix (e.g. 'teacher.backbone.')")
             throw SafeTensorsError.mismatch(lines.joined(separator: "\n"))
-        }
-        for e in table.entries where e.key.hasPrefix(tablePrefix) {
-            try file.copyFloats(filePrefix + e.key.dropFirst(tablePrefix.count), into: params + e.offset, count: e.count)
         }
     }
 

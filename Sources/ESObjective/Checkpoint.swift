@@ -7,7 +7,8 @@
 // table order). The per-rank batch in the config is a workspace size, not part of the model, so
 // it may differ between the writer and the reader (resume with another layout). Written atomically
 // (temp file, fsync, rename, fsync of the folder); loading runs every safetensors check plus
-// format/version/config compatibility, with a message that says what differs.
+// format/version/config compatibility, with a message that says what differs. Every tensor's
+// CRC-32 is stored in the metadata and verified on load (SafeTensorsFile).
 import ESKernels
 import ESModel
 import Foundation
@@ -67,12 +68,14 @@ extension EsViT {
     public func loadCheckpoint(from path: String) throws -> CheckpointInfo {
         let file: SafeTensorsFile
         do { file = try SafeTensorsFile(path: path) } catch { throw CheckpointError.invalid("cannot use checkpoint: \(error)") }
+        if let note = file.unverifiedNote { FileHandle.standardError.write(Data((note + "\n").utf8)) }
         guard file.metadata["format"] == EsViT.checkpointFormat else {
             throw CheckpointError.invalid("\(path) is not an esvit training checkpoint (format '\(file.metadata["format"] ?? "none")')")
         }
         guard file.metadata["version"] == EsViT.checkpointVersion else {
             throw CheckpointError.invalid("\(path): checkpoint version \(file.metadata["version"] ?? "?") is not supported (this build reads \(EsViT.checkpointVersion))")
         }
+        try EsViT.checkConsistency(file)
         let dec = JSONDecoder()
         guard let cText = file.metadata["config"], let stored = try? dec.decode(EsViTConfig.self, from: Data(cText.utf8)),
               let iText = file.metadata["info"], let info = try? dec.decode(CheckpointInfo.self, from: Data(iText.utf8)),
@@ -103,6 +106,42 @@ extension EsViT {
         return info
     }
 
+    /// Refuses a training checkpoint whose configuration disagrees with its tensors or with
+    /// itself, naming the disagreement: every student, teacher and optimizer tensor must have the
+    /// shape `config` gives it, the centers K values, and the run's configuration
+    /// (`pretrain_config`, if stored) the same backbone, heads, region loss and crop sizes.
+    public static func checkConsistency(_ file: SafeTensorsFile) throws {
+        guard let text = file.metadata["config"], let c = try? JSONDecoder().decode(EsViTConfig.self, from: Data(text.utf8)) else {
+            throw CheckpointError.invalid("\(file.path): the checkpoint's configuration metadata is missing or damaged")
+        }
+        let table = ParameterTable()
+        let backbone = SwinModel(config: c.backbone, table: table, prefix: "backbone.")
+        _ = DINOHead(inDim: backbone.config.numFeatures, config: c.head, table: table, prefix: "head.")
+        if c.useDense { _ = DINOHead(inDim: backbone.config.numFeatures, config: c.head, table: table, prefix: "head_dense.") }
+        for prefix in ["student.", "teacher.", "optimizer.exp_avg.", "optimizer.exp_avg_sq."] {
+            do { try Weights.check(file, table: table, filePrefix: prefix) } catch {
+                throw CheckpointError.invalid("\(file.path): its configuration metadata disagrees with its tensors: \(error)")
+            }
+        }
+        for name in ["loss.center", "loss.center_grid"] {
+            if let t = file.tensors[name], t.shape != [1, c.head.outDim] {
+                throw CheckpointError.invalid("\(file.path): \(name) has shape \(t.shape) but the configuration's head has K = \(c.head.outDim)")
+            }
+        }
+        guard let runText = file.metadata["pretrain_config"] else { return }
+        guard let run = try? JSONSerialization.jsonObject(with: Data(runText.utf8)) else {
+            throw CheckpointError.invalid("\(file.path): the pretrain_config metadata is damaged")
+        }
+        let model = ConfigFields.flatten(c), stored = ConfigFields.flatten(json: run)
+        var pairs = [("globalSize", "crops.globalSize"), ("localSize", "crops.localSize"), ("localCrops", "crops.localCrops"),
+                     ("useDense", "useDensePrediction")]
+        pairs += model.keys.filter { $0.hasPrefix("backbone.") || $0.hasPrefix("head.") }.sorted().map { ($0, $0) }
+        let differ = pairs.filter { model[$0.0] != stored[$0.1] }.map { "config \($0.0) = \(model[$0.0] ?? "—"), pretrain_config \($0.1) = \(stored[$0.1] ?? "—")" }
+        if !differ.isEmpty {
+            throw CheckpointError.invalid("\(file.path): its two configuration records disagree (the metadata was altered): " + differ.joined(separator: "; "))
+        }
+    }
+
     /// Human-readable differences between two configurations.
     static func configDifferences(_ a: EsViTConfig, _ b: EsViTConfig) -> [String] {
         let fa = ConfigFields.flatten(a), fb = ConfigFields.flatten(b)
@@ -117,6 +156,11 @@ extension EsViT {
 public enum ConfigFields {
     public static func flatten<T: Encodable>(_ x: T) -> [String: String] {
         guard let d = try? JSONEncoder().encode(x), let o = try? JSONSerialization.jsonObject(with: d) else { return [:] }
+        return flatten(json: o)
+    }
+
+    /// The same for a parsed JSON value.
+    public static func flatten(json o: Any) -> [String: String] {
         var out: [String: String] = [:]
         func walk(_ prefix: String, _ v: Any) {
             if let dict = v as? [String: Any] { for (k, x) in dict { walk(prefix.isEmpty ? k : prefix + "." + k, x) } }

@@ -49,8 +49,11 @@ struct Forward: ParsableCommand {
         let table = ParameterTable()
         let model = SwinModel(config: cfg, table: table)
         let params = table.makeArena()
-        do { try Weights.load(try SafeTensorsFile(path: weights), table: table, into: params.pointer, filePrefix: prefix) }
-        catch { throw CLIError("\(error)") }
+        do {
+            let file = try SafeTensorsFile(path: weights)
+            if let note = file.unverifiedNote { FileHandle.standardError.write(Data((note + "\n").utf8)) }
+            try Weights.load(file, table: table, into: params.pointer, filePrefix: prefix)
+        } catch { throw CLIError("\(error)") }
         let bs = min(batchSize, N)
         let ws = SwinWorkspace(model: model, batch: bs, height: H, width: W, training: false)
         let Lf = ws.finalTokens, Cf = ws.finalDim
