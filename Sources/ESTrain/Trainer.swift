@@ -88,8 +88,8 @@ public final class Trainer {
             } catch { setupError = "\(error)" }
         }
         try agree(setupError)
-        StopRequest.install()
-        defer { StopRequest.uninstall() }
+        StopRequest.install()   // `esvit pretrain` installed them at its start already
+        defer { StopRequest.uninstall(); StopRequest.reset() }
 
         let model = EsViT(config: c.objective, seed: c.seed)
         let start = try loadOrBroadcastState(model)

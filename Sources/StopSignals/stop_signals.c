@@ -19,7 +19,6 @@ static void on_stop_signal(int sig) {
 }
 
 int esvit_stop_install(void) {
-    first_signal = 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop_signal;

@@ -163,6 +163,9 @@ struct Pretrain: ParsableCommand {
 
     func run() throws {
         let startedAt = Trainer.now()
+        // From here a stop signal (SLURM's early warning may come at any time) is only recorded:
+        // the run stops after its first iteration at the latest, with a checkpoint.
+        StopRequest.install()
         setvbuf(stdout, nil, _IOLBF, 0)
         if printPreset {
             guard let p = preset.flatMap(RecipePreset.named) else { throw ValidationError("--print-preset needs --preset NAME") }

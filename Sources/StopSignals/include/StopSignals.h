@@ -5,7 +5,8 @@
 #ifndef ESVIT_STOP_SIGNALS_H
 #define ESVIT_STOP_SIGNALS_H
 
-/// Installs the handlers and forgets any earlier signal. Returns 0, or -1 if sigaction failed.
+/// Installs the handlers (idempotent; a signal already recorded is kept). Returns 0, or -1 if
+/// sigaction failed.
 int esvit_stop_install(void);
 /// The first stop signal received since install (or reset), 0 if none.
 int esvit_stop_signal(void);
