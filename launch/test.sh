@@ -30,17 +30,27 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 log=$(mktemp)
-status=0
 skip=(); [ "$quick" -eq 1 ] && skip=(--skip "$SLOW")
-swift test -c release --disable-swift-testing "${skip[@]}" 2>&1 | tee "$log" | grep -vE "^\[[0-9]+/[0-9]+\]|^Test Case .* started" || true
+set +e
+swift test -c release --disable-swift-testing "${skip[@]}" 2>&1 | tee "$log" | grep -vE "^\[[0-9]+/[0-9]+\]|^Test Case .* started"
 status=${PIPESTATUS[0]}
-# XCTest's overall line: "Executed N tests, with [K test(s) skipped and ]F failures ...".
-summary=$(grep -E "^\s*Executed [0-9]+ tests?, with " "$log" | tail -1 || true)
+set -e
+# XCTest's overall result: the "Executed N tests, with [K test(s) skipped and ]F failures" line
+# right after "Test Suite 'All tests'" (or 'Selected tests' with --skip) passed/failed. A runner
+# that crashed never prints it: that, or a non-zero exit, is a failure whatever else was printed.
+summary=$(grep -A1 -E "^Test Suite '(All tests|Selected tests)' (passed|failed)" "$log" | grep -E "^\s*Executed [0-9]+ tests?, with " | tail -1 || true)
+crashed=$(grep -cE "^Fatal error|Program crashed|^\*\*\* Signal [0-9]+" "$log" || true)
+rm -f "$log"
+if [ -z "$summary" ]; then
+  echo "tests: no overall test summary (the build failed or the test runner crashed; exit code $status): 0 passed, 1 failed"
+  exit 1
+fi
 total=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
 failed=$(sed -E 's/.* ([0-9]+) failures?.*/\1/' <<<"$summary")
 skipped=0
 grep -qE "with [0-9]+ tests? skipped" <<<"$summary" && skipped=$(sed -E 's/.*with ([0-9]+) tests? skipped.*/\1/' <<<"$summary")
-rm -f "$log"
-if [ -z "$summary" ]; then echo "tests: no test summary found (build or runner failure)"; exit 1; fi
 echo "tests: $((total - failed - skipped)) passed, $failed failed, $skipped skipped"
-[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
+if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$crashed" -ne 0 ]; then
+  echo "test: FAILED (swift test exit code $status, $failed failure(s), $crashed crash report(s))" >&2
+  exit 1
+fi

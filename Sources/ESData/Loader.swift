@@ -61,7 +61,10 @@ public final class MultiCropLoader: @unchecked Sendable {
         }
         freeSlots = Array(0..<slots.count)
         for t in 0..<threadCount {
-            let th = Thread { [unowned self] in self.workerLoop() }
+            // Weak, not unowned: a worker may still be between batches when the last owner lets
+            // the loader go (reading an unowned reference then traps, seen in CI); it holds the
+            // loader only while producing one batch or waiting a bounded time for work.
+            let th = Thread { [weak self] in while let loader = self, loader.produceOne() {} }
             th.name = "esvit-loader-\(t)"
             workers.append(th)
             th.start()
@@ -104,26 +107,29 @@ public final class MultiCropLoader: @unchecked Sendable {
         cond.lock(); stopping = true; cond.broadcast(); cond.unlock()
     }
 
-    private func workerLoop() {
-        while true {
-            cond.lock()
-            while !stopping && (freeSlots.isEmpty || nextToProduce >= endIteration) { cond.wait() }
-            if stopping { cond.unlock(); return }
-            let it = nextToProduce, e = epoch, slot = freeSlots.removeLast()
-            nextToProduce += 1
-            let indices = sampler.batch(epoch: e, iteration: it, order: order)
-            cond.unlock()
-            let (labels, keys, replaced) = fill(slot: slot, epoch: e, indices: indices)
-            cond.lock()
-            if e == epoch && it >= nextToConsume {
-                ready[it] = (slot, indices, labels, keys, replaced)
-                replacedThisEpoch += replaced
-            } else {
-                freeSlots.append(slot)      // produced for an abandoned epoch
-            }
-            cond.broadcast()
-            cond.unlock()
+    /// One batch into a free slot; false once the loader stops. Returns true without work after
+    /// waiting 0.2 s, so that the worker lets go of the loader between waits.
+    private func produceOne() -> Bool {
+        cond.lock()
+        while !stopping && (freeSlots.isEmpty || nextToProduce >= endIteration) {
+            if !cond.wait(until: Date().addingTimeInterval(0.2)) { cond.unlock(); return true }
         }
+        if stopping { cond.unlock(); return false }
+        let it = nextToProduce, e = epoch, slot = freeSlots.removeLast()
+        nextToProduce += 1
+        let indices = sampler.batch(epoch: e, iteration: it, order: order)
+        cond.unlock()
+        let (labels, keys, replaced) = fill(slot: slot, epoch: e, indices: indices)
+        cond.lock()
+        if e == epoch && it >= nextToConsume {
+            ready[it] = (slot, indices, labels, keys, replaced)
+            replacedThisEpoch += replaced
+        } else {
+            freeSlots.append(slot)      // produced for an abandoned epoch
+        }
+        cond.broadcast()
+        cond.unlock()
+        return true
     }
 
     /// Loads (with replacement of bad files) and augments every crop of a batch into a slot.
