@@ -82,6 +82,8 @@ public final class EsViTLoss: @unchecked Sendable {
     public private(set) var viewCount = 0.0, regionCount = 0.0
     let viewIndex: [Int32], viewWeights: [Float]
     var regionIndex: [Int32], regionWeights: [Float]
+    /// For every region match of the last `match`: best minus second-best cosine similarity.
+    var regionGaps: [Float]
     let chunk: FloatBuffer
     /// Per-step scratch, sized once: column sums (K); L2-normalised tokens for the matching and
     /// their norms (student and teacher region rows × `channels`).
@@ -112,6 +114,7 @@ public final class EsViTLoss: @unchecked Sendable {
         viewIndex = vi
         viewWeights = [Float](repeating: Float(lam / (P * Double(B))), count: layout.studentViewRows)
         regionIndex = [Int32](repeating: -1, count: useRegion ? 2 * layout.studentRegionRows : 0)
+        regionGaps = [Float](repeating: .infinity, count: regionIndex.count)
         var rw = [Float](repeating: 0, count: useRegion ? layout.studentRegionRows : 0)
         if useRegion {
             for v in 0..<layout.views {
@@ -209,7 +212,8 @@ public final class EsViTLoss: @unchecked Sendable {
         L2Normalize.forward(y: sn.pointer, norms: studentNorms.pointer, x: zs, rows: layout.studentRegionRows, dim: C)
         L2Normalize.forward(y: tn.pointer, norms: teacherNorms.pointer, x: zt, rows: layout.teacherRegionRows, dim: C)
         regionIndex.withUnsafeMutableBufferPointer { idxBuf in
-            let idx = idxBuf.baseAddress!, S = sn.pointer, Tt = tn.pointer
+          regionGaps.withUnsafeMutableBufferPointer { gapBuf in
+            let idx = idxBuf.baseAddress!, gaps = gapBuf.baseAddress!, S = sn.pointer, Tt = tn.pointer
             for v in 0..<layout.views {
                 let (start, T) = layout.regionStart(view: v)
                 Compute.pool.parallelFor(B * T, minPerThread: 8) { rr, _ in
@@ -218,18 +222,24 @@ public final class EsViTLoss: @unchecked Sendable {
                         var q = 0
                         for iq in 0..<2 where iq != v {
                             let base = iq * B * Tg + b * Tg
-                            var best = -Float.infinity, bestJ = 0
+                            var best = -Float.infinity, second = -Float.infinity, bestJ = 0
                             for j in 0..<Tg {
                                 let s = dot(S + r * C, Tt + (base + j) * C, C)
-                                if s > best { best = s; bestJ = j }
+                                if s > best { second = best; best = s; bestJ = j } else if s > second { second = s }
                             }
-                            idx[2 * r + q] = Int32(base + bestJ); q += 1
+                            idx[2 * r + q] = Int32(base + bestJ); gaps[2 * r + q] = best - second; q += 1
                         }
                     }
                 }
             }
+          }
         }
     }
+
+    /// The smallest best-minus-second-best cosine similarity over the last `match` (infinity
+    /// without the region loss or with one candidate token). A gap below the float error of the
+    /// similarities (about 1e-5 here) means another summation order could pick another token.
+    public var smallestMatchGap: Float { regionGaps.min() ?? .infinity }
 
     /// Student side for one head: chunked logits = zn·Wᵀ, soft cross-entropy against the teacher
     /// probabilities, dzn (=) and dW (+=). Returns Σ_rows weight · CE.
