@@ -13,6 +13,9 @@ import ESTestSupport
 import Foundation
 import XCTest
 
+/// The daemons are up but SLURM refused a submission: a failure, not a skip.
+struct SlurmError: Error, CustomStringConvertible { let message: String; var description: String { message } }
+
 final class SlurmTests: XCTestCase {
     static var cluster: TemporaryDirectory?
     static var unavailable: String?
@@ -55,7 +58,7 @@ final class SlurmTests: XCTestCase {
                                                              TestProcess.root + "/launch/slurm.sbatch"] + esvitArgs,
                                          env: ["SLURM_CONF": conf, "ESVIT_BIN": TestProcess.esvit].merging(env) { $1 }, timeout: 30)
         let id = Int(o.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first ?? "")
-        guard c == 0, let id else { throw XCTSkip("sbatch failed (\(c)): \(o)") }
+        guard c == 0, let id else { throw SlurmError(message: "sbatch failed with exit code \(c): \(o)") }
         return id
     }
 
