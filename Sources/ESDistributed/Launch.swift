@@ -34,10 +34,6 @@ public struct LaunchEnvironment: Equatable, Sendable {
         allocationTasks = counted == nil && (allocation ?? 1) > 1 ? allocation : nil
     }
 
-    /// Whether to initialise MPI: a wire-up exists, or a launcher started several tasks (which
-    /// then must form one world, or be refused).
-    public var wantsMPI: Bool { wiredUp || tasks > 1 }
-
     /// The refusal for an MPI world of `worldSize` under this launch, or nil when they agree.
     public func mismatch(worldSize: Int) -> LaunchMismatch? {
         guard let source, tasks != worldSize else { return nil }

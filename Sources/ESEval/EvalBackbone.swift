@@ -62,14 +62,14 @@ public final class EvalBackbone {
         let file: SafeTensorsFile
         do { file = try SafeTensorsFile(path: path) } catch { throw EvalError.invalid("cannot use \(path): \(error)") }
         guard ["teacher", "student"].contains(which) else { throw EvalError.invalid("--which must be teacher or student, got '\(which)'") }
-        var cfg: SwinConfig, size: Int, filePrefix: String
+        var cfg: SwinConfig, size: Int, filePrefix: String, from: String
         if file.metadata["format"] == "esvit-checkpoint" {
             guard let text = file.metadata["config"], let c = try? JSONDecoder().decode(EsViTConfig.self, from: Data(text.utf8)) else {
                 throw EvalError.invalid("\(path): the checkpoint's configuration metadata is missing or damaged")
             }
             do { try EsViT.checkConsistency(file) } catch { throw EvalError.invalid("\(error)") }
             cfg = c.backbone; size = requested ?? c.globalSize; filePrefix = which + ".backbone."
-            origin = "\(which) of training checkpoint \(path)" + (file.unverifiedNote == nil ? "" : " (no tensor checksums: loaded unverified)")
+            from = "\(which) of training checkpoint \(path)"
         } else {
             guard let arch else { throw EvalError.invalid("\(path) is not an esvit training checkpoint; give --arch for a backbone-only file") }
             cfg = arch; size = requested ?? arch.constructSize
@@ -78,9 +78,9 @@ public final class EvalBackbone {
                 throw EvalError.invalid("\(path) holds no Swin backbone (no patch_embed.proj.weight under any known prefix)")
             }
             filePrefix = p
-            origin = "backbone file \(path)" + (p.isEmpty ? "" : " (keys under '\(p)')")
-                + (file.unverifiedNote == nil ? "" : " (no tensor checksums: loaded unverified)")
+            from = "backbone file \(path)" + (p.isEmpty ? "" : " (keys under '\(p)')")
         }
+        origin = from + (file.checksummed ? "" : " (no tensor checksums: loaded unverified)")
         cfg.dropPathRate = 0
         config = cfg; inputSize = size; pretrainMetadata = file.metadata
         model = SwinModel(config: cfg, table: table, prefix: EvalBackbone.tablePrefix)

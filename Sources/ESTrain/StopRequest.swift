@@ -21,7 +21,7 @@ public enum StopRequest {
     public static func reset() { esvit_stop_reset() }
 
     /// The stop signal as every rank sees it (collective; 0: keep going).
-    static func agreed(_ comm: Communicator) -> Int32 { comm.size > 1 ? comm.allReduceMax(local) : local }
+    static func agreed(_ comm: Communicator) -> Int32 { comm.allReduceMax(local) }
 
     public static func name(_ signal: Int32) -> String {
         switch signal {

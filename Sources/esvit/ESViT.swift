@@ -1,5 +1,6 @@
 // The `esvit` command: ArgumentParser commands only; all work lives in the library targets.
 import ArgumentParser
+import ESDistributed
 import ESKernels
 import ESTrain
 import Foundation
@@ -38,10 +39,7 @@ struct ESViT: ParsableCommand {
     }
 
     /// Rank 0 (or a plain process) prints notes; other MPI ranks stay quiet.
-    static var isRankZero: Bool {
-        let env = ProcessInfo.processInfo.environment
-        return (env["OMPI_COMM_WORLD_RANK"] ?? env["PMI_RANK"] ?? env["SLURM_PROCID"] ?? "0") == "0"
-    }
+    static var isRankZero: Bool { LaunchEnvironment().taskIndex == 0 }
 }
 
 /// A failure after the arguments were accepted (unreadable or mismatched files, …): printed as

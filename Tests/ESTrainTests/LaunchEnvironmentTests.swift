@@ -6,7 +6,7 @@ import XCTest
 final class LaunchEnvironmentTests: XCTestCase {
     func testAPlainProcessHasNoLauncher() {
         let l = LaunchEnvironment([:])
-        XCTAssertEqual(l.tasks, 1); XCTAssertNil(l.source); XCTAssertFalse(l.wantsMPI)
+        XCTAssertEqual(l.tasks, 1); XCTAssertNil(l.source); XCTAssertFalse(l.wiredUp)
         XCTAssertNil(l.mismatch(worldSize: 1))
         XCTAssertEqual(l.summary, "none (a plain process)")
     }
@@ -23,7 +23,7 @@ final class LaunchEnvironmentTests: XCTestCase {
 
     func testSrunWithPMIxAgreesWhenTheWorldMatches() {
         let l = LaunchEnvironment(["SLURM_STEP_NUM_TASKS": "4", "PMIX_RANK": "0"])
-        XCTAssertTrue(l.wiredUp); XCTAssertTrue(l.wantsMPI)
+        XCTAssertTrue(l.wiredUp)
         XCTAssertNil(l.mismatch(worldSize: 4))
         XCTAssertNotNil(l.mismatch(worldSize: 1))
     }
@@ -44,7 +44,7 @@ final class LaunchEnvironmentTests: XCTestCase {
 
     func testTheBatchShellOfAnAllocationIsOneProcessWithANote() {
         let l = LaunchEnvironment(["SLURM_NTASKS": "2", "SLURM_PROCID": "0", "SLURM_JOB_ID": "7"])
-        XCTAssertEqual(l.tasks, 1); XCTAssertNil(l.mismatch(worldSize: 1)); XCTAssertFalse(l.wantsMPI)
+        XCTAssertEqual(l.tasks, 1); XCTAssertNil(l.mismatch(worldSize: 1)); XCTAssertFalse(l.wiredUp)
         XCTAssertEqual(l.allocationTasks, 2)
         XCTAssertTrue(l.summary.contains("srun --mpi=pmix"), l.summary)
     }
