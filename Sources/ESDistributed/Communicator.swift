@@ -1,28 +1,42 @@
 // Collective communication for data-parallel training, behind one protocol so the trainer runs
 // the same code as a plain process and under mpirun (one node or many). This target is the only
 // one that imports MPI. Semantics: every call is collective (all ranks call it, in the same
-// order) and blocking; all-reduce sums in place; broadcast copies rank 0's buffer everywhere.
+// order) and blocking; all-reduce combines in place; broadcast copies the root's buffer everywhere.
+// Two primitives carry every element type on its own MPI type (Collectives.swift builds the
+// typed helpers — Codable broadcast, rank 0's decision, equality checks — on top of them).
 import CMPI
 import Foundation
+
+/// Element types the collectives carry, each on its exact MPI datatype.
+public enum ScalarKind: Sendable { case float, double, int32, int64, uint64, byte }
+
+public protocol CommScalar { static var kind: ScalarKind { get } }
+extension Float: CommScalar { public static var kind: ScalarKind { .float } }
+extension Double: CommScalar { public static var kind: ScalarKind { .double } }
+extension Int32: CommScalar { public static var kind: ScalarKind { .int32 } }
+extension Int64: CommScalar { public static var kind: ScalarKind { .int64 } }
+extension UInt64: CommScalar { public static var kind: ScalarKind { .uint64 } }
+extension UInt8: CommScalar { public static var kind: ScalarKind { .byte } }
+
+public enum ReduceOp: Sendable { case sum, max }
 
 public protocol Communicator: AnyObject {
     var rank: Int { get }
     var size: Int { get }
     /// Host name of this rank (differs across nodes).
     var processorName: String { get }
-    func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int)
-    func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int)
-    func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int)
-    func broadcast(_ buffer: UnsafeMutablePointer<UInt8>, count: Int, root: Int)
+    /// Combines `count` elements of every rank's `buffer` with `op`; every rank gets the result.
+    func allReduce<T: CommScalar>(_ buffer: UnsafeMutablePointer<T>, count: Int, _ op: ReduceOp)
+    /// Copies `root`'s `count` elements into every rank's `buffer`.
+    func broadcast<T: CommScalar>(_ buffer: UnsafeMutablePointer<T>, count: Int, root: Int)
     func barrier()
-    /// The largest of every rank's `value` (e.g. "did any rank receive a stop signal").
-    func allReduceMax(_ value: Int32) -> Int32
     /// Ends the whole job (every rank) with `code`, printing `message` first.
     func abort(code: Int32, message: String) -> Never
 }
 
 extension Communicator {
     public var isRoot: Bool { rank == 0 }
+    public func allReduceSum<T: CommScalar>(_ buffer: UnsafeMutablePointer<T>, count: Int) { allReduce(buffer, count: count, .sum) }
 }
 
 /// One process: collectives are identities.
@@ -31,12 +45,9 @@ public final class SingleProcessCommunicator: Communicator {
     public var rank: Int { 0 }
     public var size: Int { 1 }
     public var processorName: String { ProcessInfo.processInfo.hostName }
-    public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
-    public func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) {}
-    public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {}
-    public func broadcast(_ buffer: UnsafeMutablePointer<UInt8>, count: Int, root: Int) {}
+    public func allReduce<T: CommScalar>(_ buffer: UnsafeMutablePointer<T>, count: Int, _ op: ReduceOp) {}
+    public func broadcast<T: CommScalar>(_ buffer: UnsafeMutablePointer<T>, count: Int, root: Int) {}
     public func barrier() {}
-    public func allReduceMax(_ value: Int32) -> Int32 { value }
     public func abort(code: Int32, message: String) -> Never {
         FileHandle.standardError.write(Data((message + "\n").utf8))
         exit(code)
@@ -70,29 +81,28 @@ public final class MPICommunicator: Communicator {
         while off < count { let n = min(chunk, count - off); body(off, Int32(n)); off += n }
     }
 
-    public func allReduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
-        chunked(count) { MPI_Allreduce(cmpi_in_place(), buffer + $0, $1, CMPI_FLOAT, CMPI_SUM, CMPI_COMM_WORLD) }
+    static func datatype(_ kind: ScalarKind) -> MPI_Datatype {
+        switch kind {
+        case .float: return CMPI_FLOAT
+        case .double: return CMPI_DOUBLE
+        case .int32: return CMPI_INT32_T
+        case .int64: return CMPI_INT64_T
+        case .uint64: return CMPI_UINT64_T
+        case .byte: return CMPI_BYTE
+        }
     }
 
-    public func allReduceSum(_ buffer: UnsafeMutablePointer<Double>, count: Int) {
-        chunked(count) { MPI_Allreduce(cmpi_in_place(), buffer + $0, $1, CMPI_DOUBLE, CMPI_SUM, CMPI_COMM_WORLD) }
+    public func allReduce<T: CommScalar>(_ buffer: UnsafeMutablePointer<T>, count: Int, _ op: ReduceOp) {
+        let type = MPICommunicator.datatype(T.kind), mpiOp = op == .sum ? CMPI_SUM : CMPI_MAX
+        chunked(count) { MPI_Allreduce(cmpi_in_place(), buffer + $0, $1, type, mpiOp, CMPI_COMM_WORLD) }
     }
 
-    public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {
-        chunked(count) { MPI_Bcast(buffer + $0, $1, CMPI_FLOAT, Int32(root), CMPI_COMM_WORLD) }
-    }
-
-    public func broadcast(_ buffer: UnsafeMutablePointer<UInt8>, count: Int, root: Int) {
-        chunked(count) { MPI_Bcast(buffer + $0, $1, CMPI_BYTE, Int32(root), CMPI_COMM_WORLD) }
+    public func broadcast<T: CommScalar>(_ buffer: UnsafeMutablePointer<T>, count: Int, root: Int) {
+        let type = MPICommunicator.datatype(T.kind)
+        chunked(count) { MPI_Bcast(buffer + $0, $1, type, Int32(root), CMPI_COMM_WORLD) }
     }
 
     public func barrier() { MPI_Barrier(CMPI_COMM_WORLD) }
-
-    public func allReduceMax(_ value: Int32) -> Int32 {
-        var v = value
-        MPI_Allreduce(cmpi_in_place(), &v, 1, CMPI_INT32_T, CMPI_MAX, CMPI_COMM_WORLD)
-        return v
-    }
 
     public func abort(code: Int32, message: String) -> Never {
         FileHandle.standardError.write(Data(("rank \(rank): " + message + "\n").utf8))

@@ -67,6 +67,7 @@ public enum LossError: Error, CustomStringConvertible {
 
 public struct LossValues: Sendable {
     public var total: Double, view: Double, region: Double
+    public init(total: Double, view: Double, region: Double) { self.total = total; self.view = view; self.region = region }
 }
 
 public final class EsViTLoss: @unchecked Sendable {

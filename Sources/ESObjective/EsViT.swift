@@ -64,7 +64,9 @@ public struct StepResult: Sendable {
 
 public struct StepTimes: Sendable {
     public var teacherForward = 0.0, studentForward = 0.0, headsAndLoss = 0.0, backward = 0.0, optimizer = 0.0
-    public var total: Double { teacherForward + studentForward + headsAndLoss + backward + optimizer }
+    /// Forward, losses and backward (everything but the optimizer).
+    public var forwardBackward: Double { teacherForward + studentForward + headsAndLoss + backward }
+    public var total: Double { forwardBackward + optimizer }
 }
 
 public final class EsViT: @unchecked Sendable {
@@ -182,15 +184,13 @@ public final class EsViT: @unchecked Sendable {
         times.optimizer = EsViT.now() - t0
     }
 
-    /// Center update from (globally reduced) sums; single process: the loss's local sums.
-    public func updateCenters(viewSum: [Double]? = nil, viewCount: Double? = nil, regionSum: [Double]? = nil, regionCount: Double? = nil) {
-        let vs = viewSum ?? loss.viewSum, rs = regionSum ?? loss.regionSum
-        vs.withUnsafeBufferPointer { v in
-            rs.withUnsafeBufferPointer { r in
-                centers.update(viewSum: v.baseAddress!, viewCount: viewCount ?? loss.viewCount,
-                               regionSum: r.baseAddress!, regionCount: regionCount ?? loss.regionCount)
-            }
-        }
+    /// Center update from this process's last forwardBackward alone (a single-process step).
+    public func updateCenters() {
+        var layout = NamedSums.Layout()
+        let fields = ObjectiveSums(declaringIn: &layout, classes: config.head.outDim)
+        let sums = NamedSums(layout)
+        addSums(to: sums, fields, statistics: false)
+        updateCenters(from: sums, fields)
     }
 
     /// The whole single-process step with explicit hyper-parameters.

@@ -121,8 +121,7 @@ extension Trainer {
         // Rank 0 decides how many iterations to time from the warm-up one (every rank must run the same number).
         let warm = clock.now() - w0
         let wanted = Int((Trainer.probeShare * minutes * 60 / max(warm, 1e-3)).rounded(.up))
-        let count = Int(broadcastJSON(["n": String(min(max(wanted, Trainer.probeRange.lowerBound), Trainer.probeRange.upperBound))])["n"] ?? "")
-            ?? Trainer.probeRange.lowerBound
+        let count = try comm.broadcast(min(max(wanted, Trainer.probeRange.lowerBound), Trainer.probeRange.upperBound))
         var times: [Double] = []
         for i in 0..<count {
             let t0 = clock.now()
@@ -134,7 +133,7 @@ extension Trainer {
         loader.stop()
         for (b, s) in zip(buffers, saved) { s.withUnsafeBufferPointer { b.pointer.update(from: $0.baseAddress!, count: b.count) } }
         model.optimizer.steps = savedSteps
-        var header: [String: String] = [:]
+        var plan: BudgetPlan? = nil, failure: String? = nil
         if comm.isRoot {
             do {
                 // One real checkpoint write (serialise, write, fsync, rename) to a scratch name, timed.
@@ -146,21 +145,17 @@ extension Trainer {
                 let checkpointSeconds = clock.now() - c0
                 try? FileManager.default.removeItem(atPath: scratchPath)
                 let ipe = layout.iterationsPerEpoch
-                let plan = BudgetPlan(probeIterations: times.count, budgetSeconds: minutes * 60, elapsedSeconds: clock.now() - startedAt,
+                plan = BudgetPlan(probeIterations: times.count, budgetSeconds: minutes * 60, elapsedSeconds: clock.now() - startedAt,
                                       stepSeconds: times.reduce(0, +) / Double(times.count) * Trainer.stepSafety, evalSeconds: evalSeconds,
                                       checkpointSeconds: checkpointSeconds,
                                       evaluations: { c.evaluationCount(iterations: $0, iterationsPerEpoch: ipe) },
                                       checkpoints: { c.checkpointCount(iterations: $0, iterationsPerEpoch: ipe) })
-                header["plan"] = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
             } catch {
-                header["error"] = "planning the time budget failed while timing a checkpoint write: \(error)"
+                failure = "planning the time budget failed while timing a checkpoint write: \(error)"
             }
         }
-        header = broadcastJSON(header)
-        if let e = header["error"] { throw TrainError.checkpoint(e) }
-        guard let p = header["plan"], let plan = try? JSONDecoder().decode(BudgetPlan.self, from: Data(p.utf8)) else {
-            throw TrainError.config("the time-budget plan did not reach every rank (internal error)")
-        }
+        if let e = try comm.broadcast(failure) { throw TrainError.checkpoint(e) }
+        guard let plan = try comm.broadcast(plan) else { throw TrainError.config("the time-budget plan did not reach every rank (internal error)") }
         if plan.iterations < 1 {
             throw TrainError.config(String(format: "--time-budget %.3g min is too short: start-up took %.0f s and one iteration takes %.2f s; "
                                            + "raise the budget or use --iterations N", minutes, plan.elapsedSeconds, plan.stepSeconds))

@@ -5,6 +5,7 @@
 // KL(teacher ‖ student) tends to 0 because there is nothing left to learn. TeacherSummary holds
 // these numbers for the view and region heads (all-reduced over ranks and micro-batches);
 // CollapseMonitor warns once when a signature persists over consecutive logging intervals.
+import ESObjective
 import Foundation
 
 public struct TeacherSummary: Sendable {
@@ -26,6 +27,11 @@ public struct TeacherSummary: Sendable {
             batchEntropy = h
             sampleEntropy = entropySum / max(rows, 1)
             kl = loss - pairEntropy
+        }
+
+        /// From one head's reduced teacher sums and its mean loss.
+        init(_ t: ObjectiveSums.TeacherHead, loss: Double) {
+            self.init(probabilitySum: t.probabilitySum, entropySum: t.entropySum, rows: t.rows, loss: loss, pairEntropy: t.pairEntropy)
         }
     }
     public let view: Head

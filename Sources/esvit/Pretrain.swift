@@ -22,7 +22,7 @@ struct Pretrain: ParsableCommand {
 
         Size a run by --epochs (upstream's schedules), by --iterations, or by --time-budget MINUTES \
         (the iterations that fit are planned from a timing probe). --preset NAME starts from a named \
-        recipe; see README › Fashion-MNIST results for what they reach.
+        recipe; see docs/results.md for what they reach.
 
         Examples:
           launch/run-node.sh -n 2 -- pretrain --preset fm-quick --output-dir runs/fm      (the quick start)
@@ -187,7 +187,8 @@ struct Pretrain: ParsableCommand {
                 }
             }
             let trainer = try Trainer(config: config, comm: comm, source: source, resumeFrom: resumeFrom, requireResume: resume,
-                                      evaluation: evaluation, startedAt: startedAt)
+                                      evaluation: evaluation, startedAt: startedAt,
+                                      faults: EnvironmentFaults(environment: ProcessInfo.processInfo.environment, rank: comm.rank))
             let summary = try trainer.run()
             if summary.stopSignal != nil {
                 // Every rank stopped after the same iteration and the checkpoint is written.

@@ -1,0 +1,76 @@
+// Where a run starts. Rank 0 loads the checkpoint to resume from (if any) and every rank receives
+// its whole state — student, teacher, AdamW moments and step counts, centers — and its position,
+// so every rank starts equal; a --time-budget run continues the plan stored in the checkpoint.
+import ESDistributed
+import ESKernels
+import ESModel
+import ESObjective
+import Foundation
+
+/// What rank 0 sends every rank before the state buffers.
+struct ResumeHeader: Codable {
+    var error: String? = nil
+    var info: CheckpointInfo? = nil
+    var steps: [Int] = []
+    var planned: Int? = nil
+    var plan: BudgetPlan? = nil
+}
+
+extension Trainer {
+    func loadOrBroadcastState(_ model: EsViT) throws -> RunStart {
+        var header = ResumeHeader()
+        if comm.isRoot { header = readCheckpoint(into: model) }
+        header = try comm.broadcast(header)
+        if let e = header.error { throw TrainError.checkpoint(e) }
+        for buf in Trainer.stateBuffers(model) { comm.broadcast(buf.pointer, count: buf.count, root: 0) }
+        model.optimizer.steps = header.steps
+        guard let info = header.info else { return RunStart(worldSize: comm.size) }
+        return RunStart(resumed: true, epoch: info.epoch, samplesIntoEpoch: info.samplesIntoEpoch, worldSize: info.worldSize,
+                        globalSamplePosition: info.globalSamplePosition, plannedIterations: header.planned, budgetPlan: header.plan)
+    }
+
+    /// Rank 0: loads the checkpoint to resume from into `model`, if there is one.
+    func readCheckpoint(into model: EsViT) -> ResumeHeader {
+        var header = ResumeHeader()
+        let path = resumeFrom ?? files.latestCheckpoint
+        if FileManager.default.fileExists(atPath: path) {
+            do {
+                let info = try model.loadCheckpoint(from: path)
+                header.info = info
+                reporter.say("resuming from \(path): iteration \(info.iteration), epoch \(info.epoch), \(info.samplesIntoEpoch) samples into the epoch")
+                if let old = Trainer.storedConfig(path) {
+                    for d in recipeDifferences(from: old) { reporter.say("note: \(d)") }
+                    if old.timeBudgetMinutes != nil, let n = old.iterations { header.planned = n; header.plan = old.budgetPlan }
+                }
+            } catch { header.error = "\(error)" }
+        } else if resumeFrom != nil || requireResume {
+            header.error = "no checkpoint to resume from at \(path)" + (resumeFrom == nil ? " (--resume needs a checkpoint.safetensors in --output-dir)" : "")
+        }
+        header.steps = model.optimizer.steps
+        return header
+    }
+
+    /// The float state every rank holds identically besides the AdamW step counts: student,
+    /// teacher, AdamW moments, both centers (broadcast at start; saved and restored around the
+    /// time-budget probe).
+    static func stateBuffers(_ model: EsViT) -> [FloatBuffer] {
+        [model.student, model.teacher, model.optimizer.m, model.optimizer.v, model.centers.view, model.centers.region]
+    }
+
+    /// Recipe options that differ from the checkpoint's run `old` (they take effect from here on).
+    func recipeDifferences(from old: PretrainConfig) -> [String] {
+        let a = ConfigFields.flatten(old), b = ConfigFields.flatten(config)
+        var ignored: Set<String> = ["outputDir", "maxIters", "threads", "loaderThreads", "logEvery", "checkEvery", "dataPath"]
+        if config.timeBudgetMinutes != nil { ignored.insert("iterations") }   // the plan, adopted from the checkpoint
+        if config.iterationMode { ignored.insert("epochs") }                   // derived from the iterations
+        return Set(a.keys).union(b.keys).sorted().filter { !ignored.contains($0) && !$0.hasPrefix("budgetPlan") && a[$0] != b[$0] }.map {
+            "\($0) was \(a[$0] ?? "—") in the checkpoint's run, now \(b[$0] ?? "—")"
+        }
+    }
+
+    /// The configuration of the run that wrote a checkpoint (nil for other files).
+    static func storedConfig(_ path: String) -> PretrainConfig? {
+        guard let f = try? SafeTensorsFile(path: path), let t = f.metadata["pretrain_config"] else { return nil }
+        return try? JSONDecoder().decode(PretrainConfig.self, from: Data(t.utf8))
+    }
+}
