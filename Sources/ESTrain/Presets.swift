@@ -1,5 +1,5 @@
 // Named recipes for `esvit pretrain --preset NAME`: each is a list of ordinary pretrain options,
-// found by the recipe search (tools/recipe/results.tsv) and documented in the README. Options the
+// found by the recipe search (tools/recipe/results.tsv) and documented in docs/results.md. Options the
 // user gives on the command line override the preset's (a preset option is dropped when the user
 // names the same option; --time-budget, --iterations and --epochs count as one), so
 // `--preset fm-quick --time-budget 30` is the quick recipe for 30 minutes and
@@ -25,12 +25,12 @@ public struct RecipePreset: Sendable {
                      options: ["--time-budget", "15", "--eval-every-iters", "500"] + fashionMNIST),
         RecipePreset(name: "fm-2h", summary: "Fashion-MNIST, two hours on 2 cores, the full EsViT objective (view + region loss)",
                      options: twoHours),
-        RecipePreset(name: "fm-2h-noregion", summary: "fm-2h with the region loss off: the best two-hour k-NN and linear probe (see README)",
+        RecipePreset(name: "fm-2h-noregion", summary: "fm-2h with the region loss off: the best two-hour k-NN and linear probe (see docs/results.md)",
                      options: twoHours + ["--use-dense-prediction", "false"]),
     ]
 
-    /// The two-hour recipe. At this budget the region loss costs about 1.5 k-NN points (README,
-    /// "Fashion-MNIST results"), so the view-loss-only twin is shipped beside it; `fm-2h` keeps
+    /// The two-hour recipe. At this budget the region loss costs about 1.5 k-NN points
+    /// (docs/results.md), so the view-loss-only twin is shipped beside it; `fm-2h` keeps
     /// the region loss because the EsViT objective is what this tool is for.
     static let twoHours = ["--time-budget", "120", "--eval-every-iters", "2000"] + fashionMNIST
 

@@ -1,6 +1,6 @@
 // DINO's pixel operations against PIL/torchvision (tools/reference/make_imageops_fixtures.py):
 // every case reports its max absolute difference and count of differing values; the allowed
-// difference per op is the documented tolerance (see README).
+// difference per op is the documented tolerance (see docs/tolerances.md §8).
 import XCTest
 import Foundation
 import ESData

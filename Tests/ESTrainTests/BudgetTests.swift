@@ -74,7 +74,7 @@ final class BudgetPlanTests: XCTestCase {
         XCTAssertEqual(RecipePreset.expand(["--output-dir", "x"]), ["--output-dir", "x"], "no preset: unchanged")
         XCTAssertEqual(RecipePreset.expand(["--preset", "nope"]), ["--preset", "nope"], "unknown presets are left to validation")
         for p in RecipePreset.all { XCTAssertTrue(p.options.contains("--time-budget"), "\(p.name) is a time-budgeted recipe") }
-        // The README's region-off seeds ran `--preset fm-2h --use-dense-prediction false`;
+        // The region-off seeds of docs/results.md ran `--preset fm-2h --use-dense-prediction false`;
         // `--preset fm-2h-noregion` must set exactly the same options to the same values.
         func options(_ args: [String]) -> [String: [String]] {
             var table: [String: [String]] = [:]
