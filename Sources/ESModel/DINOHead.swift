@@ -23,8 +23,6 @@ public struct HeadConfig: Codable, Equatable, Sendable {
     /// CPU default for the small presets (swin_mini): hidden 512, bottleneck 128, K 4096.
     public static let cpu = HeadConfig(hidden: 512, bottleneck: 128, outDim: 4096, normLastLayer: false)
 
-    /// The default head for a backbone preset.
-    public static func preset(for arch: String) -> HeadConfig { arch == "swin_mini" ? cpu : imagenet }
 }
 
 public final class DINOHead: @unchecked Sendable {

@@ -28,27 +28,12 @@ public struct SwinConfig: Codable, Equatable, Sendable {
     public func stageDim(_ s: Int) -> Int { embedDim << s }
     public var numFeatures: Int { stageDim(numStages - 1) }
 
-    /// Named presets. `swin_tiny`/`swin_small`/`swin_base` take window 7 or 14 (docs/algorithm.md §1.1);
-    /// `swin_mini` is the CPU preset for 28–32 px inputs (Fashion-MNIST default).
-    public static let presetNames = ["swin_tiny", "swin_small", "swin_base", "swin_mini"]
+    /// Names of the backbone presets (see Architecture).
+    public static var presetNames: [String] { Architecture.allCases.map(\.rawValue) }
 
+    /// The backbone of the preset called `name` (nil for an unknown name).
     public static func preset(_ name: String, windowSize: Int? = nil) -> SwinConfig? {
-        switch name {
-        case "swin_tiny":
-            return SwinConfig(patchSize: 4, embedDim: 96, depths: [2, 2, 6, 2], numHeads: [3, 6, 12, 24],
-                              windowSize: windowSize ?? 7, constructSize: 224, dropPathRate: 0.1)
-        case "swin_small":
-            return SwinConfig(patchSize: 4, embedDim: 96, depths: [2, 2, 18, 2], numHeads: [3, 6, 12, 24],
-                              windowSize: windowSize ?? 7, constructSize: 224, dropPathRate: 0.2)
-        case "swin_base":
-            return SwinConfig(patchSize: 4, embedDim: 128, depths: [2, 2, 18, 2], numHeads: [4, 8, 16, 32],
-                              windowSize: windowSize ?? 7, constructSize: 224, dropPathRate: 0.2)
-        case "swin_mini":
-            return SwinConfig(patchSize: 2, embedDim: 48, depths: [2, 2, 2], numHeads: [3, 6, 12],
-                              windowSize: windowSize ?? 4, constructSize: 32, dropPathRate: 0.1)
-        default:
-            return nil
-        }
+        Architecture(rawValue: name)?.backbone(windowSize: windowSize)
     }
 
     /// Checks the configuration; returns a one-line reason when it is unusable.

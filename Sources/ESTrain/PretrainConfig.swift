@@ -10,11 +10,11 @@ import Foundation
 
 public struct PretrainConfig: Codable, Equatable, Sendable {
     // Model.
-    public var arch: String
+    public var arch: Architecture
     public var backbone: SwinConfig
     public var head: HeadConfig
     /// Region loss on (EsViT) or off (DINO's view loss only).
-    public var useDensePrediction: Bool
+    public var useDensePrediction = true
     // Recipe (docs/algorithm.md §5.1; per-256 base lr, scaled by the global batch).
     public var momentumTeacher = 0.996
     public var teacherTemp = 0.07
@@ -47,7 +47,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var gradAccumSteps = 1
     // Data.
     public var crops: MultiCropConfig
-    public var dataset: String           // "fashion-mnist" or "folder"
+    public var dataset: DatasetKind
     public var dataPath: String
     // Run.
     public var outputDir: String
@@ -68,20 +68,30 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     /// Labelled data for periodic k-NN of a folder dataset: EVAL_DATA_PATH/train and /val.
     public var evalDataPath: String? = nil
 
-    public init(arch: String, backbone: SwinConfig, head: HeadConfig, useDensePrediction: Bool, crops: MultiCropConfig,
-                dataset: String, dataPath: String, outputDir: String) {
+    public init(arch: Architecture, backbone: SwinConfig, head: HeadConfig, useDensePrediction: Bool, crops: MultiCropConfig,
+                dataset: DatasetKind, dataPath: String, outputDir: String) {
         self.arch = arch; self.backbone = backbone; self.head = head; self.useDensePrediction = useDensePrediction
         self.crops = crops; self.dataset = dataset; self.dataPath = dataPath; self.outputDir = outputDir
     }
 
-    public static let datasets = ["fashion-mnist", "folder"]
+    /// The defaults for `arch` on `dataset`: the backbone and head of the architecture, crops at
+    /// its construction size, the dataset's normalisation and location, and the recipe above.
+    public init(arch: Architecture = .standard, dataset: DatasetKind = .standard, outputDir: String = "") {
+        let backbone = arch.backbone()
+        let g = backbone.constructSize
+        crops = MultiCropConfig(globalSize: g, localSize: arch.localSize(global: g), localCrops: arch.localCrops, mean: dataset.mean, std: dataset.std)
+        self.arch = arch; self.backbone = backbone; head = arch.head
+        self.dataset = dataset; dataPath = dataset.defaultPath ?? ""; self.outputDir = outputDir
+    }
+
+    /// Every default in one value (`esvit pretrain`'s options read theirs from here).
+    public static let standard = PretrainConfig()
 
     /// Cross-field rules that need no data and no ranks: one line per problem, each with a hint.
     public func problems() -> [String] {
         var p: [String] = []
         if let b = backbone.problem() { p.append("architecture: \(b)") }
         if let c = crops.problem() { p.append(c) }
-        if !PretrainConfig.datasets.contains(dataset) { p.append("--dataset must be one of \(PretrainConfig.datasets.joined(separator: ", ")), got '\(dataset)'") }
         if epochs < 1 { p.append("--epochs must be ≥ 1") }
         if let n = iterations, n < 1 { p.append("--iterations must be ≥ 1") }
         if let t = timeBudgetMinutes, !(t > 0) { p.append("--time-budget must be a positive number of minutes") }
@@ -117,7 +127,7 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
         if evalEvery < 0 || evalEveryIters < 0 || evalTrainLimit < 1 || evalTestLimit < 1 {
             p.append("--eval-every and --eval-every-iters must be ≥ 0, --eval-train-limit and --eval-test-limit ≥ 1")
         }
-        if evaluates && dataset == "folder" && evalDataPath == nil {
+        if evaluates && dataset == .folder && evalDataPath == nil {
             p.append("periodic k-NN of a folder dataset needs --eval-data-path (a folder with train/ and val/ in the ImageNet layout)")
         }
         return p

@@ -1,10 +1,18 @@
-// Architecture selection shared by the commands: a preset plus optional overrides.
+// Architecture selection shared by the commands: a preset plus optional overrides. The enums the
+// options take list their choices in --help and refuse other values with the list.
 import ArgumentParser
+import ESData
+import ESEval
 import ESModel
 
+extension Architecture: ExpressibleByArgument {}
+extension DatasetKind: ExpressibleByArgument {}
+extension ProbeMode: ExpressibleByArgument {}
+extension PixelFeatures.Mode: ExpressibleByArgument {}
+
 struct ArchOptions: ParsableArguments {
-    @Option(help: "Backbone preset: \(SwinConfig.presetNames.joined(separator: ", ")). swin_mini is the CPU preset for 28–32 px inputs.")
-    var arch: String = "swin_mini"
+    @Option(help: "Backbone preset. swin_mini is the CPU preset for 28–32 px inputs.")
+    var arch: Architecture = .standard
     @Option(help: "Override the patch size.") var patchSize: Int?
     @Option(help: "Override the embedding width of stage 0.") var embedDim: Int?
     @Option(help: "Override the blocks per stage, comma separated (e.g. 2,2,6,2).") var depths: String?
@@ -14,9 +22,7 @@ struct ArchOptions: ParsableArguments {
     @Option(help: "Construction resolution that freezes window clamping and shifts (224 for ImageNet presets).") var constructSize: Int?
 
     func config() throws -> SwinConfig {
-        guard var c = SwinConfig.preset(arch, windowSize: windowSize) else {
-            throw ValidationError("unknown --arch '\(arch)'; choose one of \(SwinConfig.presetNames.joined(separator: ", "))")
-        }
+        var c = arch.backbone(windowSize: windowSize)
         func ints(_ s: String, _ flag: String) throws -> [Int] {
             guard let v = commaSeparated(s, { Int($0) }) else { throw ValidationError("\(flag) takes comma-separated integers, got '\(s)'") }
             return v

@@ -20,8 +20,8 @@ struct BenchData: ParsableCommand {
         --global-crops-size 224 --local-crops-size 96 --local-crops-number 8 --batch 16
         """)
 
-    @Option(help: "fashion-mnist (IDX files) or folder (JPEG image folder).") var dataset: String = "fashion-mnist"
-    @Option(help: "Dataset location (the IDX folder, or the image-folder root).") var dataPath: String = FashionMNIST.defaultRoot
+    @Option(help: "fashion-mnist (IDX files) or folder (JPEG image folder).") var dataset: DatasetKind = .standard
+    @Option(help: "Dataset location (default for fashion-mnist: \(FashionMNIST.defaultRoot); the image-folder root for folder).") var dataPath: String?
     @Option(help: "Loader threads.") var threads: Int = 1
     @Option(help: "Images per batch.") var batch: Int = 64
     @Option(help: "Timed batches (after one warm-up batch; both sides prefetch 2 batches per worker).") var batches: Int = 30
@@ -35,16 +35,15 @@ struct BenchData: ParsableCommand {
     @Option(help: "Path to bench_data_pillow.py.") var torchScript: String = "tools/reference/bench_data_pillow.py"
 
     func validate() throws {
-        if !["fashion-mnist", "folder"].contains(dataset) { throw ValidationError("--dataset must be fashion-mnist or folder") }
+        if dataset.defaultPath == nil && dataPath == nil { throw ValidationError("--dataset \(dataset) needs --data-path (\(dataset.installHint))") }
         if threads < 1 || batch < 1 || batches < 1 { throw ValidationError("--threads, --batch and --batches must be ≥ 1") }
     }
 
     func run() throws {
         let source: ImageSource
-        do { source = dataset == "folder" ? try ImageFolder(root: dataPath) : try FashionMNIST(root: dataPath, split: .train) }
-        catch { throw CLIError("\(error)") }
-        let mean = dataset == "folder" && dataPath.contains("fmnist") == false ? MultiCropConfig.imagenetMean : MultiCropConfig.fashionMean
-        let std = mean == MultiCropConfig.imagenetMean ? MultiCropConfig.imagenetStd : MultiCropConfig.fashionStd
+        let dataPath = self.dataPath ?? dataset.defaultPath ?? ""
+        do { source = try dataset.trainingImages(at: dataPath) } catch { throw CLIError("\(error)") }
+        let mean = dataset.mean, std = dataset.std
         let config = MultiCropConfig(globalSize: globalSize, localSize: localSize, localCrops: localCrops,
                                      globalScale: globalCropsScale, localScale: localCropsScale, mean: mean, std: std)
         if let p = config.problem() { throw ValidationError(p) }
@@ -62,10 +61,10 @@ struct BenchData: ParsableCommand {
         print(String(format: "  Swift: %.0f images/s (%.0f per thread); %d of %d samples decoded at reduced size", rate, rate / Double(threads),
                      loader.reducedDecodes, batch * (batches + 1)))
         if let py = compareTorch {
+            let normalisation: [String] = ["--mean"] + mean.map { "\($0)" } + ["--std"] + std.map { "\($0)" }
             let obj = try runTorchPeer(python: py, script: torchScript, threads: threads, arguments: [
-                "--dataset", dataset, "--data-path", dataPath, "--threads", "\(threads)", "--batch", "\(batch)", "--batches", "\(batches)",
-                "--global-size", "\(globalSize)", "--local-size", "\(localSize)", "--local-crops", "\(localCrops)",
-                "--mean"] + mean.map { "\($0)" } + ["--std"] + std.map { "\($0)" })
+                "--dataset", dataset.rawValue, "--data-path", dataPath, "--threads", "\(threads)", "--batch", "\(batch)", "--batches", "\(batches)",
+                "--global-size", "\(globalSize)", "--local-size", "\(localSize)", "--local-crops", "\(localCrops)"] + normalisation)
             guard let pr = obj["images_s"] as? Double else { throw CLIError("the Pillow peer printed no images_s") }
             print(String(format: "  Pillow + torchvision (same run): %.0f images/s [%@]", pr, obj["versions"] as? String ?? ""))
             print(String(format: "  ratio Swift/Pillow: %.2f×", rate / pr))

@@ -21,7 +21,7 @@ struct BenchStep: ParsableCommand {
 
     @OptionGroup var archOptions: ArchOptions
     @Option(help: "Images per step (per rank).") var batch: Int = 64
-    @Option(help: "Local crops per image.") var localCrops: Int = 6
+    @Option(help: "Local crops per image (default: the architecture's, \(Architecture.swinMini.localCrops) for swin_mini).") var localCrops: Int?
     @Option(help: "Global crop size (default: the preset's construction size).") var globalSize: Int?
     @Option(help: "Local crop size (default: half the global size for swin_mini, 96 otherwise).") var localSize: Int?
     @Option(help: "Head hidden width (default: 512 for swin_mini, 2048 otherwise).") var hidden: Int?
@@ -34,18 +34,18 @@ struct BenchStep: ParsableCommand {
     @Option(help: "Path to bench_step.py.") var torchScript: String = "tools/reference/bench_step.py"
 
     func validate() throws {
-        if batch < 1 || threads < 1 || iters < 1 || localCrops < 0 { throw ValidationError("--batch, --threads, --iters must be ≥ 1 and --local-crops ≥ 0") }
+        if batch < 1 || threads < 1 || iters < 1 || (localCrops ?? 0) < 0 { throw ValidationError("--batch, --threads, --iters must be ≥ 1 and --local-crops ≥ 0") }
     }
 
     func run() throws {
         var backbone = try archOptions.config()
         backbone.dropPathRate = 0
-        var head = HeadConfig.preset(for: archOptions.arch)
+        var head = archOptions.arch.head
         if let hidden { head.hidden = hidden }
         if let bottleneck { head.bottleneck = bottleneck }
         if let outDim { head.outDim = outDim }
         let g = globalSize ?? backbone.constructSize
-        let l = localSize ?? (archOptions.arch == "swin_mini" ? g / 2 : 96)
+        let l = localSize ?? archOptions.arch.localSize(global: g), localCrops = self.localCrops ?? archOptions.arch.localCrops
         Compute.setThreads(threads)
         let cfg = EsViTConfig(backbone: backbone, head: head, useDense: !noDense, batch: batch, localCrops: localCrops, globalSize: g, localSize: l)
         let model = EsViT(config: cfg, seed: 0)

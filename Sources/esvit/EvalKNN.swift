@@ -32,7 +32,7 @@ struct EvalKNN: ParsableCommand {
     @Option(help: "Temperature of the neighbour votes.") var temperature: Double = 0.07
     @Option(help: ArgumentHelp("Baseline without a network: each image's gray pixels at the stored size (raw), or standardised with the "
                                + "training set's per-pixel mean and std (standardized), L2-normalised. All images must share one size.",
-                               valueName: "raw|standardized")) var pixels: String?
+                               valueName: "raw|standardized")) var pixels: PixelFeatures.Mode?
 
     func ks() throws -> [Int] {
         guard let v = commaSeparated(nbKnn, { Int($0) }), v.allSatisfy({ $0 >= 1 }) else {
@@ -44,8 +44,7 @@ struct EvalKNN: ParsableCommand {
     func validate() throws {
         _ = try ks()
         if !(temperature > 0) { throw ValidationError("--temperature must be > 0") }
-        if let p = pixels {
-            guard PixelFeatures.Mode(rawValue: p) != nil else { throw ValidationError("--pixels must be raw or standardized, got '\(p)'") }
+        if pixels != nil {
             if common.checkpoint != nil || common.randomInit { throw ValidationError("--pixels evaluates the images themselves; leave out --checkpoint and --random-init") }
         } else {
             try common.requireNetwork()
@@ -56,7 +55,7 @@ struct EvalKNN: ParsableCommand {
         try withCommunicator { comm, say in
             let t0 = DispatchTime.now().uptimeNanoseconds
             let trainF: Features, testF: Features, trainSource: ImageSource
-            if let p = pixels.flatMap(PixelFeatures.Mode.init) {
+            if let p = pixels {
                 guard comm.isRoot else { return }
                 let (train, test, nTrain, nTest) = try common.openData()
                 say("esvit eval-knn: \(p.rawValue) pixels (no network); \(common.dataset): \(nTrain) training images, \(nTest) test images")
@@ -99,7 +98,7 @@ struct EvalOptions: ParsableArguments {
     @Option(help: "Seed of --random-init.") var seed: UInt64 = 0
     @OptionGroup(title: "Architecture (backbone-only files and --random-init)") var archOptions: ArchOptions
     @Option(help: "Input size (default: the checkpoint's global crop size, or the architecture's construction size).") var inputSize: Int?
-    @Option(help: "fashion-mnist or folder (DATA_PATH/train and DATA_PATH/val).") var dataset: String = "fashion-mnist"
+    @Option(help: "fashion-mnist, or folder (DATA_PATH/train and DATA_PATH/val).") var dataset: DatasetKind = .standard
     @Option(help: "Dataset location (default for fashion-mnist: \(FashionMNIST.defaultRoot)).") var dataPath: String?
     @Option(help: "Images per forward pass.") var batchSize: Int = 128
     @Option(help: "Compute threads per rank (default: OPENBLAS_NUM_THREADS if set, else the cores this process may use).") var threads: Int?
@@ -117,8 +116,7 @@ struct EvalOptions: ParsableArguments {
         if checkpoint != nil && randomInit { throw ValidationError("use either --checkpoint or --random-init, not both") }
         if let c = checkpoint, !FileManager.default.fileExists(atPath: c) { throw ValidationError("--checkpoint \(c) does not exist") }
         if !["teacher", "student"].contains(which) { throw ValidationError("--which must be teacher or student") }
-        if !["fashion-mnist", "folder"].contains(dataset) { throw ValidationError("--dataset must be fashion-mnist or folder") }
-        if dataset == "folder" && dataPath == nil { throw ValidationError("--dataset folder needs --data-path (with train/ and val/ inside)") }
+        if dataset.defaultPath == nil && dataPath == nil { throw ValidationError("--dataset \(dataset) needs --data-path (with train/ and val/ inside)") }
         if batchSize < 1 || (threads ?? 1) < 1 || (trainLimit ?? 1) < 1 || (testLimit ?? 1) < 1 {
             throw ValidationError("--batch-size, --threads, --train-limit and --test-limit must be ≥ 1")
         }
@@ -143,24 +141,17 @@ struct EvalOptions: ParsableArguments {
                 backbone = try EvalBackbone(path: checkpoint!, which: which, arch: try archOptions.config(), inputSize: inputSize)
             }
         } catch { throw CLIError("\(error)") }
-        let fashion = dataset == "fashion-mnist"
         let (train, test, nTrain, nTest) = try openData()
         say("esvit \(command): \(backbone.origin)")
         say("  \(backbone.config.depths.count)-stage Swin at \(backbone.inputSize) px; \(dataset): \(nTrain) training images, \(nTest) test images")
         return Setup(backbone: backbone, train: train, test: test, nTrain: nTrain, nTest: nTest,
-                     mean: fashion ? MultiCropConfig.fashionMean : MultiCropConfig.imagenetMean,
-                     std: fashion ? MultiCropConfig.fashionStd : MultiCropConfig.imagenetStd)
+                     mean: dataset.mean, std: dataset.std)
     }
 
     /// The labelled train and test sources and how many of each to use.
     func openData() throws -> (ImageSource, ImageSource, Int, Int) {
-        let fashion = dataset == "fashion-mnist"
-        let root = dataPath ?? FashionMNIST.defaultRoot
         let train: ImageSource, test: ImageSource
-        do {
-            train = fashion ? try FashionMNIST(root: root, split: .train) : try ImageFolder(root: root + "/train")
-            test = fashion ? try FashionMNIST(root: root, split: .test) : try ImageFolder(root: root + "/val")
-        } catch { throw CLIError("\(error)") }
+        do { (train, test) = try dataset.labelledSplits(at: dataPath ?? dataset.defaultPath ?? "") } catch { throw CLIError("\(error)") }
         return (train, test, min(trainLimit ?? train.count, train.count), min(testLimit ?? test.count, test.count))
     }
 
@@ -184,7 +175,7 @@ struct EvalOptions: ParsableArguments {
     }
 
     func cacheKey(_ s: Setup, kind: FeatureKind) -> String {
-        var parts = ["v2", "\(kind)", s.backbone.origin, "\(s.backbone.inputSize)", dataset, dataPath ?? "", "\(s.nTrain)", "\(s.nTest)"]
+        var parts = ["v2", "\(kind)", s.backbone.origin, "\(s.backbone.inputSize)", dataset.rawValue, dataPath ?? "", "\(s.nTrain)", "\(s.nTest)"]
         if let c = checkpoint, let a = try? FileManager.default.attributesOfItem(atPath: c) {
             parts.append("\(a[.size] ?? 0)"); parts.append("\((a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)")
         }

@@ -30,7 +30,7 @@ struct EvalLinear: ParsableCommand {
 
     @OptionGroup var common: EvalOptions
     @Option(help: "augmented (upstream's protocol: new augmented views through the backbone every epoch) or fast (frozen features computed once).")
-    var mode: String = "augmented"
+    var mode: ProbeMode = .standard
     @Option(help: "Blocks whose averaged outputs are concatenated.") var nLastBlocks: Int = 4
     @Option(help: "Training epochs of the classifier.") var epochs: Int = 100
     @Option(help: "Base learning rate(s) per 256 images, comma separated: one classifier per value, the best reported (upstream's default is 0.001 for ImageNet; small CPU models need larger ones).")
@@ -40,7 +40,6 @@ struct EvalLinear: ParsableCommand {
 
     func validate() throws {
         try common.requireNetwork()
-        if !["augmented", "fast"].contains(mode) { throw ValidationError("--mode must be augmented or fast") }
         if nLastBlocks < 1 || epochs < 1 || probeBatchSize < 1 { throw ValidationError("--n-last-blocks, --epochs and --probe-batch-size must be ≥ 1") }
         _ = try lrs()
     }
@@ -58,7 +57,7 @@ struct EvalLinear: ParsableCommand {
             let setup = try common.prepare(say: say, command: "eval-linear")
             let blocks = setup.backbone.config.depths.reduce(0, +)
             guard nLastBlocks <= blocks else { throw CLIError("--n-last-blocks \(nLastBlocks) exceeds the backbone's \(blocks) blocks") }
-            if mode == "augmented" {
+            if mode == .augmented {
                 guard comm.size == 1 else { throw CLIError("--mode augmented runs on one process (give it the cores with --threads); use --mode fast under mpirun") }
                 let testF = FeatureExtractor.extract(setup.backbone, source: setup.test, limit: setup.nTest, batch: common.batchSize, mean: setup.mean,
                                                      std: setup.std, comm: comm, what: "val features", kind: .lastBlocks(nLastBlocks), progress: say)

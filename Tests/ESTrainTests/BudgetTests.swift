@@ -34,9 +34,9 @@ final class BudgetPlanTests: XCTestCase {
     func testPlannerCountsTheScheduleTheLoopFollows() throws {
         // The planner's closed-form counts against the loop's predicates asked after every
         // iteration, for periods that coincide, nest, are coprime or are off.
-        var c = PretrainConfig(arch: "swin_mini", backbone: try XCTUnwrap(SwinConfig.preset("swin_mini")),
+        var c = PretrainConfig(arch: .swinMini, backbone: try XCTUnwrap(SwinConfig.preset("swin_mini")),
                                head: HeadConfig(hidden: 8, bottleneck: 4, outDim: 16, normLastLayer: false), useDensePrediction: false,
-                               crops: .fashionMNIST, dataset: "fashion-mnist", dataPath: "", outputDir: "")
+                               crops: .fashionMNIST, dataset: .fashionMNIST, dataPath: "", outputDir: "")
         var cases = 0
         for ipe in [1, 7, 12] {
             for (every, everyIters) in [(0, 0), (0, 5), (1, 0), (2, 0), (1, 4), (3, 6), (2, 14)] {

@@ -24,9 +24,9 @@ final class SimulatedBudgetTests: XCTestCase {
     func config(_ dir: String, budgetMinutes: Double? = nil, iterations: Int? = nil) throws -> PretrainConfig {
         var crops = MultiCropConfig.fashionMNIST
         crops.localCrops = 2
-        var c = PretrainConfig(arch: "swin_mini", backbone: try XCTUnwrap(SwinConfig.preset("swin_mini")),
+        var c = PretrainConfig(arch: .swinMini, backbone: try XCTUnwrap(SwinConfig.preset("swin_mini")),
                                head: HeadConfig(hidden: 64, bottleneck: 32, outDim: 256, normLastLayer: true), useDensePrediction: true,
-                               crops: crops, dataset: "fashion-mnist", dataPath: FashionMNIST.defaultRoot, outputDir: dir)
+                               crops: crops, dataset: .fashionMNIST, dataPath: FashionMNIST.defaultRoot, outputDir: dir)
         c.lr = 0.05; c.batchSizePerRank = 4; c.logEvery = 1; c.saveckpIters = 0; c.checkEvery = 1
         c.timeBudgetMinutes = budgetMinutes; c.iterations = iterations
         return c
