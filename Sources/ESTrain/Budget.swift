@@ -92,14 +92,13 @@ extension PretrainConfig {
 
 extension Trainer {
     /// The probe times between `probeRange.lowerBound` and `.upperBound` iterations after one
-    /// untimed warm-up iteration: as many as fit in `probeShare` of the budget. Short probes were
-    /// off by ±10 % on this VM (15-minute runs used 84–99 % of their budget with 4 timed steps).
+    /// untimed warm-up iteration: as many as fit in `probeShare` of the budget. Fewer timed steps
+    /// make the plan noisy (docs/results.md, the time-budget planner in practice).
     static let probeRange = 10...30
     static let probeShare = 0.02
     /// The probe's mean step (the run's time is a sum of steps, so the mean, slow outliers
-    /// included, is what predicts it) is scaled by this before planning: real iterations ran up to
-    /// 12 % slower than the probe's on this VM (15-minute runs, and the tiny run of the tests);
-    /// the 4 % margin covers the rest.
+    /// included, is what predicts it) is scaled by this before planning: the iterations of a long
+    /// run are slower than the probe's (caches, other load), and `BudgetPlan.marginShare` covers the rest.
     static let stepSafety = 1.10
 
     /// Measures iterations, restores the state, plans on rank 0 and shares the plan.
@@ -189,8 +188,8 @@ struct BudgetDeadline {
     /// and evaluation due now, the iteration, then the final checkpoint and evaluation. The
     /// question is about one iteration, not an average, so its cost is the slowest of the recent
     /// ones (or the plan's step if larger); every cost carries the plan's safety factor. With the
-    /// recent mean instead, a run that goes on while one more fits overran its budget by
-    /// 0.1 % in CI whenever the last step or checkpoint write was slower than usual.
+    /// recent mean instead, a run that goes on while one more fits overruns its budget whenever
+    /// the last step or checkpoint write is slower than usual.
     func secondsForOneMore(recentSteps: ArraySlice<Double>, checkpointNow: Bool, evalNow: Bool, finalEval: Bool) -> Double {
         let step = max(stepSeconds, (recentSteps.max() ?? 0) * Trainer.stepSafety)
         let checkpoint = checkpointSeconds * Trainer.stepSafety, evaluation = evalSeconds * Trainer.stepSafety

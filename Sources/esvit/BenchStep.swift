@@ -5,6 +5,7 @@ import ArgumentParser
 import ESKernels
 import ESModel
 import ESObjective
+import ESTrain
 import Foundation
 
 struct BenchStep: ParsableCommand {
@@ -23,10 +24,10 @@ struct BenchStep: ParsableCommand {
     @Option(help: "Images per step (per rank).") var batch: Int = 64
     @Option(help: "Local crops per image (default: the architecture's, \(Architecture.swinMini.localCrops) for swin_mini).") var localCrops: Int?
     @Option(help: "Global crop size (default: the preset's construction size).") var globalSize: Int?
-    @Option(help: "Local crop size (default: half the global size for swin_mini, 96 otherwise).") var localSize: Int?
-    @Option(help: "Head hidden width (default: 512 for swin_mini, 2048 otherwise).") var hidden: Int?
-    @Option(help: "Head bottleneck (default: 128 for swin_mini, 256 otherwise).") var bottleneck: Int?
-    @Option(help: "Head output dimension K (default: 4096 for swin_mini, 65536 otherwise).") var outDim: Int?
+    @Option(help: "Local crop size (default: half the global size for swin_mini, \(Architecture.swinTiny.localSize(global: 224)) otherwise).") var localSize: Int?
+    @Option(help: "Head hidden width (default: \(HeadConfig.cpu.hidden) for swin_mini, \(HeadConfig.imagenet.hidden) otherwise).") var hidden: Int?
+    @Option(help: "Head bottleneck (default: \(HeadConfig.cpu.bottleneck) for swin_mini, \(HeadConfig.imagenet.bottleneck) otherwise).") var bottleneck: Int?
+    @Option(help: "Head output dimension K (default: \(HeadConfig.cpu.outDim) for swin_mini, \(HeadConfig.imagenet.outDim) otherwise).") var outDim: Int?
     @Flag(help: "Turn the region loss off (view-only, DINO's loss).") var noDense = false
     @Option(help: "Compute threads.") var threads: Int = 1
     @Option(help: "Timed steps (after one warm-up).") var iters: Int = 3
@@ -55,7 +56,10 @@ struct BenchStep: ParsableCommand {
         print("esvit bench step: \(archOptions.arch), batch \(batch), 2×\(g) px + \(localCrops)×\(l) px, head \(head.hidden)/\(head.bottleneck)/K \(head.outDim), "
               + "region loss \(noDense ? "off" : "on"), threads \(threads)")
         print("  memory: parameters+grads+teacher+AdamW \(formatMiB(model.parameterBytes)), activations/heads/loss \(formatMiB(model.workspaceBytes))")
-        let hyper = StepHyper(lr: 1e-4, weightDecay: 0.04, teacherMomentum: 0.996, teacherTemperature: 0.04, clipGrad: 3, freezeLastLayer: false)
+        // The recipe's starting values (the lr is a small fixed one: the bench times, it does not train).
+        let d = PretrainConfig.standard
+        let hyper = StepHyper(lr: 1e-4, weightDecay: Float(d.weightDecay), teacherMomentum: Float(d.momentumTeacher),
+                              teacherTemperature: Float(d.warmupTeacherTemp), clipGrad: Float(d.clipGrad), freezeLastLayer: false)
         var samples: [Double] = [], splits: [StepTimes] = []
         for i in 0...iters {
             let t0 = DispatchTime.now().uptimeNanoseconds
