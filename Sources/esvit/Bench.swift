@@ -4,6 +4,7 @@ import ArgumentParser
 import COpenBLAS
 import ESKernels
 import ESModel
+import ESOptions
 import Foundation
 
 struct Bench: ParsableCommand {

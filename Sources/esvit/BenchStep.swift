@@ -4,6 +4,7 @@
 import ArgumentParser
 import ESKernels
 import ESModel
+import ESOptions
 import ESObjective
 import ESTrain
 import Foundation

@@ -25,9 +25,7 @@ struct ESViT: ParsableCommand {
         // Like ParsableCommand.main, except that only rank 0 prints usage errors: under mpirun
         // every rank parses the same arguments and would print the same message N times.
         do {
-            var arguments = Array(CommandLine.arguments.dropFirst())
-            if arguments.first == "pretrain" { arguments = ["pretrain"] + RecipePreset.expand(Array(arguments.dropFirst())) }
-            var command = try parseAsRoot(arguments)
+            var command = try parseAsRoot(Array(CommandLine.arguments.dropFirst()))
             try command.run()
         } catch {
             if isRankZero { exit(withError: error) }

@@ -8,6 +8,7 @@ import ESDistributed
 import ESEval
 import ESKernels
 import ESModel
+import ESOptions
 import Foundation
 
 struct EvalKNN: ParsableCommand {
@@ -131,7 +132,7 @@ struct EvalOptions: ParsableArguments {
 
     /// Loads the network and opens the data; prints what will be evaluated.
     func prepare(say: (String) -> Void, command: String) throws -> Setup {
-        Compute.setThreads(threads ?? Pretrain.defaultThreads)
+        Compute.setThreads(threads ?? defaultThreads)
         let backbone: EvalBackbone
         do {
             if randomInit {

@@ -8,6 +8,7 @@
 import ArgumentParser
 import ESDistributed
 import ESEval
+import ESOptions
 import Foundation
 
 struct EvalLinear: ParsableCommand {
@@ -104,3 +105,6 @@ struct EvalLinear: ParsableCommand {
         }
     }
 }
+
+extension ProbeMode: ExpressibleByArgument {}
+extension PixelFeatures.Mode: ExpressibleByArgument {}

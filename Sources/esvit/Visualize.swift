@@ -6,6 +6,7 @@ import ESData
 import ESEval
 import ESKernels
 import ESModel
+import ESOptions
 import Foundation
 
 struct Visualize: ParsableCommand {

@@ -12,6 +12,7 @@ import ESModel
 import ESTestSupport
 import Foundation
 import XCTest
+import ArgumentParser
 
 final class BudgetPlanTests: XCTestCase {
     func testLargestIterationCountThatFits() {
@@ -58,38 +59,43 @@ final class BudgetPlanTests: XCTestCase {
     }
 
     func testPresetsExpandAndTheCommandLineWins() throws {
+        // Parsed in-process, as `esvit pretrain` parses them (validation included).
+        let data = NSTemporaryDirectory()
+        func config(_ args: [String]) throws -> PretrainConfig {
+            try PretrainOptions.parse(args + ["--output-dir", "x", "--data-path", data]).resolved()
+        }
         let quick = try XCTUnwrap(RecipePreset.named("fm-quick"))
-        let e = RecipePreset.expand(["--preset", "fm-quick", "--output-dir", "x", "--time-budget", "30"])
-        XCTAssertEqual(Array(e.suffix(6)), ["--preset", "fm-quick", "--output-dir", "x", "--time-budget", "30"])
-        XCTAssertEqual(e.filter { $0 == "--time-budget" }.count, 1, "the user's --time-budget replaces the preset's")
-        XCTAssertEqual(e.count, quick.options.count - 2 + 6)
+        let e = try config(["--preset", "fm-quick", "--time-budget", "30"])
+        XCTAssertEqual(e.timeBudgetMinutes, 30, "the user's --time-budget replaces the preset's")
+        XCTAssertEqual(e.lr, 0.002, "the preset's other settings stay")
+        XCTAssertEqual(e.backbone.patchSize, 4)
+        XCTAssertEqual(quick.settings.count, 9)
         // The run length is one choice: --iterations replaces the preset's --time-budget.
-        let it = RecipePreset.expand(["--preset", "fm-quick", "--iterations", "100"])
-        XCTAssertFalse(it.contains("--time-budget"), "\(it)")
-        // Options with several values are dropped as a whole.
-        let blur = RecipePreset.expand(["--preset", "fm-quick", "--blur-sigma", "0", "0"])
-        XCTAssertEqual(blur.filter { $0 == "--blur-sigma" }.count, 1)
-        XCTAssertEqual(Array(blur.suffix(3)), ["--blur-sigma", "0", "0"])
-        XCTAssertFalse(blur.contains("0.5"), "the preset's two values went with its option")
-        XCTAssertEqual(RecipePreset.expand(["--output-dir", "x"]), ["--output-dir", "x"], "no preset: unchanged")
-        XCTAssertEqual(RecipePreset.expand(["--preset", "nope"]), ["--preset", "nope"], "unknown presets are left to validation")
-        for p in RecipePreset.all { XCTAssertTrue(p.options.contains("--time-budget"), "\(p.name) is a time-budgeted recipe") }
+        let it = try config(["--preset", "fm-quick", "--iterations", "100"])
+        XCTAssertNil(it.timeBudgetMinutes)
+        XCTAssertEqual(it.iterations, 100)
+        // Options with several values replace the preset's as a whole.
+        let blur = try config(["--preset", "fm-quick", "--blur-sigma", "0", "0"])
+        XCTAssertEqual(blur.crops.blurSigma, [0, 0], "the preset's two values went with its option")
+        var plain = PretrainConfig(outputDir: "x"); plain.dataPath = data; plain.threads = try config([]).threads
+        XCTAssertEqual(try config([]), plain, "no preset: the defaults")
+        XCTAssertThrowsError(try PretrainOptions.parse(["--preset", "nope"]), "unknown presets are refused by validation") {
+            XCTAssertTrue(PretrainOptions.message(for: $0).contains("unknown --preset 'nope'"), PretrainOptions.message(for: $0))
+        }
+        for p in RecipePreset.all {
+            var c = PretrainConfig()
+            p.apply(to: &c)
+            XCTAssertNotNil(c.timeBudgetMinutes, "\(p.name) is a time-budgeted recipe")
+            XCTAssertTrue(p.commandLine.contains("--time-budget"), p.commandLine)
+        }
         // The region-off seeds of docs/results.md ran `--preset fm-2h --use-dense-prediction false`;
         // `--preset fm-2h-noregion` must set exactly the same options to the same values.
-        func options(_ args: [String]) -> [String: [String]] {
-            var table: [String: [String]] = [:]
-            for g in RecipePreset.groups(RecipePreset.expand(args)) {
-                let name = g[g.startIndex]
-                XCTAssertNil(table[name], "\(name) given twice in \(args)")
-                table[name] = Array(g.dropFirst())
-            }
-            table["--preset"] = nil
-            return table
-        }
-        let measured = options(["--preset", "fm-2h", "--use-dense-prediction", "false", "--seed", "2"])
-        XCTAssertEqual(options(["--preset", "fm-2h-noregion", "--seed", "2"]), measured)
-        XCTAssertEqual(measured["--use-dense-prediction"], ["false"])
-        XCTAssertNil(options(["--preset", "fm-2h"])["--use-dense-prediction"], "fm-2h keeps the default: region loss on")
+        var measured = try config(["--preset", "fm-2h", "--use-dense-prediction", "false", "--seed", "2"])
+        var noregion = try config(["--preset", "fm-2h-noregion", "--seed", "2"])
+        measured.preset = nil; noregion.preset = nil
+        XCTAssertEqual(noregion, measured)
+        XCTAssertFalse(measured.useDensePrediction)
+        XCTAssertTrue(try config(["--preset", "fm-2h"]).useDensePrediction, "fm-2h keeps the default: region loss on")
     }
 
     /// The deadline asks whether one more iteration fits, so one slow step in the recent window

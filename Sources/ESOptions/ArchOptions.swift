@@ -1,18 +1,18 @@
-// Architecture selection shared by the commands: a preset plus optional overrides. The enums the
-// options take list their choices in --help and refuse other values with the list.
+// Options shared by the commands, as a library so that tests parse them in-process: the
+// architecture (a preset plus optional overrides), the typed choices (their --help lists the
+// values and a wrong value is refused with the list), thread defaults and list parsing.
 import ArgumentParser
 import ESData
-import ESEval
 import ESModel
+import Foundation
 
 extension Architecture: ExpressibleByArgument {}
 extension DatasetKind: ExpressibleByArgument {}
-extension ProbeMode: ExpressibleByArgument {}
-extension PixelFeatures.Mode: ExpressibleByArgument {}
 
-struct ArchOptions: ParsableArguments {
+public struct ArchOptions: ParsableArguments {
+    public init() {}
     @Option(help: "Backbone preset. swin_mini is the CPU preset for 28–32 px inputs.")
-    var arch: Architecture = .standard
+    public var arch: Architecture = .standard
     @Option(help: "Override the patch size.") var patchSize: Int?
     @Option(help: "Override the embedding width of stage 0.") var embedDim: Int?
     @Option(help: "Override the blocks per stage, comma separated (e.g. 2,2,6,2).") var depths: String?
@@ -21,8 +21,16 @@ struct ArchOptions: ParsableArguments {
     @Option(help: "Input channels.") var inChans: Int?
     @Option(help: "Construction resolution that freezes window clamping and shifts (224 for ImageNet presets).") var constructSize: Int?
 
-    func config() throws -> SwinConfig {
-        var c = arch.backbone(windowSize: windowSize)
+    /// The architecture's backbone with the overrides given.
+    public func config() throws -> SwinConfig {
+        var c = arch.backbone()
+        try apply(to: &c)
+        return c
+    }
+
+    /// Applies the overrides given to `c` (a backbone a recipe may already have changed).
+    public func apply(to c: inout SwinConfig) throws {
+        if let v = windowSize { c.windowSize = v }
         func ints(_ s: String, _ flag: String) throws -> [Int] {
             guard let v = commaSeparated(s, { Int($0) }) else { throw ValidationError("\(flag) takes comma-separated integers, got '\(s)'") }
             return v
@@ -34,14 +42,19 @@ struct ArchOptions: ParsableArguments {
         if let v = inChans { c.inChans = v }
         if let v = constructSize { c.constructSize = v }
         if let p = c.problem() { throw ValidationError("architecture: \(p)") }
-        return c
     }
 }
 
 /// The values of a comma-separated option ("10, 20,100"), or nil when it is empty or any item
 /// does not parse.
-func commaSeparated<T>(_ s: String, _ parse: (String) -> T?) -> [T]? {
+public func commaSeparated<T>(_ s: String, _ parse: (String) -> T?) -> [T]? {
     let v = s.split(separator: ",").map { parse($0.trimmingCharacters(in: .whitespaces)) }
     guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { return nil }
     return v.map { $0! }
+}
+
+/// Compute threads when --threads is not given: OPENBLAS_NUM_THREADS if set, else the cores this process may use.
+public var defaultThreads: Int {
+    if let s = ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"], let n = Int(s), n > 0 { return n }
+    return max(1, ProcessInfo.processInfo.activeProcessorCount)
 }

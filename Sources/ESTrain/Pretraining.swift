@@ -1,0 +1,49 @@
+// What `esvit pretrain` does once its options are parsed: opens the data (and the labelled
+// splits of the periodic k-NN), trains, and turns the outcome into an exit code. Errors the
+// trainer raises are agreed by every rank, so rank 0 reports them; anything else (e.g. data
+// missing on one node) is reported by the rank that saw it.
+import ESData
+import ESDistributed
+import Foundation
+
+public enum Pretraining {
+    /// `--print-preset`: the preset's settings as command-line options.
+    public static func presetListing(_ options: PretrainOptions) throws -> String {
+        guard let p = options.recipe else { throw TrainError.config("--print-preset needs --preset NAME") }
+        return "--preset \(p.name): \(p.summary)\n  " + p.commandLine
+    }
+
+    /// Trains with `options` on `comm`. Returns 0, StopRequest.exitCode (stopped by a signal,
+    /// checkpoint written) or 1 (an error, printed).
+    public static func run(_ options: PretrainOptions, comm: Communicator, startedAt: Double) -> Int32 {
+        do {
+            let config = try options.resolved()
+            let source = try config.dataset.trainingImages(at: config.dataPath)
+            try source.checkUsable()
+            let trainer = try Trainer(config: config, comm: comm, source: source, resumeFrom: options.resumeFrom, requireResume: options.resume,
+                                      evaluation: try evaluationSplits(config, training: source), startedAt: startedAt,
+                                      faults: EnvironmentFaults(environment: ProcessInfo.processInfo.environment, rank: comm.rank))
+            let summary = try trainer.run()
+            // Every rank stopped after the same iteration and the checkpoint is written.
+            if summary.stopSignal != nil { return StopRequest.exitCode }
+            if comm.isRoot, let ck = summary.checkpoint {
+                print("checkpoints are in \(config.outputDir) (latest: \(ck)); they are safetensors files with student.*, teacher.*, "
+                      + "optimizer.* and loss.* tensors and the run's configuration in the metadata.")
+            }
+            return 0
+        } catch {
+            if comm.isRoot || !(error is TrainError) {
+                FileHandle.standardError.write(Data(((comm.size > 1 ? "rank \(comm.rank): " : "") + "error: \(error)\n").utf8))
+            }
+            return 1
+        }
+    }
+
+    /// The periodic k-NN's labelled data: Fashion-MNIST's test split against the training images,
+    /// or --eval-data-path's train/ and val/ for a folder dataset (nil: no periodic k-NN).
+    static func evaluationSplits(_ c: PretrainConfig, training: ImageSource) throws -> (train: ImageSource, test: ImageSource)? {
+        guard c.evaluates else { return nil }
+        if c.dataset == .folder { return try c.dataset.labelledSplits(at: c.evalDataPath ?? "") }
+        return (training, try FashionMNIST(root: c.dataPath, split: .test))
+    }
+}
