@@ -16,7 +16,8 @@
 //   StopSignals                 C: records SIGTERM/SIGINT/SIGUSR1/2 for a graceful stop
 //   ESEval       -> ESKernels, ESModel, ESObjective, ESData, ESDistributed   k-NN, linear probe, features
 //   ESTrain      -> all above    the data-parallel trainer, presets, run folder and lock
-//   ESTestSupport-> ESKernels   fixtures, approximate comparison, finite differences
+//   ESTestSupport-> ESKernels   fixtures, approximate comparison, finite differences, the kernel case table
+//   ESTestAssertions -> ESTestSupport   XCTest: the one tolerance assertion (test targets only)
 //   esvit        -> all         ArgumentParser commands only
 import PackageDescription
 import Foundation
@@ -71,20 +72,23 @@ let package = Package(
                 swiftSettings: fast),
         .target(name: "ESEval", dependencies: ["ESKernels", "ESModel", "ESObjective", "ESData", "ESDistributed"], swiftSettings: fast),
         .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
+        // Imports XCTest, so no executable may depend on it.
+        .target(name: "ESTestAssertions", dependencies: ["ESTestSupport"]),
         .executableTarget(name: "esvit", dependencies: [
             "ESKernels", "ESModel", "ESOptim", "ESLoss", "ESObjective", "ESData", "ESDistributed", "ESTrain", "ESEval", "ESTestSupport", "ESOptions",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
-        .testTarget(name: "ESKernelsTests", dependencies: ["ESKernels", "ESTestSupport"]),
+        .testTarget(name: "ESKernelsTests", dependencies: ["ESKernels", "ESTestSupport", "ESTestAssertions"]),
         .testTarget(name: "ESDataTests", dependencies: ["ESData", "ESKernels", "ESTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ESOptimTests", dependencies: ["ESOptim", "ESModel", "ESKernels"]),
-        .testTarget(name: "ESObjectiveTests", dependencies: ["ESObjective", "ESLoss", "ESOptim", "ESModel", "ESKernels", "ESTestSupport"],
+        .testTarget(name: "ESObjectiveTests", dependencies: ["ESObjective", "ESLoss", "ESOptim", "ESModel", "ESKernels", "ESTestSupport",
+                                                             "ESTestAssertions"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ESTrainTests", dependencies: ["ESTrain", "ESObjective", "ESData", "ESDistributed", "ESModel", "ESKernels",
                                                          "ESTestSupport", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ESEvalTests", dependencies: ["ESEval", "ESData", "ESDistributed", "ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "ESModelTests", dependencies: ["ESModel", "ESKernels", "ESTestSupport"],
+        .testTarget(name: "ESModelTests", dependencies: ["ESModel", "ESKernels", "ESTestSupport", "ESTestAssertions"],
                     resources: [.copy("Fixtures")]),
     ]
 )

@@ -100,9 +100,5 @@ public func truncatedNormal(_ rng: inout KeyedRandom, std: Double) -> Double {
     while true { let v = rng.normal() * std; if abs(v) <= 2 { return v } }
 }
 
-/// FNV-1a over the UTF-8 bytes: a stable per-key seed component.
-public func stableHash(_ s: String) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-    return h
-}
+/// FNV-1a-64 over the UTF-8 bytes: a stable per-key seed component.
+public func stableHash(_ s: String) -> UInt64 { FNV1a64.hash(s) }

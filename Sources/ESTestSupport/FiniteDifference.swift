@@ -1,6 +1,7 @@
 // Central finite differences on Double functions: the oracle for every backward.
 // For a scalar loss f(x) = Σ_k w_k · F(x)_k with fixed random weights w, the analytic gradient
 // of the reference backward (called with dy = w) must equal (f(x + h e_i) − f(x − h e_i)) / 2h.
+import ESKernels
 
 public enum FiniteDifference {
     /// Max relative error between `analytic` and the numerical gradient of `f` at `x`,
@@ -24,15 +25,10 @@ public enum FiniteDifference {
     }
 
     /// Deterministic pseudo-random Doubles in [−1, 1) for test inputs.
+    /// The SplitMix64 stream from state `seed`, 53 bits each.
     public static func randoms(_ n: Int, seed: UInt64) -> [Double] {
-        var z = seed
-        return (0..<n).map { _ in
-            z = z &+ 0x9E37_79B9_7F4A_7C15
-            var t = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            t = (t ^ (t >> 27)) &* 0x94D0_49BB_1331_11EB
-            t ^= t >> 31
-            return Double(t >> 11) * 0x1p-52 - 1
-        }
+        var g = SplitMix64(state: seed)
+        return (0..<n).map { _ in Double(g.next() >> 11) * 0x1p-52 - 1 }
     }
 
     public static func weighted(_ y: [Double], _ w: [Double]) -> Double { zip(y, w).reduce(0) { $0 + $1.0 * $1.1 } }

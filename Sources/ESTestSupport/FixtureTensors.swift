@@ -14,12 +14,9 @@ public enum FixtureTensors {
     }
 
     public static func fill(_ name: String, _ dst: UnsafeMutablePointer<Float>, count: Int, scale: Float, offset: Float = 0) {
-        let h = stableHash(name)
+        let h = FNV1a64.hash(name)
         for i in 0..<count {
-            var z = h &+ UInt64(i) &+ 0x9E37_79B9_7F4A_7C15
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
+            let z = SplitMix64.mix(h &+ UInt64(i))
             let v = Float(Double(z >> 40) / Double(1 << 23) - 1)
             dst[i] = affine(v, scale, offset)
         }

@@ -1,143 +1,60 @@
-// One case table drives, per kernel: (1) central finite differences on the Double reference's
-// backward, (2) the fast Float forward and backward against the Double reference. Sizes are
-// awkward on purpose: channel counts not a multiple of 8, a single head and several, padded
-// windows (24→28, 6→7, 3→7), 3×3 grids. Fast paths run with 1 and 2 threads.
+// Kernels against their Double references, driven by the case table (ESTestSupport/
+// KernelCases.swift): for each case (1) central finite differences on the reference backward,
+// (2) the fast Float forward and backward against the reference, at 1 and 2 threads. The data-
+// movement kernels below (window partition, relative bias, patch merge, pooling, im2col,
+// DropPath) are checked against direct implementations and by adjointness.
 import XCTest
 import ESKernels
 import ESTestSupport
+import ESTestAssertions
 
 private func f32(_ a: [Double]) -> [Float] { a.map(Float.init) }
-private func f64(_ p: UnsafePointer<Float>, _ n: Int) -> [Double] { (0..<n).map { Double(p[$0]) } }
 
-private func assertNear(_ name: String, _ got: [Float], _ want: [Double], tol: Double,
-                        file: StaticString = #filePath, line: UInt = #line) {
-    let c = Comparison(name, got: got, want: want.map(Float.init), atol: tol, rtol: tol)
-    XCTAssertTrue(c.ok, c.description, file: file, line: line)
-}
-
-private func assertFD(_ name: String, _ r: (maxRelError: Double, worst: Int), tol: Double = 1e-6,
-                      file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertLessThan(r.maxRelError, tol, "\(name): finite-difference mismatch at \(r.worst)", file: file, line: line)
+/// The one driver for the case table.
+private func runCases(_ cases: [KernelCase], file: StaticString = #filePath, line: UInt = #line) {
+    for c in cases {
+        let x = c.inputs.map(\.values)
+        let grads = c.referenceBackward(x, c.upstream)
+        for k in x.indices {
+            let r = FiniteDifference.check(x[k], analytic: grads[k]) { v in
+                var moved = x
+                moved[k] = v
+                return FiniteDifference.weighted(c.reference(moved)[0], c.upstream)
+            }
+            XCTAssertLessThan(r.maxRelError, 1e-6, "\(c.name) \(c.gradientChecks[k].name): finite-difference mismatch at \(r.worst)",
+                              file: file, line: line)
+        }
+        let outputs = c.reference(x)
+        for t in KernelCase.threadCounts {
+            Compute.setThreads(t)
+            let fast = c.instantiate()
+            fast.forward()
+            for (j, check) in c.outputChecks.enumerated() {
+                assertClose("\(c.name) \(check.name) (threads \(t))", got: fast.outputs[j].array, want: f32(outputs[j]),
+                            atol: check.tolerance, rtol: check.tolerance, file: file, line: line)
+            }
+            fast.backward()
+            for (j, check) in c.gradientChecks.enumerated() {
+                let what = check.accumulates ? "\(check.name) (+= onto \(check.initial))" : check.name
+                assertClose("\(c.name) \(what) (threads \(t))", got: fast.gradients[j].array,
+                            want: f32(c.expectedGradient(j, reference: grads[j])), atol: check.tolerance, rtol: check.tolerance,
+                            file: file, line: line)
+            }
+        }
+    }
 }
 
 final class KernelCaseTests: XCTestCase {
     override func tearDown() { Compute.setThreads(1) }
-    let threadCounts = [1, 2]
+    let threadCounts = KernelCase.threadCounts
 
-    func testLinear() {
-        for (M, K, N) in [(1, 5, 3), (7, 12, 17), (33, 20, 9)] {
-            let x = FiniteDifference.randoms(M * K, seed: 1), w = FiniteDifference.randoms(N * K, seed: 2)
-            let b = FiniteDifference.randoms(N, seed: 3), dy = FiniteDifference.randoms(M * N, seed: 4)
-            let (dx, dw, db) = LinearRef.backward(dy, x, w, M: M, K: K, N: N)
-            assertFD("linear dx \(M)x\(K)x\(N)", FiniteDifference.check(x, analytic: dx) {
-                FiniteDifference.weighted(LinearRef.forward($0, w, b, M: M, K: K, N: N), dy) })
-            assertFD("linear dW", FiniteDifference.check(w, analytic: dw) {
-                FiniteDifference.weighted(LinearRef.forward(x, $0, b, M: M, K: K, N: N), dy) })
-            assertFD("linear db", FiniteDifference.check(b, analytic: db) {
-                FiniteDifference.weighted(LinearRef.forward(x, w, $0, M: M, K: K, N: N), dy) })
-            for t in threadCounts {
-                Compute.setThreads(t)
-                let xf = f32(x), wf = f32(w), bf = f32(b), dyf = f32(dy)
-                var y = [Float](repeating: 0, count: M * N)
-                Linear.forward(y: &y, x: xf, weight: wf, bias: bf, rows: M, inFeatures: K, outFeatures: N)
-                assertNear("linear y", y, LinearRef.forward(x, w, b, M: M, K: K, N: N), tol: 1e-5)
-                var gx = [Float](repeating: 9, count: M * K), gw = [Float](repeating: 0, count: N * K)
-                var gb = [Float](repeating: 0, count: N)
-                Linear.backward(dx: &gx, dWeight: &gw, dBias: &gb, dy: dyf, x: xf, weight: wf, rows: M, inFeatures: K, outFeatures: N)
-                assertNear("linear dx", gx, dx, tol: 1e-5); assertNear("linear dW", gw, dw, tol: 1e-5)
-                assertNear("linear db", gb, db, tol: 1e-5)
-            }
-        }
-    }
+    func testLinear() { runCases(KernelCases.linear()) }
 
-    func testLayerNorm() {
-        for (rows, C) in [(5, 3), (4, 12), (37, 20), (3, 37)] {
-            let x = FiniteDifference.randoms(rows * C, seed: 5).map { $0 * 3 + 0.5 }
-            let g = FiniteDifference.randoms(C, seed: 6).map { 1 + 0.3 * $0 }, b = FiniteDifference.randoms(C, seed: 7)
-            let dy = FiniteDifference.randoms(rows * C, seed: 8)
-            let (dx, dg, db) = LayerNormRef.backward(dy, x, g, rows: rows, C: C, eps: 1e-6)
-            assertFD("layernorm dx C=\(C)", FiniteDifference.check(x, analytic: dx) {
-                FiniteDifference.weighted(LayerNormRef.forward($0, g, b, rows: rows, C: C, eps: 1e-6), dy) })
-            assertFD("layernorm dγ", FiniteDifference.check(g, analytic: dg) {
-                FiniteDifference.weighted(LayerNormRef.forward(x, $0, b, rows: rows, C: C, eps: 1e-6), dy) })
-            assertFD("layernorm dβ", FiniteDifference.check(b, analytic: db) {
-                FiniteDifference.weighted(LayerNormRef.forward(x, g, $0, rows: rows, C: C, eps: 1e-6), dy) })
-            for t in threadCounts {
-                Compute.setThreads(t)
-                var y = [Float](repeating: 0, count: rows * C), mean = [Float](repeating: 0, count: rows)
-                var rstd = mean
-                let xf = f32(x), gf = f32(g), bf = f32(b), dyf = f32(dy)
-                LayerNorm.forward(y: &y, mean: &mean, rstd: &rstd, x: xf, gamma: gf, beta: bf, rows: rows, channels: C, eps: 1e-6)
-                assertNear("layernorm y", y, LayerNormRef.forward(x, g, b, rows: rows, C: C, eps: 1e-6), tol: 1e-5)
-                var gx = [Float](repeating: 1, count: rows * C), gg = [Float](repeating: 0, count: C), gb = gg
-                LayerNorm.backward(dx: &gx, accumulate: true, dGamma: &gg, dBeta: &gb, dy: dyf, x: xf, mean: mean, rstd: rstd,
-                                   gamma: gf, rows: rows, channels: C)
-                assertNear("layernorm dx (+= onto 1)", gx, dx.map { $0 + 1 }, tol: 2e-5)
-                assertNear("layernorm dγ", gg, dg, tol: 2e-5); assertNear("layernorm dβ", gb, db, tol: 1e-5)
-            }
-        }
-    }
+    func testLayerNorm() { runCases(KernelCases.layerNorm()) }
 
-    func testGELUAndSoftmax() {
-        let x = FiniteDifference.randoms(37, seed: 9).map { $0 * 4 }, dy = FiniteDifference.randoms(37, seed: 10)
-        let dx = ActivationRef.geluBackward(dy, x)
-        assertFD("gelu", FiniteDifference.check(x, analytic: dx) { FiniteDifference.weighted(ActivationRef.gelu($0), dy) })
-        var y = [Float](repeating: 0, count: 37), g = y
-        GELU.forward(y: &y, x: f32(x), count: 37)
-        assertNear("gelu y", y, ActivationRef.gelu(x), tol: 1e-6)
-        GELU.backward(dx: &g, dy: f32(dy), x: f32(x), count: 37)
-        assertNear("gelu dx", g, dx, tol: 1e-5)
-        for (rows, n) in [(3, 1), (4, 5), (2, 49)] {
-            let s = FiniteDifference.randoms(rows * n, seed: 11).map { $0 * 5 }, dp = FiniteDifference.randoms(rows * n, seed: 12)
-            let p = ActivationRef.softmax(s, rows: rows, cols: n)
-            let ds = ActivationRef.softmaxBackward(dp, p, rows: rows, cols: n)
-            assertFD("softmax n=\(n)", FiniteDifference.check(s, analytic: ds) {
-                FiniteDifference.weighted(ActivationRef.softmax($0, rows: rows, cols: n), dp) })
-            var pf = f32(s)
-            Softmax.forward(&pf, rows: rows, cols: n)
-            assertNear("softmax p", pf, p, tol: 1e-6)
-            var dsf = [Float](repeating: 0, count: rows * n)
-            Softmax.backward(dx: &dsf, dp: f32(dp), p: pf, rows: rows, cols: n)
-            assertNear("softmax dx", dsf, ds, tol: 1e-5)
-        }
-    }
+    func testGELUAndSoftmax() { runCases(KernelCases.gelu() + KernelCases.softmax()) }
 
-    /// (Bw windows, N tokens, C channels, nH heads, masked)
-    let attentionCases = [(2, 4, 6, 1, false), (4, 9, 6, 3, true), (2, 16, 12, 4, true), (3, 49, 20, 2, false)]
-
-    func testWindowAttention() {
-        for (Bw, N, C, nH, masked) in attentionCases {
-            let nW = masked ? 2 : 1
-            let qkv = FiniteDifference.randoms(Bw * N * 3 * C, seed: 13).map { $0 * 2 }
-            let bias = FiniteDifference.randoms(nH * N * N, seed: 14)
-            let mask: [Double]? = masked ? (0..<(nW * N * N)).map { ($0 * 7 % 5 == 0 && $0 % (N + 1) != 0) ? -100 : 0 } : nil
-            let dOut = FiniteDifference.randoms(Bw * N * C, seed: 15)
-            let (out, P) = WindowAttentionRef.forward(qkv, bias, mask, nW: nW, Bw: Bw, N: N, C: C, nH: nH)
-            let (dqkv, dBias) = WindowAttentionRef.backward(dOut, qkv, P, Bw: Bw, N: N, C: C, nH: nH)
-            let name = "attention Bw\(Bw) N\(N) C\(C) nH\(nH)"
-            assertFD(name + " dqkv", FiniteDifference.check(qkv, analytic: dqkv) {
-                FiniteDifference.weighted(WindowAttentionRef.forward($0, bias, mask, nW: nW, Bw: Bw, N: N, C: C, nH: nH).out, dOut) })
-            assertFD(name + " dbias", FiniteDifference.check(bias, analytic: dBias) {
-                FiniteDifference.weighted(WindowAttentionRef.forward(qkv, $0, mask, nW: nW, Bw: Bw, N: N, C: C, nH: nH).out, dOut) })
-            for t in threadCounts {
-                Compute.setThreads(t)
-                var o = [Float](repeating: 0, count: Bw * N * C), pf = [Float](repeating: 0, count: Bw * nH * N * N)
-                let maskF = mask.map(f32)
-                if let maskF {
-                    WindowAttention.forward(out: &o, probs: &pf, qkv: f32(qkv), bias: f32(bias), mask: maskF, windowsPerImage: nW,
-                                            windows: Bw, tokens: N, channels: C, heads: nH)
-                } else {
-                    WindowAttention.forward(out: &o, probs: &pf, qkv: f32(qkv), bias: f32(bias), mask: nil, windowsPerImage: nW,
-                                            windows: Bw, tokens: N, channels: C, heads: nH)
-                }
-                assertNear(name + " out", o, out, tol: 1e-5); assertNear(name + " P", pf, P, tol: 1e-5)
-                var dq = [Float](repeating: 7, count: qkv.count), db = [Float](repeating: 0, count: nH * N * N)
-                WindowAttention.backward(dqkv: &dq, dBias: &db, dOut: f32(dOut), qkv: f32(qkv), probs: pf,
-                                         windows: Bw, tokens: N, channels: C, heads: nH)
-                assertNear(name + " dqkv", dq, dqkv, tol: 1e-4); assertNear(name + " dbias", db, dBias, tol: 1e-4)
-            }
-        }
-    }
+    func testWindowAttention() { runCases(KernelCases.windowAttention()) }
 
     /// Partition/reverse against a direct implementation of pad + torch.roll + window split,
     /// and their adjointness (so each is a correct backward of the other).

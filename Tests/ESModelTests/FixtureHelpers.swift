@@ -1,6 +1,6 @@
-// Shared helpers for the PyTorch fixture tests: locating fixtures, building a model with the
-// name-generated weights, and asserting per-tensor closeness with a readable report.
-import XCTest
+// Shared helpers for the PyTorch fixture tests: locating fixtures and building a model with the
+// name-generated weights (per-tensor closeness: ESTestAssertions.assertClose).
+import Foundation
 import ESKernels
 import ESModel
 import ESTestSupport
@@ -10,14 +10,6 @@ func fixture(_ name: String) throws -> SafeTensorsFile {
         throw SafeTensorsError.io("Fixtures folder missing from the test bundle")
     }
     return try SafeTensorsFile(path: dir.appendingPathComponent(name + ".safetensors").path)
-}
-
-@discardableResult
-func assertClose(_ name: String, _ got: UnsafePointer<Float>, _ want: [Float], atol: Double, rtol: Double = 0,
-                 file: StaticString = #filePath, line: UInt = #line) -> Comparison {
-    let c = want.withUnsafeBufferPointer { Comparison(name, got: got, want: $0.baseAddress!, count: want.count, atol: atol, rtol: rtol) }
-    XCTAssertTrue(c.ok, c.description, file: file, line: line)
-    return c
 }
 
 struct GeneratedModel {

@@ -6,6 +6,7 @@ import XCTest
 import ESKernels
 import ESModel
 import ESTestSupport
+import ESTestAssertions
 
 final class ForwardCommandTests: XCTestCase {
     var tmp: TemporaryDirectory!
@@ -61,9 +62,8 @@ final class ForwardCommandTests: XCTestCase {
         let f = try Npy.read(path("f.npy")), t = try Npy.read(path("t.npy"))
         let wantTok = try fx.floats("tokens@\(size)"), wantPool = try fx.floats("pooled@\(size)")
         XCTAssertEqual(t.shape.reduce(1, *), wantTok.count); XCTAssertEqual(f.shape, [batch, wantPool.count / batch])
-        let ct = Comparison("\(arch) tokens via esvit forward", got: t.data, want: wantTok, atol: 1e-4)
-        let cf = Comparison("\(arch) features via esvit forward", got: f.data, want: wantPool, atol: 1e-4)
-        XCTAssertTrue(ct.ok, ct.description); XCTAssertTrue(cf.ok, cf.description)
+        let ct = assertClose("\(arch) tokens via esvit forward", got: t.data, want: wantTok, atol: 1e-4)
+        let cf = assertClose("\(arch) features via esvit forward", got: f.data, want: wantPool, atol: 1e-4)
         print(ct); print(cf)
     }
 

@@ -7,6 +7,7 @@ import XCTest
 @testable import ESModel
 import ESKernels
 import ESTestSupport
+import ESTestAssertions
 
 final class SwinFixtureTests: XCTestCase {
     override func tearDown() { Compute.setThreads(1) }
@@ -26,13 +27,13 @@ final class SwinFixtureTests: XCTestCase {
             let a = ws.blocks[1]
             FixtureTensors.fill("input.block.x", a.xIn, count: B * L * C, scale: 1)
             m.model.blockForward(bp, a, m.params.pointer, B, dropPath: nil)
-            assertClose("block y (threads \(threads))", a.xOut, try fx.floats("y"), atol: 2e-5, rtol: 1e-5)
+            assertClose("block y (threads \(threads))", got: a.xOut, want: try fx.floats("y"), atol: 2e-5, rtol: 1e-5)
             let dStream = FloatBuffer(count: B * L * C)
             FixtureTensors.fill("input.block.dy", dStream.pointer, count: B * L * C, scale: 1)
             m.model.blockBackward(bp, a, m.params.pointer, m.grads.pointer, B, dStream: dStream.pointer, ws: ws)
-            assertClose("block dx", dStream.pointer, try fx.floats("dx"), atol: 1e-4, rtol: 1e-4)
+            assertClose("block dx", got: dStream.pointer, want: try fx.floats("dx"), atol: 1e-4, rtol: 1e-4)
             for e in m.table.entries where e.key.hasPrefix("layers.0.blocks.1.") {
-                assertClose("grad \(e.key)", m.grads.pointer + e.offset, try fx.floats("grad." + e.key), atol: 1e-4, rtol: 1e-4)
+                assertClose("grad \(e.key)", got: m.grads.pointer + e.offset, want: try fx.floats("grad." + e.key), atol: 1e-4, rtol: 1e-4)
             }
         }
     }
@@ -49,14 +50,14 @@ final class SwinFixtureTests: XCTestCase {
                 let img = FixtureTensors.array("input.tiny.img\(size)", count: B * 3 * size * size, scale: 1)
                 m.model.forward(params: m.params.pointer, image: img, workspace: ws)
                 let nTok = B * ws.finalTokens * ws.finalDim
-                assertClose("tokens@\(size) t\(threads)", ws.tokens, try fx.floats("tokens@\(size)"), atol: 1e-4)
-                assertClose("pooled@\(size)", ws.pooled, try fx.floats("pooled@\(size)"), atol: 1e-4)
-                assertClose("stage0@\(size)", ws.merges[0]!.out, try fx.floats("stage0@\(size)"), atol: 1e-4)
+                assertClose("tokens@\(size) t\(threads)", got: ws.tokens, want: try fx.floats("tokens@\(size)"), atol: 1e-4)
+                assertClose("pooled@\(size)", got: ws.pooled, want: try fx.floats("pooled@\(size)"), atol: 1e-4)
+                assertClose("stage0@\(size)", got: ws.merges[0]!.out, want: try fx.floats("stage0@\(size)"), atol: 1e-4)
                 let dTok = FixtureTensors.array("input.tiny.dtok\(size)", count: nTok, scale: 1)
                 let dPool = FixtureTensors.array("input.tiny.dpool\(size)", count: B * ws.finalDim, scale: 1)
                 m.model.backward(params: m.params.pointer, grads: m.grads.pointer, workspace: ws, dTokens: dTok, dPooled: dPool)
                 for e in m.table.entries {
-                    assertClose("grad \(e.key)@\(size)", m.grads.pointer + e.offset, try fx.floats("grad.\(e.key)@\(size)"),
+                    assertClose("grad \(e.key)@\(size)", got: m.grads.pointer + e.offset, want: try fx.floats("grad.\(e.key)@\(size)"),
                                 atol: 1e-4, rtol: 1e-4)
                 }
             }
@@ -69,7 +70,7 @@ final class SwinFixtureTests: XCTestCase {
         let ws = SwinWorkspace(model: m.model, batch: 2, height: 24, width: 24, training: false)
         let img = FixtureTensors.array("input.tiny.img24", count: 2 * 3 * 24 * 24, scale: 1)
         m.model.forward(params: m.params.pointer, image: img, workspace: ws)
-        assertClose("no-grad tokens", ws.tokens, try fx.floats("tokens@24"), atol: 1e-4)
+        assertClose("no-grad tokens", got: ws.tokens, want: try fx.floats("tokens@24"), atol: 1e-4)
         let train = SwinWorkspace(model: m.model, batch: 2, height: 24, width: 24, training: true)
         XCTAssertLessThan(ws.bytes, train.bytes / 2, "the no-grad workspace must not keep per-block activations")
     }
@@ -81,8 +82,8 @@ final class SwinFixtureTests: XCTestCase {
             let ws = SwinWorkspace(model: m.model, batch: 2, height: size, width: size, training: false)
             let img = FixtureTensors.array("input.swin_mini.img\(size)", count: 2 * 3 * size * size, scale: 1)
             m.model.forward(params: m.params.pointer, image: img, workspace: ws)
-            assertClose("swin_mini tokens@\(size)", ws.tokens, try fx.floats("tokens@\(size)"), atol: 1e-4)
-            assertClose("swin_mini pooled@\(size)", ws.pooled, try fx.floats("pooled@\(size)"), atol: 1e-4)
+            assertClose("swin_mini tokens@\(size)", got: ws.tokens, want: try fx.floats("tokens@\(size)"), atol: 1e-4)
+            assertClose("swin_mini pooled@\(size)", got: ws.pooled, want: try fx.floats("pooled@\(size)"), atol: 1e-4)
         }
     }
 
@@ -94,7 +95,7 @@ final class SwinFixtureTests: XCTestCase {
         let img = FixtureTensors.array("input.swin_tiny.img224", count: 3 * 224 * 224, scale: 1)
         m.model.forward(params: m.params.pointer, image: img, workspace: ws)
         XCTAssertEqual(ws.finalTokens, 49); XCTAssertEqual(ws.finalDim, 768)
-        assertClose("swin_tiny tokens@224", ws.tokens, try fx.floats("tokens@224"), atol: 1e-4)
-        assertClose("swin_tiny pooled@224", ws.pooled, try fx.floats("pooled@224"), atol: 1e-4)
+        assertClose("swin_tiny tokens@224", got: ws.tokens, want: try fx.floats("tokens@224"), atol: 1e-4)
+        assertClose("swin_tiny pooled@224", got: ws.pooled, want: try fx.floats("pooled@224"), atol: 1e-4)
     }
 }

@@ -12,6 +12,7 @@ import ESModel
 import ESObjective
 import ESOptim
 import ESTestSupport
+import ESTestAssertions
 
 final class StepFixtureTests: XCTestCase {
     static let config = EsViTConfig(
@@ -23,12 +24,6 @@ final class StepFixtureTests: XCTestCase {
     func fixture() throws -> SafeTensorsFile {
         let dir = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
         return try SafeTensorsFile(path: dir.appendingPathComponent("step.safetensors").path)
-    }
-
-    func check(_ name: String, _ got: UnsafePointer<Float>, _ want: [Float], atol: Double, rtol: Double = 0,
-               file: StaticString = #filePath, line: UInt = #line) {
-        let c = want.withUnsafeBufferPointer { Comparison(name, got: got, want: $0.baseAddress!, count: want.count, atol: atol, rtol: rtol) }
-        XCTAssertTrue(c.ok, c.description, file: file, line: line)
     }
 
     func testFiveStepsMatchPyTorch() throws {
@@ -79,18 +74,18 @@ final class StepFixtureTests: XCTestCase {
                         let want = try fx.floats("grad." + e.key)
                         let scale = Double(want.map(abs).max() ?? 0)
                         XCTAssertGreaterThan(scale, 0, "grad \(e.key): the fixture's gradient is zero")
-                        check("grad \(e.key)", model.grads.pointer + e.offset, want, atol: 1e-4 * scale)
+                        assertClose("grad \(e.key)", got: model.grads.pointer + e.offset, want: want, atol: 1e-4 * scale)
                     }
                 }
                 model.updateCenters()
                 model.optimizerStep(hyper)
             }
             for e in model.table.entries {
-                check("student \(e.key)", model.student.pointer + e.offset, try fx.floats("student." + e.key), atol: 1e-4)
-                check("teacher \(e.key)", model.teacher.pointer + e.offset, try fx.floats("teacher." + e.key), atol: 1e-4)
+                assertClose("student \(e.key)", got: model.student.pointer + e.offset, want: try fx.floats("student." + e.key), atol: 1e-4)
+                assertClose("teacher \(e.key)", got: model.teacher.pointer + e.offset, want: try fx.floats("teacher." + e.key), atol: 1e-4)
             }
-            check("center", model.centers.view.pointer, try fx.floats("center"), atol: 1e-4)
-            check("center_grid", model.centers.region.pointer, try fx.floats("center_grid"), atol: 1e-4)
+            assertClose("center", got: model.centers.view.pointer, want: try fx.floats("center"), atol: 1e-4)
+            assertClose("center_grid", got: model.centers.region.pointer, want: try fx.floats("center_grid"), atol: 1e-4)
         }
     }
 }

@@ -19,7 +19,9 @@ final class DataParallelTests: XCTestCase {
 
     let every = ["student.", "teacher.", "loss.", "optimizer."]
 
-    func assertClose(_ a: [Int: Double], _ b: [Int: Double], iterations: ClosedRange<Int>, rel: Double, _ what: String,
+    /// Per-iteration losses of two runs: every iteration in `iterations` present in both, and
+    /// |a − b| / |b| ≤ rel (a scalar-per-iteration check, not a tensor tolerance).
+    func assertLossesClose(_ a: [Int: Double], _ b: [Int: Double], iterations: ClosedRange<Int>, rel: Double, _ what: String,
                      file: StaticString = #filePath, line: UInt = #line) {
         for it in iterations {
             guard let x = a[it], let y = b[it] else { return XCTFail("\(what): iteration \(it) missing (\(a.keys.sorted()), \(b.keys.sorted()))", file: file, line: line) }
@@ -85,7 +87,7 @@ final class DataParallelTests: XCTestCase {
             XCTAssertLessThanOrEqual(g, DataParallelTests.gradientTolerance, "\(name): averaged gradient of step 1 differs from 1 rank × 8 (relative to each tensor's scale)")
             // tiny: no warmup (lr at most its peak), clip-grad 3, teacher momentum from 0.996 up.
             let bounds = AdamBound(lr: 0.05 * 8 / 256, clip: 3, momentum: 0.996, steps: grads, reference: refGrads)
-            assertClose(try Harness.losses(tmp.path(name)), l1, iterations: 1...3, rel: 1e-5, name)
+            assertLossesClose(try Harness.losses(tmp.path(name)), l1, iterations: 1...3, rel: 1e-5, name)
             let t = try Harness.tensors(tmp.path("\(name)/checkpoint.safetensors"))
             XCTAssertEqual(Set(t.keys), Set(t1.keys))
             let d = Harness.maxDifference(t, t1, prefixes: ["loss."])
@@ -139,7 +141,7 @@ final class DataParallelTests: XCTestCase {
         XCTAssertTrue(o1.contains("warmup 10 epochs") && o1.contains("over 30 epochs") && o1.contains("frozen 1 epoch"), o1)
         let (c2, o2) = try Harness.ranks(2, recipe + ["--batch-size-per-rank", "4", "--output-dir", tmp.path("two")])
         XCTAssertEqual(c2, 0, o2)
-        assertClose(try Harness.losses(tmp.path("two")), try Harness.losses(tmp.path("one")), iterations: 1...3, rel: 1e-5, "recipe schedule")
+        assertLossesClose(try Harness.losses(tmp.path("two")), try Harness.losses(tmp.path("one")), iterations: 1...3, rel: 1e-5, "recipe schedule")
         let d = Harness.maxDifference(try Harness.tensors(tmp.path("two/checkpoint.safetensors")),
                                       try Harness.tensors(tmp.path("one/checkpoint.safetensors")), prefixes: every)
         XCTAssertLessThanOrEqual(d, 1e-5, "every tensor (student, teacher, AdamW moments, centers) after 3 recipe steps")
@@ -184,7 +186,7 @@ final class DataParallelTests: XCTestCase {
                                     env: ["ESVIT_DUMP_GRADIENTS": tmp.path("g-other")])
         XCTAssertEqual(c, 0, o)
         XCTAssertTrue(o.contains("resuming with 1 rank(s); the checkpoint was written by 2"), o)
-        assertClose(try Harness.losses(tmp.path("other")), straight, iterations: 4...6, rel: 1e-5, "resumed on 1 rank")
+        assertLossesClose(try Harness.losses(tmp.path("other")), straight, iterations: 4...6, rel: 1e-5, "resumed on 1 rank")
         let other = try Harness.tensors(tmp.path("other/checkpoint.safetensors"))
         let d = Harness.maxDifference(other, ts, prefixes: ["loss."])
         XCTAssertLessThanOrEqual(d, 1e-5, "centers")
