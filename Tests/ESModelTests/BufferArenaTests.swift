@@ -1,6 +1,8 @@
 // The declared-buffer arena: regions never overlap, every region is 64-byte aligned, the total is
 // the regions plus alignment padding, shared entries take the largest size and per-instance
-// entries get their own region, and the memory report has a row for every buffer.
+// entries get their own region, and the memory report has a row for every buffer. Checked on a
+// hand-written table and on Swin workspaces (training and inference, even and odd grids), where
+// inference must share one set of block buffers and one residual stream.
 import XCTest
 import ESKernels
 @testable import ESModel
@@ -41,5 +43,24 @@ final class BufferArenaTests: XCTestCase {
         XCTAssertEqual(arena.region("keys").bytes, 24)
         XCTAssertEqual(arena.totalBytes, 64 + 192 + 64 + 192 + 64)
         for r in arena.regions { XCTAssertTrue((0..<r.bytes).allSatisfy { arena.base.load(fromByteOffset: r.offset + $0, as: UInt8.self) == 0 }) }
+    }
+
+    func testSwinWorkspaces() {
+        let mini = GeneratedModel(SwinConfig.preset("swin_mini")!), tiny = GeneratedModel(tinyFixtureConfig)
+        for (name, m, size) in [("swin_mini", mini, 32), ("swin_mini", mini, 18), ("tiny", tiny, 14)] {
+            for training in [true, false] {
+                let ws = SwinWorkspace(model: m.model, batch: 3, height: size, width: size, training: training)
+                let what = "\(name)@\(size) \(training ? "training" : "inference")"
+                assertWellFormed(ws.arena, what)
+                XCTAssertEqual(ws.bytes, ws.arena.totalBytes)
+                let blocks = ws.blocks, merges = ws.merges.compactMap { $0 }
+                XCTAssertEqual(blocks.count, m.model.blocks.count)
+                XCTAssertEqual(Set(blocks.map(\.ln1)).count, training ? blocks.count : 1, "\(what): per-block ln1")
+                XCTAssertEqual(Set(blocks.map(\.probs)).count, training ? blocks.count : 1, "\(what): per-block probs")
+                let streams = Set([ws.x0] + blocks.map(\.xOut) + merges.map(\.out))
+                XCTAssertEqual(streams.count, training ? 1 + blocks.count + merges.count : 1, "\(what): residual stream buffers")
+                XCTAssertEqual(blocks[0].xIn, ws.x0)
+            }
+        }
     }
 }
