@@ -3,9 +3,10 @@
 // merging, final LayerNorm) with its shape and lifetime. SwinWorkspace lays the table out in
 // one BufferArena and binds the pointers.
 // Training keeps what the backward reads, one region per block (.perBlock) or merge
-// (.perMerge), and adds backward scratch shared by all blocks (.scratch). Inference declares
-// the same activations as .shared (one region per name, sized for the largest block) and a
-// single residual "stream" region for x0, every block output and every merge output.
+// (.perMerge), shares the block's forward-only temporaries (.shared) and adds backward scratch
+// shared by all blocks (.scratch). Inference declares every activation .shared (one region per
+// name, sized for the largest block) and a single residual "stream" region for x0, every block
+// output and every merge output.
 // Shape letters: B batch, L = H·W tokens of the grid, C width, N = ws² tokens per window,
 // nW windows per image, nH heads, Hd = mlpRatio·C hidden width, p patch size;
 // L/4 = ⌈H/2⌉·⌈W/2⌉ merged tokens.
@@ -80,18 +81,20 @@ struct SwinBufferTable {
     func block(_ i: Int, _ g: WindowGeometry) -> [BufferEntry] {
         let bp = model.blocks[i], B = batch, BL = B * g.height * g.width, C = bp.plan.dim, Hd = bp.hiddenDim
         let nW = g.windowsPerImage, N = g.tokensPerWindow, nH = bp.plan.heads, Nw = B * nW * N
-        let keep = kept(.perBlock)
+        // Kept: what the backward reads. Temporaries (ln1, proj, attnTok, mlpOut, bias) are
+        // written and consumed within the block's forward, so they are shared in training too.
+        let keep = kept(.perBlock), temp = BufferLifetime.shared
         func e(_ name: String, _ shape: [Int], _ label: String, _ life: BufferLifetime? = nil) -> BufferEntry {
             BufferEntry(name, shape, label, life ?? keep, instance: i)
         }
-        var t = [e("ln1", [BL, C], "(B·L, C)"), e("mean1", [BL], "(B·L)"), e("rstd1", [BL], "(B·L)"),
+        var t = [e("ln1", [BL, C], "(B·L, C)", temp), e("mean1", [BL], "(B·L)"), e("rstd1", [BL], "(B·L)"),
                  e("xw", [Nw, C], "(B·nW·N, C)"), e("qkv", [Nw, 3 * C], "(B·nW·N, 3C)"),
                  e("probs", [B * nW, nH, N, N], "(B·nW, nH, N, N)"),
-                 e("attnOut", [Nw, C], "(B·nW·N, C)"), e("proj", [Nw, C], "(B·nW·N, C)"),
-                 e("attnTok", [BL, C], "(B·L, C)"), e("x1", [BL, C], "(B·L, C)"),
+                 e("attnOut", [Nw, C], "(B·nW·N, C)"), e("proj", [Nw, C], "(B·nW·N, C)", temp),
+                 e("attnTok", [BL, C], "(B·L, C)", temp), e("x1", [BL, C], "(B·L, C)"),
                  e("ln2", [BL, C], "(B·L, C)"), e("mean2", [BL], "(B·L)"), e("rstd2", [BL], "(B·L)"),
-                 e("hidden", [BL, Hd], "(B·L, Hd)"), e("act", [BL, Hd], "(B·L, Hd)"), e("mlpOut", [BL, C], "(B·L, C)"),
-                 e(stream("xOut"), [BL, C], "(B·L, C)"), e("bias", [nH, N, N], "(nH, N, N)"),
+                 e("hidden", [BL, Hd], "(B·L, Hd)"), e("act", [BL, Hd], "(B·L, Hd)"), e("mlpOut", [BL, C], "(B·L, C)", temp),
+                 e(stream("xOut"), [BL, C], "(B·L, C)"), e("bias", [nH, N, N], "(nH, N, N)", temp),
                  e("drop1", [B], "(B)"), e("drop2", [B], "(B)")]
         if training {
             t += ["dStreamA", "dStreamB", "dTok"].map { e($0, [BL, C], "(B·L, C)", .scratch) }

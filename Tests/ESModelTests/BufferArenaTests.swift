@@ -2,7 +2,8 @@
 // the regions plus alignment padding, shared entries take the largest size and per-instance
 // entries get their own region, and the memory report has a row for every buffer. Checked on a
 // hand-written table and on Swin workspaces (training and inference, even and odd grids), where
-// inference must share one set of block buffers and one residual stream.
+// inference must share one set of block buffers and one residual stream, and training its
+// forward-only temporaries.
 import XCTest
 import ESKernels
 @testable import ESModel
@@ -55,8 +56,12 @@ final class BufferArenaTests: XCTestCase {
                 XCTAssertEqual(ws.bytes, ws.arena.totalBytes)
                 let blocks = ws.blocks, merges = ws.merges.compactMap { $0 }
                 XCTAssertEqual(blocks.count, m.model.blocks.count)
-                XCTAssertEqual(Set(blocks.map(\.ln1)).count, training ? blocks.count : 1, "\(what): per-block ln1")
-                XCTAssertEqual(Set(blocks.map(\.probs)).count, training ? blocks.count : 1, "\(what): per-block probs")
+                for (field, ptr) in [("x1", \BlockActs.x1), ("probs", \.probs), ("act", \.act), ("drop1", \.drop1)] {
+                    XCTAssertEqual(Set(blocks.map { $0[keyPath: ptr] }).count, training ? blocks.count : 1, "\(what): per-block \(field)")
+                }
+                for (field, ptr) in [("ln1", \BlockActs.ln1), ("proj", \.proj), ("attnTok", \.attnTok), ("mlpOut", \.mlpOut)] {
+                    XCTAssertEqual(Set(blocks.map { $0[keyPath: ptr] }).count, 1, "\(what): forward-only \(field) is shared")
+                }
                 let streams = Set([ws.x0] + blocks.map(\.xOut) + merges.map(\.out))
                 XCTAssertEqual(streams.count, training ? 1 + blocks.count + merges.count : 1, "\(what): residual stream buffers")
                 XCTAssertEqual(blocks[0].xIn, ws.x0)
