@@ -1,5 +1,6 @@
-// Declared buffers in one arena: a table of entries (name, shape, lifetime) laid out once at
-// 64-byte-aligned offsets in a single zeroed allocation, with a per-entry memory report.
+// Declared buffers in one arena: a table of entries (name, shape, lifetime) laid out at
+// 64-byte-aligned offsets (BufferLayout, which also prints a per-entry memory report without
+// allocating anything) and held in a single zeroed allocation (BufferArena).
 // An entry whose lifetime is per instance (.perBlock, .perMerge) gets a region of its own; all
 // other entries with the same name share one region, sized for the largest of them.
 import ESKernels
@@ -47,32 +48,20 @@ public struct BufferRegion: Sendable {
     public let users: Int
 }
 
-public final class BufferArena: @unchecked Sendable {
+/// Where every region of a table lies, without allocating: the offsets, the total and the report.
+public struct BufferLayout: Sendable {
     public static let alignment = 64
     /// Regions in order of first declaration; offsets ascend.
     public let regions: [BufferRegion]
-    /// Bytes of the one allocation: the regions plus alignment padding.
+    /// Bytes of the arena: the regions plus alignment padding.
     public let totalBytes: Int
-    public let base: UnsafeMutableRawPointer
     private let index: [Key: Int]
 
     struct Key: Hashable { let name: String; let instance: Int? }
 
-    public init(_ entries: [BufferEntry]) {
-        (regions, index) = BufferArena.layout(entries)
-        let end = regions.last.map { $0.offset + $0.bytes } ?? 0
-        totalBytes = BufferArena.aligned(end)
-        base = UnsafeMutableRawPointer.allocate(byteCount: max(totalBytes, BufferArena.alignment), alignment: BufferArena.alignment)
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: max(totalBytes, BufferArena.alignment))
-    }
-
-    deinit { base.deallocate() }
-
-    static func aligned(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
-
     /// Merges entries into regions (per-instance entries stay apart, shared ones take the max)
     /// and assigns aligned offsets in order of first declaration.
-    static func layout(_ entries: [BufferEntry]) -> ([BufferRegion], [Key: Int]) {
+    public init(_ entries: [BufferEntry]) {
         var index: [Key: Int] = [:], largest: [BufferEntry] = [], users: [Int] = []
         var lifetimes: [String: (BufferLifetime, Int)] = [:]
         for e in entries {
@@ -91,10 +80,12 @@ public final class BufferArena: @unchecked Sendable {
         var offset = 0, regions: [BufferRegion] = []
         for (e, n) in zip(largest, users) {
             regions.append(BufferRegion(entry: e, offset: offset, bytes: e.bytes, users: n))
-            offset = aligned(offset + e.bytes)
+            offset = BufferLayout.aligned(offset + e.bytes)
         }
-        return (regions, index)
+        self.regions = regions; self.index = index; totalBytes = offset
     }
+
+    static func aligned(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
 
     /// The region of `name` (for per-instance lifetimes, of that block or stage).
     public func region(_ name: String, _ instance: Int = 0) -> BufferRegion {
@@ -103,9 +94,27 @@ public final class BufferArena: @unchecked Sendable {
         }
         return regions[r]
     }
+}
+
+/// One zeroed, aligned allocation holding every region of a layout.
+public final class BufferArena: @unchecked Sendable {
+    public let layout: BufferLayout
+    public let base: UnsafeMutableRawPointer
+    public var totalBytes: Int { layout.totalBytes }
+
+    public init(_ layout: BufferLayout) {
+        self.layout = layout
+        let n = max(layout.totalBytes, BufferLayout.alignment)
+        base = UnsafeMutableRawPointer.allocate(byteCount: n, alignment: BufferLayout.alignment)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: n)
+    }
+
+    public convenience init(_ entries: [BufferEntry]) { self.init(BufferLayout(entries)) }
+
+    deinit { base.deallocate() }
 
     public func pointer<T>(_ name: String, _ instance: Int = 0, as type: T.Type) -> UnsafeMutablePointer<T> {
-        let r = region(name, instance)
+        let r = layout.region(name, instance)
         precondition(r.entry.elementBytes == MemoryLayout<T>.stride, "buffer \(name) does not hold \(T.self)")
         return (base + r.offset).bindMemory(to: T.self, capacity: max(r.bytes / MemoryLayout<T>.stride, 1))
     }
@@ -115,7 +124,7 @@ public final class BufferArena: @unchecked Sendable {
     }
 }
 
-extension BufferArena {
+extension BufferLayout {
     /// One row per buffer name and lifetime (grouped by lifetime, then in order of declaration):
     /// symbolic shape with the largest concrete shape, lifetime, regions allocated and entries
     /// served, bytes and share of the arena; then the alignment padding and the total.
@@ -149,7 +158,7 @@ extension BufferArena {
                 return c < 3 ? text + pad : pad + text
             }.joined(separator: "  ")
         }
-        let head = "\(title): \(formatMiB(totalBytes)) (\(totalBytes) bytes) in one arena, \(regions.count) regions, \(BufferArena.alignment)-byte aligned"
+        let head = "\(title): \(formatMiB(totalBytes)) (\(totalBytes) bytes) in one arena, \(regions.count) regions, \(BufferLayout.alignment)-byte aligned"
         return ([head] + lines).joined(separator: "\n")
     }
 }

@@ -68,7 +68,7 @@ public final class SwinWorkspace: @unchecked Sendable {
         batch = B; imageHeight = height; imageWidth = width; self.training = training
         let walk = SwinWalk(model, height: height / p, width: width / p)
         let table = SwinBufferTable(model: model, batch: B, training: training)
-        let arena = BufferArena(table.entries(walk))
+        let arena = BufferArena(BufferLayout(table.entries(walk)))
         self.arena = arena
         func f(_ name: String) -> FPtr { arena.floats(name) }
         cols = f("cols"); embedOut = f("embedOut"); embedMean = f("embedMean"); embedRstd = f("embedRstd")
@@ -105,7 +105,18 @@ public final class SwinWorkspace: @unchecked Sendable {
 
     /// The per-buffer memory table of this workspace.
     public func memoryReport() -> String {
-        arena.report(title: "Swin workspace, \(training ? "training" : "inference"), batch \(batch), \(imageHeight)×\(imageWidth) px")
+        arena.layout.report(title: SwinWorkspace.title(training: training, batch: batch, height: imageHeight, width: imageWidth))
+    }
+
+    /// The per-buffer memory table a workspace would have, without allocating it.
+    public static func memoryReport(model: SwinModel, batch: Int, height: Int, width: Int, training: Bool) -> String {
+        let p = model.config.patchSize, walk = SwinWalk(model, height: height / p, width: width / p)
+        let layout = BufferLayout(SwinBufferTable(model: model, batch: batch, training: training).entries(walk))
+        return layout.report(title: title(training: training, batch: batch, height: height, width: width))
+    }
+
+    static func title(training: Bool, batch: Int, height: Int, width: Int) -> String {
+        "Swin workspace, \(training ? "training" : "inference"), batch \(batch), \(height)×\(width) px"
     }
 
     /// The stream tensor entering the final LayerNorm.
