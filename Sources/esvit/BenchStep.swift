@@ -32,6 +32,7 @@ struct BenchStep: ParsableCommand {
     @Option(help: "Timed steps (after one warm-up).") var iters: Int = 3
     @Option(help: "Python with torch: also time the PyTorch reference step.") var compareTorch: String?
     @Option(help: "Path to bench_step.py.") var torchScript: String = "tools/reference/bench_step.py"
+    @Flag(help: "Print the backbone workspaces' per-buffer memory tables instead of timing.") var memory = false
 
     func validate() throws {
         if batch < 1 || threads < 1 || iters < 1 || localCrops < 0 { throw ValidationError("--batch, --threads, --iters must be ≥ 1 and --local-crops ≥ 0") }
@@ -55,6 +56,12 @@ struct BenchStep: ParsableCommand {
         print("esvit bench step: \(archOptions.arch), batch \(batch), 2×\(g) px + \(localCrops)×\(l) px, head \(head.hidden)/\(head.bottleneck)/K \(head.outDim), "
               + "region loss \(noDense ? "off" : "on"), threads \(threads)")
         print("  memory: parameters+grads+teacher+AdamW \(formatMiB(model.parameterBytes)), activations/heads/loss \(formatMiB(model.workspaceBytes))")
+        if memory {
+            var rest = model.workspaceBytes
+            for (role, ws) in model.backboneWorkspaces { print("\(role): " + ws.memoryReport()); rest -= ws.bytes }
+            print("heads, loss and gathered features: \(formatMiB(rest))")
+            return
+        }
         let hyper = StepHyper(lr: 1e-4, weightDecay: 0.04, teacherMomentum: 0.996, teacherTemperature: 0.04, clipGrad: 3, freezeLastLayer: false)
         var samples: [Double] = [], splits: [StepTimes] = []
         for i in 0...iters {
