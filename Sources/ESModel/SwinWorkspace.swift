@@ -1,7 +1,9 @@
-// Activation workspace for one (batch, height, width) group, sized once up front.
-// Training mode keeps every activation the backward needs, per block; inference mode (the
-// teacher, feature extraction) saves nothing: all blocks share one set of buffers and one
-// residual stream buffer. Backward scratch is shared across blocks (max sizes).
+// Activation workspace for one (batch, height, width) group, sized once up front: the buffers
+// declared in SwinBufferTable, laid out in one BufferArena (a single allocation) and bound to
+// the fields below. Training mode keeps every activation the backward needs, per block (a
+// block's forward-only temporaries ln1, proj, attnTok, mlpOut and bias are shared: after a
+// forward they hold the last block's values); inference mode (the teacher, feature extraction) saves nothing: all blocks share one set of
+// buffers and one residual stream buffer. Backward scratch is shared across blocks (max sizes).
 // Shape letters: B batch, L = H·W tokens of the stage, C width, N = ws² tokens per window,
 // nW windows per image, nH heads, Hd = mlpRatio·C hidden width.
 import ESKernels
@@ -21,6 +23,17 @@ public struct BlockActs {
     public let xOut: FPtr                      // (B·L, C) stream output
     public let bias: FPtr                      // (nH, N, N) gathered relative-position bias
     public let drop1, drop2: FPtr              // (B) DropPath scales
+
+    /// Binds the buffers `buffer(name)` of a block on the grid of `g`.
+    init(geometry g: WindowGeometry, xIn: FPtr, xOut: FPtr, _ buffer: (String) -> FPtr) {
+        geometry = g; height = g.height; width = g.width; self.xIn = xIn; self.xOut = xOut
+        ln1 = buffer("ln1"); mean1 = buffer("mean1"); rstd1 = buffer("rstd1")
+        xw = buffer("xw"); qkv = buffer("qkv"); probs = buffer("probs"); attnOut = buffer("attnOut"); proj = buffer("proj")
+        attnTok = buffer("attnTok"); x1 = buffer("x1")
+        ln2 = buffer("ln2"); mean2 = buffer("mean2"); rstd2 = buffer("rstd2")
+        hidden = buffer("hidden"); act = buffer("act"); mlpOut = buffer("mlpOut")
+        bias = buffer("bias"); drop1 = buffer("drop1"); drop2 = buffer("drop2")
+    }
 }
 
 public struct MergeActs {
@@ -33,119 +46,78 @@ public final class SwinWorkspace: @unchecked Sendable {
     public let batch: Int, imageHeight: Int, imageWidth: Int
     public let training: Bool
     public let cols, embedOut, embedMean, embedRstd, x0: FPtr
-    public private(set) var blocks: [BlockActs] = []
-    public private(set) var merges: [MergeActs?] = []
+    public let blocks: [BlockActs]
+    public let merges: [MergeActs?]
     public let finalMean, finalRstd: FPtr
     /// Final-LayerNorm token map (B, Lf, Cf) and its mean over tokens (B, Cf).
     public let tokens, pooled: FPtr
     public let finalTokens: Int, finalDim: Int
-    // Backward scratch (training only).
+    // Backward scratch (training only; an inference workspace points them at `cols`, unused
+    // since backward refuses it).
     let dStreamA, dStreamB, dTok, dWinA, dWinB, dQKV, dHidden, dBias: FPtr
     public let dropKeys: UnsafeMutablePointer<UInt64>
-    private var storage: [FloatBuffer] = []
-    public private(set) var bytes = 0
+    /// Every buffer above, in one allocation.
+    public let arena: BufferArena
+    /// Bytes of the arena: activations, scratch, DropPath keys and alignment padding.
+    public var bytes: Int { arena.totalBytes }
 
     public init(model: SwinModel, batch B: Int, height: Int, width: Int, training: Bool) {
-        let cfg = model.config
-        precondition(height % cfg.patchSize == 0 && width % cfg.patchSize == 0,
-                     "input \(height)×\(width) is not a multiple of the patch size \(cfg.patchSize)")
+        let cfg = model.config, p = cfg.patchSize
+        precondition(height % p == 0 && width % p == 0,
+                     "input \(height)×\(width) is not a multiple of the patch size \(p)")
         batch = B; imageHeight = height; imageWidth = width; self.training = training
-        var shared: [String: FPtr] = [:]
-        // First every slot records the size it needs (the max over its users); then storage is made.
-        var sizes: [String: Int] = [:]
-        func plan(_ name: String, _ n: Int) { sizes[name] = max(sizes[name] ?? 0, n) }
-        let p = cfg.patchSize, C0 = cfg.embedDim
-        var H = height / p, W = width / p
-        // Slot naming: training → unique per block; inference → one name per kind.
-        func slot(_ i: Int, _ kind: String) -> String { training ? "\(i).\(kind)" : kind }
-        let stream = "stream"
-        plan("cols", B * H * W * C0 == 0 ? 1 : B * H * W * cfg.inChans * p * p)
-        plan("embedOut", B * H * W * C0); plan("embedMean", B * H * W); plan("embedRstd", B * H * W)
-        plan(training ? "x0" : stream, B * H * W * C0)
-        var maxTok = B * H * W * C0, maxWin = 0, maxQKV = 0, maxHid = 0, maxBias = 0
-        var geos: [WindowGeometry] = [], grids: [(Int, Int)] = [], mergeGrids: [(Int, Int)?] = []
-        for s in 0..<cfg.numStages {
-            for (i, bp) in model.blocks.enumerated() where bp.plan.stage == s {
-                let C = bp.plan.dim, L = H * W
-                let g = WindowGeometry(height: H, width: W, windowSize: bp.plan.windowSize, shift: bp.plan.shift)
-                geos.append(g); grids.append((H, W))
-                let Nw = B * g.windowsPerImage * g.tokensPerWindow
-                for k in ["ln1", "attnTok", "x1", "ln2", "mlpOut"] { plan(slot(i, k), B * L * C) }
-                for k in ["mean1", "rstd1", "mean2", "rstd2"] { plan(slot(i, k), B * L) }
-                for k in ["xw", "attnOut", "proj"] { plan(slot(i, k), Nw * C) }
-                plan(slot(i, "qkv"), Nw * 3 * C)
-                plan(slot(i, "probs"), B * g.windowsPerImage * bp.plan.heads * g.tokensPerWindow * g.tokensPerWindow)
-                plan(slot(i, "hidden"), B * L * bp.hiddenDim); plan(slot(i, "act"), B * L * bp.hiddenDim)
-                plan(training ? "\(i).xOut" : stream, B * L * C)
-                plan(slot(i, "bias"), bp.plan.heads * g.tokensPerWindow * g.tokensPerWindow)
-                plan(slot(i, "drop1"), B); plan(slot(i, "drop2"), B)
-                maxTok = max(maxTok, B * L * C); maxWin = max(maxWin, Nw * C); maxQKV = max(maxQKV, Nw * 3 * C)
-                maxHid = max(maxHid, B * L * bp.hiddenDim)
-                maxBias = max(maxBias, bp.plan.heads * g.tokensPerWindow * g.tokensPerWindow)
-            }
-            if let m = model.merges[s] {
-                let H2 = (H + 1) / 2, W2 = (W + 1) / 2, C = m.dim
-                mergeGrids.append((H, W))
-                plan(slot(1000 + s, "gathered"), B * H2 * W2 * 4 * C); plan(slot(1000 + s, "mln"), B * H2 * W2 * 4 * C)
-                plan(slot(1000 + s, "mmean"), B * H2 * W2); plan(slot(1000 + s, "mrstd"), B * H2 * W2)
-                plan(training ? "\(1000 + s).mout" : stream, B * H2 * W2 * 2 * C)
-                maxTok = max(maxTok, B * H2 * W2 * 4 * C)
-                H = H2; W = W2
-            } else {
-                mergeGrids.append(nil)
-            }
-        }
-        let Lf = H * W, Cf = cfg.numFeatures
-        finalTokens = Lf; finalDim = Cf
-        plan("finalMean", B * Lf); plan("finalRstd", B * Lf); plan("tokens", B * Lf * Cf); plan("pooled", B * Cf)
-        if training {
-            for k in ["dStreamA", "dStreamB", "dTok"] { plan(k, maxTok) }
-            plan("dWinA", maxWin); plan("dWinB", maxWin); plan("dQKV", maxQKV)
-            plan("dHidden", max(maxHid, maxTok)); plan("dBias", maxBias)
-        } else {
-            for k in ["dStreamA", "dStreamB", "dTok", "dWinA", "dWinB", "dQKV", "dHidden", "dBias"] { plan(k, 1) }
-        }
-        var total = 0
-        for (name, n) in sizes.sorted(by: { $0.key < $1.key }) {
-            let buf = FloatBuffer(count: n)
-            storage.append(buf); shared[name] = buf.pointer; total += n
-        }
-        bytes = total * 4
-        func get(_ name: String) -> FPtr { shared[name]! }
-        cols = get("cols"); embedOut = get("embedOut"); embedMean = get("embedMean"); embedRstd = get("embedRstd")
-        x0 = get(training ? "x0" : stream)
-        var prev = x0
-        for s in 0..<cfg.numStages {
-            for (i, bp) in model.blocks.enumerated() where bp.plan.stage == s {
-                let a = BlockActs(
-                    geometry: geos[i], height: grids[i].0, width: grids[i].1, xIn: prev,
-                    ln1: get(slot(i, "ln1")), mean1: get(slot(i, "mean1")), rstd1: get(slot(i, "rstd1")),
-                    xw: get(slot(i, "xw")), qkv: get(slot(i, "qkv")), probs: get(slot(i, "probs")),
-                    attnOut: get(slot(i, "attnOut")), proj: get(slot(i, "proj")),
-                    attnTok: get(slot(i, "attnTok")), x1: get(slot(i, "x1")),
-                    ln2: get(slot(i, "ln2")), mean2: get(slot(i, "mean2")), rstd2: get(slot(i, "rstd2")),
-                    hidden: get(slot(i, "hidden")), act: get(slot(i, "act")), mlpOut: get(slot(i, "mlpOut")),
-                    xOut: get(training ? "\(i).xOut" : stream), bias: get(slot(i, "bias")),
-                    drop1: get(slot(i, "drop1")), drop2: get(slot(i, "drop2")))
-                blocks.append(a); prev = a.xOut
-            }
-            if model.merges[s] != nil, let (mh, mw) = mergeGrids[s] {
-                let m = MergeActs(height: mh, width: mw, gathered: get(slot(1000 + s, "gathered")),
-                                  ln: get(slot(1000 + s, "mln")), mean: get(slot(1000 + s, "mmean")),
-                                  rstd: get(slot(1000 + s, "mrstd")), out: get(training ? "\(1000 + s).mout" : stream))
-                merges.append(m); prev = m.out
-            } else {
-                merges.append(nil)
-            }
-        }
-        finalMean = get("finalMean"); finalRstd = get("finalRstd"); tokens = get("tokens"); pooled = get("pooled")
-        dStreamA = get("dStreamA"); dStreamB = get("dStreamB"); dTok = get("dTok")
-        dWinA = get("dWinA"); dWinB = get("dWinB"); dQKV = get("dQKV"); dHidden = get("dHidden"); dBias = get("dBias")
-        dropKeys = UnsafeMutablePointer<UInt64>.allocate(capacity: max(B, 1))
-        dropKeys.initialize(repeating: 0, count: max(B, 1))
+        let walk = SwinWalk(model, height: height / p, width: width / p)
+        let table = SwinBufferTable(model: model, batch: B, training: training)
+        let arena = BufferArena(BufferLayout(table.entries(walk)))
+        self.arena = arena
+        func f(_ name: String) -> FPtr { arena.floats(name) }
+        cols = f("cols"); embedOut = f("embedOut"); embedMean = f("embedMean"); embedRstd = f("embedRstd")
+        x0 = f(table.stream("x0"))
+        (blocks, merges) = SwinWorkspace.bind(walk, table, arena, x0: x0)
+        finalTokens = walk.finalHeight * walk.finalWidth; finalDim = cfg.numFeatures
+        finalMean = f("finalMean"); finalRstd = f("finalRstd"); tokens = f("tokens"); pooled = f("pooled")
+        let unused = cols
+        func scratch(_ name: String) -> FPtr { training ? arena.floats(name) : unused }
+        dStreamA = scratch("dStreamA"); dStreamB = scratch("dStreamB"); dTok = scratch("dTok"); dHidden = scratch("dHidden")
+        dWinA = scratch("dWinA"); dWinB = scratch("dWinB"); dQKV = scratch("dQKV"); dBias = scratch("dBias")
+        dropKeys = arena.pointer("dropKeys", as: UInt64.self)
     }
 
-    deinit { dropKeys.deallocate() }
+    /// Each block and merge bound to its buffers, the stream chained from x0 through them.
+    static func bind(_ walk: SwinWalk, _ table: SwinBufferTable, _ arena: BufferArena,
+                     x0: FPtr) -> ([BlockActs], [MergeActs?]) {
+        var blocks: [BlockActs] = [], merges = [MergeActs?](repeating: nil, count: table.model.config.numStages)
+        var prev = x0
+        for step in walk.steps {
+            switch step {
+            case let .block(i, g):
+                let a = BlockActs(geometry: g, xIn: prev, xOut: arena.floats(table.stream("xOut"), i)) { arena.floats($0, i) }
+                blocks.append(a); prev = a.xOut
+            case let .merge(s, H, W):
+                let m = MergeActs(height: H, width: W, gathered: arena.floats("merge.gathered", s), ln: arena.floats("merge.ln", s),
+                                  mean: arena.floats("merge.mean", s), rstd: arena.floats("merge.rstd", s),
+                                  out: arena.floats(table.stream("merge.out"), s))
+                merges[s] = m; prev = m.out
+            }
+        }
+        return (blocks, merges)
+    }
+
+    /// The per-buffer memory table of this workspace.
+    public func memoryReport() -> String {
+        arena.layout.report(title: SwinWorkspace.title(training: training, batch: batch, height: imageHeight, width: imageWidth))
+    }
+
+    /// The per-buffer memory table a workspace would have, without allocating it.
+    public static func memoryReport(model: SwinModel, batch: Int, height: Int, width: Int, training: Bool) -> String {
+        let p = model.config.patchSize, walk = SwinWalk(model, height: height / p, width: width / p)
+        let layout = BufferLayout(SwinBufferTable(model: model, batch: batch, training: training).entries(walk))
+        return layout.report(title: title(training: training, batch: batch, height: height, width: width))
+    }
+
+    static func title(training: Bool, batch: Int, height: Int, width: Int) -> String {
+        "Swin workspace, \(training ? "training" : "inference"), batch \(batch), \(height)×\(width) px"
+    }
 
     /// The stream tensor entering the final LayerNorm.
     var lastStream: FPtr { merges.last??.out ?? blocks.last!.xOut }

@@ -117,6 +117,11 @@ public final class EsViT: @unchecked Sendable {
          4 * (pooledAll.count + tokensAll.count + dPooledAll.count + dTokensAll.count)].reduce(0, +)
     }
 
+    /// The backbone workspaces behind workspaceBytes, by role (for memory reports).
+    public var backboneWorkspaces: [(role: String, workspace: SwinWorkspace)] {
+        [("student, global crops", wsGlobal)] + (wsLocal.map { [("student, local crops", $0)] } ?? []) + [("teacher", wsTeacher)]
+    }
+
     public var parameterBytes: Int { table.totalCount * 4 * 5 }   // student, grads, teacher, m, v
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }

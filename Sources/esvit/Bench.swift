@@ -23,7 +23,8 @@ struct BenchSwin: ParsableCommand {
         split of time by op family, and OpenBLAS sgemm GFLOP/s (1024³) measured in this process with \
         the same threads as the roof. With --compare-torch PYTHON it also runs \
         tools/reference/bench_timm_swin.py (timm's Swin, same shape, batch and threads, fp32, train \
-        mode) and prints the ratio.
+        mode) and prints the ratio. With --memory it only prints where the two workspaces' bytes go \
+        (one row per buffer: shape, lifetime, regions, bytes, share).
 
         Example: esvit bench swin --arch swin_tiny --batch 8 --threads 2 --compare-torch .venv/bin/python
         """)
@@ -35,6 +36,7 @@ struct BenchSwin: ParsableCommand {
     @Option(help: "Timed iterations per measurement (after one warm-up).") var iters: Int = 5
     @Option(help: "Python with torch and timm: also time timm's Swin on the same config.") var compareTorch: String?
     @Option(help: "Path to bench_timm_swin.py (default: tools/reference/ under the current folder).") var torchScript: String = "tools/reference/bench_timm_swin.py"
+    @Flag(help: "Print the training and no-grad workspaces' per-buffer memory tables instead of timing.") var memory = false
 
     func validate() throws {
         if batch < 1 || threads < 1 || iters < 1 { throw ValidationError("--batch, --threads and --iters must be ≥ 1") }
@@ -44,6 +46,7 @@ struct BenchSwin: ParsableCommand {
         let cfg = try archOptions.config()
         let size = imageSize ?? cfg.constructSize
         guard size % cfg.patchSize == 0 else { throw ValidationError("--image-size \(size) is not a multiple of the patch size \(cfg.patchSize)") }
+        if memory { return printMemory(cfg, size: size) }
         Compute.setThreads(threads)
         let roof = sgemmGFLOPs()
         let table = ParameterTable()
@@ -99,6 +102,15 @@ struct BenchSwin: ParsableCommand {
             let t = try torchPeer(python: py, cfg: cfg, size: size)
             print(String(format: "  PyTorch/timm (same run): forward %.1f img/s, forward+backward %.1f img/s  [%@]", t.fwd, t.train, t.version))
             print(String(format: "  ratio Swift/PyTorch: forward %.2f×, forward+backward %.2f×", fwdImgs / t.fwd, trainImgs / t.train))
+        }
+    }
+
+    /// --memory: the layouts of the two workspaces the benchmark would allocate (nothing is allocated).
+    func printMemory(_ cfg: SwinConfig, size: Int) {
+        let model = SwinModel(config: cfg, table: ParameterTable())
+        print("esvit bench swin --memory: arch \(archOptions.arch), \(size) px, batch \(batch)")
+        for training in [true, false] {
+            print(SwinWorkspace.memoryReport(model: model, batch: batch, height: size, width: size, training: training))
         }
     }
 

@@ -34,6 +34,7 @@ struct BenchStep: ParsableCommand {
     @Option(help: "Timed steps (after one warm-up).") var iters: Int = 3
     @Option(help: "Python with torch: also time the PyTorch reference step.") var compareTorch: String?
     @Option(help: "Path to bench_step.py.") var torchScript: String = "tools/reference/bench_step.py"
+    @Flag(help: "Print the backbone workspaces' per-buffer memory tables instead of timing.") var memory = false
 
     func validate() throws {
         if batch < 1 || threads < 1 || iters < 1 || (localCrops ?? 0) < 0 { throw ValidationError("--batch, --threads, --iters must be ≥ 1 and --local-crops ≥ 0") }
@@ -57,6 +58,12 @@ struct BenchStep: ParsableCommand {
         print("esvit bench step: \(archOptions.arch), batch \(batch), 2×\(g) px + \(localCrops)×\(l) px, head \(head.hidden)/\(head.bottleneck)/K \(head.outDim), "
               + "region loss \(noDense ? "off" : "on"), threads \(threads)")
         print("  memory: parameters+grads+teacher+AdamW \(formatMiB(model.parameterBytes)), activations/heads/loss \(formatMiB(model.workspaceBytes))")
+        if memory {
+            var rest = model.workspaceBytes
+            for (role, ws) in model.backboneWorkspaces { print("\(role): " + ws.memoryReport()); rest -= ws.bytes }
+            print("heads, loss and gathered features: \(formatMiB(rest))")
+            return
+        }
         // The recipe's starting values (the lr is a small fixed one: the bench times, it does not train).
         let d = PretrainConfig.standard
         let hyper = StepHyper(lr: 1e-4, weightDecay: Float(d.weightDecay), teacherMomentum: Float(d.momentumTeacher),
