@@ -14,26 +14,27 @@ public enum Pretraining {
     }
 
     /// Trains with `options` on `comm`. Returns 0, StopRequest.exitCode (stopped by a signal,
-    /// checkpoint written) or 1 (an error, printed).
-    public static func run(_ options: PretrainOptions, comm: Communicator, startedAt: Double) -> Int32 {
+    /// checkpoint written) or 1 (an error, reported). `say` prints rank 0's lines, `report` the errors.
+    public static func run(_ options: PretrainOptions, comm: Communicator, startedAt: Double, say: @escaping (String) -> Void = { print($0) },
+                           report: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) -> Int32 {
         do {
             let config = try options.resolved()
             let source = try config.dataset.trainingImages(at: config.dataPath)
             try source.checkUsable()
             let trainer = try Trainer(config: config, comm: comm, source: source, resumeFrom: options.resumeFrom, requireResume: options.resume,
                                       evaluation: try evaluationSplits(config, training: source), startedAt: startedAt,
-                                      faults: EnvironmentFaults(environment: ProcessInfo.processInfo.environment, rank: comm.rank))
+                                      faults: EnvironmentFaults(environment: ProcessInfo.processInfo.environment, rank: comm.rank), say: say)
             let summary = try trainer.run()
             // Every rank stopped after the same iteration and the checkpoint is written.
             if summary.stopSignal != nil { return StopRequest.exitCode }
             if comm.isRoot, let ck = summary.checkpoint {
-                print("checkpoints are in \(config.outputDir) (latest: \(ck)); they are safetensors files with student.*, teacher.*, "
+                say("checkpoints are in \(config.outputDir) (latest: \(ck)); they are safetensors files with student.*, teacher.*, "
                       + "optimizer.* and loss.* tensors and the run's configuration in the metadata.")
             }
             return 0
         } catch {
             if comm.isRoot || !(error is TrainError) {
-                FileHandle.standardError.write(Data(((comm.size > 1 ? "rank \(comm.rank): " : "") + "error: \(error)\n").utf8))
+                report((comm.size > 1 ? "rank \(comm.rank): " : "") + "error: \(error)")
             }
             return 1
         }

@@ -135,7 +135,7 @@ final class FaultTests: XCTestCase {
         let dir = tmp.path("run")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: dir + "/checkpoint.safetensors.tmp"))
-        let (c, o) = try Harness.single(Harness.tiny + ["--batch-size-per-rank", "4", "--max-iters", "1", "--output-dir", dir])
+        let (c, o) = Harness.inProcess(Harness.tiny + ["--batch-size-per-rank", "4", "--max-iters", "1", "--output-dir", dir])
         XCTAssertEqual(c, 0, o)
         XCTAssertTrue(o.contains("removed stale temp files from an interrupted write: checkpoint.safetensors.tmp"), o)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/checkpoint.safetensors.tmp"))
@@ -170,8 +170,8 @@ final class EpochCheckpointTests: XCTestCase {
         }
         let run = tmp.path("run")
         // 16 images, batch 4: 4 iterations per epoch; the later --epochs 3 overrides tiny's --epochs 1.
-        let (c, o) = try Harness.single(Harness.tiny + ["--dataset", "folder", "--data-path", data, "--batch-size-per-rank", "4",
-                                                                                   "--epochs", "3", "--saveckp-freq", "2", "--output-dir", run])
+        let (c, o) = Harness.inProcess(Harness.tiny + ["--dataset", "folder", "--data-path", data, "--batch-size-per-rank", "4",
+                                                       "--epochs", "3", "--saveckp-freq", "2", "--output-dir", run])
         XCTAssertEqual(c, 0, o)
         XCTAssertTrue(o.contains("checkpoint: \(run)/checkpoint.safetensors, \(run)/checkpoint0002.safetensors (iteration 8)"), o)
         XCTAssertFalse(FileManager.default.fileExists(atPath: run + "/checkpoint0001.safetensors"))

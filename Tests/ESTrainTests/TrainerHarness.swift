@@ -2,7 +2,10 @@
 // (swin_mini backbone, small heads, 2 local crops, flat schedules so a few steps move the
 // weights), ways to run `esvit pretrain` as one process or under launch/run-node.sh, and
 // readers for what a run leaves behind (log.txt losses, checkpoint tensors).
+import ArgumentParser
+import ESDistributed
 import ESModel
+@testable import ESTrain
 import ESTestSupport
 import Foundation
 import XCTest
@@ -19,6 +22,22 @@ enum Harness {
     /// esvit pretrain as one plain process.
     static func single(_ args: [String], env: [String: String] = [:], timeout: TimeInterval = 300) throws -> (Int32, String) {
         try TestProcess.run(TestProcess.esvit, ["pretrain"] + args, env: env, timeout: timeout)
+    }
+
+    /// esvit pretrain's library path in this process, with the single-process communicator:
+    /// parse and validate the options (a refusal is exit code 64, as the command's), then train.
+    /// For runs that need neither MPI nor signals.
+    static func inProcess(_ args: [String]) -> (Int32, String) {
+        final class Lines: @unchecked Sendable { var all: [String] = [] }
+        let lines = Lines()
+        do {
+            let options = try PretrainOptions.parse(args)
+            let code = Pretraining.run(options, comm: SingleProcessCommunicator(), startedAt: Trainer.now(),
+                                       say: { lines.all.append($0) }, report: { lines.all.append($0) })
+            return (code, lines.all.joined(separator: "\n"))
+        } catch {
+            return (64, PretrainOptions.message(for: error))
+        }
     }
 
     /// esvit pretrain under launch/run-node.sh with `ranks` ranks on this node.
