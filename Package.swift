@@ -9,6 +9,7 @@
 //   ESModel      -> ESKernels, CZlib   configs/presets, parameter table + arenas, Swin, safetensors (CRC-32 per tensor)
 //   ESLoss       -> ESKernels   view + region losses on head outputs, centers (no MPI)
 //   ESOptim      -> ESModel     AdamW over table entries, clipping, EMA, schedules
+//   ESCheckpoint -> ESModel     checkpoint format: keys, metadata, versions, validation, stored configs
 //   ESObjective  -> ESModel, ESLoss, ESOptim   student/teacher pair and the training step
 //   JPEGShim     -> CJPEG       C: libjpeg-turbo decode/encode with setjmp error handling
 //   ESData       -> ESKernels, CZlib, JPEGShim   datasets (IDX, JPEG folders), sampler, crops
@@ -59,6 +60,7 @@ let package = Package(
         .target(name: "ESModel", dependencies: ["ESKernels", "CZlib"], swiftSettings: fast),
         .target(name: "ESOptim", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .target(name: "ESLoss", dependencies: ["ESKernels"], swiftSettings: fast),
+        .target(name: "ESCheckpoint", dependencies: ["ESModel"], swiftSettings: fast),
         .target(name: "ESObjective", dependencies: ["ESKernels", "ESModel", "ESLoss", "ESOptim"], swiftSettings: fast),
         .target(name: "JPEGShim", dependencies: ["CJPEG"], cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "StopSignals"),
