@@ -10,12 +10,12 @@
 //   ESLoss       -> ESKernels   view + region losses on head outputs, centers (no MPI)
 //   ESOptim      -> ESModel     AdamW over table entries, clipping, EMA, schedules
 //   ESCheckpoint -> ESModel     checkpoint format: keys, metadata, versions, validation, stored configs
-//   ESObjective  -> ESModel, ESLoss, ESOptim   student/teacher pair and the training step
+//   ESObjective  -> ESModel, ESLoss, ESOptim, ESCheckpoint   student/teacher pair and the training step
 //   JPEGShim     -> CJPEG       C: libjpeg-turbo decode/encode with setjmp error handling
 //   ESData       -> ESKernels, CZlib, JPEGShim   datasets (IDX, JPEG folders), sampler, crops
 //   ESDistributed-> CMPI        Communicator (MPI and single-process), launch checks; the only MPI importer
 //   StopSignals                 C: records SIGTERM/SIGINT/SIGUSR1/2 for a graceful stop
-//   ESEval       -> ESKernels, ESModel, ESObjective, ESData, ESDistributed   k-NN, linear probe, features
+//   ESEval       -> ESKernels, ESModel, ESCheckpoint, ESData, ESDistributed   k-NN, linear probe, features
 //   ESTrain      -> all above    the data-parallel trainer, presets, run folder and lock
 //   ESTestSupport-> ESKernels   fixtures, approximate comparison, finite differences
 //   esvit        -> all         ArgumentParser commands only
@@ -61,23 +61,23 @@ let package = Package(
         .target(name: "ESOptim", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .target(name: "ESLoss", dependencies: ["ESKernels"], swiftSettings: fast),
         .target(name: "ESCheckpoint", dependencies: ["ESModel"], swiftSettings: fast),
-        .target(name: "ESObjective", dependencies: ["ESKernels", "ESModel", "ESLoss", "ESOptim"], swiftSettings: fast),
+        .target(name: "ESObjective", dependencies: ["ESKernels", "ESModel", "ESLoss", "ESOptim", "ESCheckpoint"], swiftSettings: fast),
         .target(name: "JPEGShim", dependencies: ["CJPEG"], cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "StopSignals"),
         .target(name: "ESData", dependencies: ["ESKernels", "CZlib", "JPEGShim"], swiftSettings: fast),
         .target(name: "ESDistributed", dependencies: ["CMPI"], swiftSettings: fast),
-        .target(name: "ESTrain", dependencies: ["ESKernels", "ESModel", "ESOptim", "ESLoss", "ESObjective", "ESData", "ESDistributed", "ESEval", "StopSignals"],
+        .target(name: "ESTrain", dependencies: ["ESKernels", "ESModel", "ESOptim", "ESLoss", "ESCheckpoint", "ESObjective", "ESData", "ESDistributed", "ESEval", "StopSignals"],
                 swiftSettings: fast),
-        .target(name: "ESEval", dependencies: ["ESKernels", "ESModel", "ESObjective", "ESData", "ESDistributed"], swiftSettings: fast),
+        .target(name: "ESEval", dependencies: ["ESKernels", "ESModel", "ESCheckpoint", "ESData", "ESDistributed"], swiftSettings: fast),
         .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .executableTarget(name: "esvit", dependencies: [
-            "ESKernels", "ESModel", "ESOptim", "ESLoss", "ESObjective", "ESData", "ESDistributed", "ESTrain", "ESEval", "ESTestSupport",
+            "ESKernels", "ESModel", "ESOptim", "ESLoss", "ESCheckpoint", "ESObjective", "ESData", "ESDistributed", "ESTrain", "ESEval", "ESTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .testTarget(name: "ESKernelsTests", dependencies: ["ESKernels", "ESTestSupport"]),
         .testTarget(name: "ESDataTests", dependencies: ["ESData", "ESKernels", "ESTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ESOptimTests", dependencies: ["ESOptim", "ESModel", "ESKernels"]),
-        .testTarget(name: "ESObjectiveTests", dependencies: ["ESObjective", "ESLoss", "ESOptim", "ESModel", "ESKernels", "ESTestSupport"],
+        .testTarget(name: "ESObjectiveTests", dependencies: ["ESObjective", "ESCheckpoint", "ESLoss", "ESOptim", "ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ESTrainTests", dependencies: ["ESTrain", "ESObjective", "ESData", "ESDistributed", "ESModel", "ESKernels",
                                                          "ESTestSupport", "CZlib"]),

@@ -1,6 +1,7 @@
 // Where a run starts. Rank 0 loads the checkpoint to resume from (if any) and every rank receives
 // its whole state — student, teacher, AdamW moments and step counts, centers — and its position,
 // so every rank starts equal; a --time-budget run continues the plan stored in the checkpoint.
+import ESCheckpoint
 import ESDistributed
 import ESKernels
 import ESModel

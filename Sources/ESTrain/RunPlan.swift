@@ -3,6 +3,7 @@
 // layout it implies for this world size, where the run starts (resume position) and what
 // follows each finished iteration — a progress line, an epoch summary, a checkpoint, a periodic
 // evaluation, a cross-rank parameter check. The loop only asks; nothing here changes mid-run.
+import ESCheckpoint
 import ESObjective
 import Foundation
 
