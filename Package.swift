@@ -69,7 +69,7 @@ let package = Package(
         .target(name: "ESTrain", dependencies: ["ESKernels", "ESModel", "ESOptim", "ESLoss", "ESCheckpoint", "ESObjective", "ESData", "ESDistributed", "ESEval", "StopSignals"],
                 swiftSettings: fast),
         .target(name: "ESEval", dependencies: ["ESKernels", "ESModel", "ESCheckpoint", "ESData", "ESDistributed"], swiftSettings: fast),
-        .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
+        .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel", "ESCheckpoint"], swiftSettings: fast),
         .executableTarget(name: "esvit", dependencies: [
             "ESKernels", "ESModel", "ESOptim", "ESLoss", "ESCheckpoint", "ESObjective", "ESData", "ESDistributed", "ESTrain", "ESEval", "ESTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -81,8 +81,9 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ESTrainTests", dependencies: ["ESTrain", "ESObjective", "ESData", "ESDistributed", "ESModel", "ESKernels",
                                                          "ESTestSupport", "CZlib"]),
-        .testTarget(name: "ESEvalTests", dependencies: ["ESEval", "ESData", "ESDistributed", "ESModel", "ESKernels", "ESTestSupport"],
+        .testTarget(name: "ESEvalTests", dependencies: ["ESEval", "ESCheckpoint", "ESData", "ESDistributed", "ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "ESCheckpointTests", dependencies: ["ESCheckpoint", "ESModel", "ESTestSupport"]),
         .testTarget(name: "ESModelTests", dependencies: ["ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),
     ]
