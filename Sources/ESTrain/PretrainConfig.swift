@@ -5,7 +5,6 @@
 import ESCheckpoint
 import ESData
 import ESModel
-import ESObjective
 import ESOptim
 import Foundation
 

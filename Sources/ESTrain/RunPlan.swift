@@ -4,7 +4,6 @@
 // follows each finished iteration — a progress line, an epoch summary, a checkpoint, a periodic
 // evaluation, a cross-rank parameter check. The loop only asks; nothing here changes mid-run.
 import ESCheckpoint
-import ESObjective
 import Foundation
 
 public struct RunPlan: Sendable {
