@@ -3,22 +3,25 @@
 // loss) in Swift, data-parallel over MPI on CPUs.
 //
 // Target graph (arrows are dependencies; the graph enforces the layering of docs/mpi-design.md §2):
-//   COpenBLAS, CMPI, CJPEG      system libraries (pkg-config openblas, ompi-c, libjpeg)
+//   COpenBLAS, CMPI, CJPEG, CZlib   system libraries (pkg-config openblas, ompi-c, libjpeg, zlib)
 //   CCPUControl                 header-only: flush-to-zero control (MXCSR)
-//   ESKernels    -> COpenBLAS   SIMD kernels, GEMM wrappers, thread pool, scalar references
-//   ESModel      -> ESKernels, CZlib   configs/presets, parameter table + arenas, Swin, safetensors (CRC-32 per tensor)
-//   ESLoss       -> ESKernels   view + region losses on head outputs, centers (no MPI)
-//   ESOptim      -> ESModel     AdamW over table entries, clipping, EMA, schedules
-//   ESObjective  -> ESModel, ESLoss, ESOptim   student/teacher pair and the training step
 //   JPEGShim     -> CJPEG       C: libjpeg-turbo decode/encode with setjmp error handling
-//   ESData       -> ESKernels, CZlib, JPEGShim   datasets (IDX, JPEG folders), sampler, crops
-//   ESDistributed-> CMPI        Communicator (MPI and single-process), launch checks; the only MPI importer
 //   StopSignals                 C: records SIGTERM/SIGINT/SIGUSR1/2 for a graceful stop
-//   ESEval       -> ESKernels, ESModel, ESObjective, ESData, ESDistributed   k-NN, linear probe, features
-//   ESTrain      -> all above    the data-parallel trainer, presets, run folder and lock
-//   ESTestSupport-> ESKernels   fixtures, approximate comparison, finite differences, the kernel case table
+//   ESKernels    -> COpenBLAS, CCPUControl   SIMD kernels, GEMM wrappers, thread pool, keyed random, named sums
+//   ESModel      -> ESKernels, CZlib   architectures, parameter table + arenas, Swin, declared buffers, safetensors (CRC-32 per tensor)
+//   ESCheckpoint -> ESModel     the training-checkpoint format: keys, metadata, versions, validation, config round-trip
+//   ESLoss       -> ESKernels   view + region losses on head outputs, centers (no MPI)
+//   ESOptim      -> ESKernels, ESModel   AdamW over table entries, clipping, EMA, schedules
+//   ESObjective  -> ESKernels, ESModel, ESLoss, ESOptim, ESCheckpoint   student/teacher pair, the step, its all-reduce sums
+//   ESData       -> ESKernels, CZlib, JPEGShim   datasets (IDX, JPEG folders, the factory), sampler, crops
+//   ESDistributed-> CMPI        Communicator (MPI and single-process), typed collectives, launch checks; the only MPI importer
+//   ESOptions    -> ESModel, ESData, ArgumentParser   options shared by the commands (architecture, typed choices)
+//   ESEval       -> ESKernels, ESModel, ESCheckpoint, ESData, ESDistributed   k-NN, linear probe, features
+//   ESTrain      -> ESObjective, ESData, ESDistributed, ESEval, ESOptions, StopSignals (and below)
+//                               pretrain options and presets, run plan, the data-parallel trainer, reporter, run folder and lock
+//   ESTestSupport-> ESKernels, ESModel, ESCheckpoint   fixtures, comparison, finite differences, the kernel case table
 //   ESTestAssertions -> ESTestSupport   XCTest: the one tolerance assertion (test targets only)
-//   esvit        -> all         ArgumentParser commands only
+//   esvit        -> ESTrain, ESEval, ESOptions, ESTestSupport (bench kernels, forward) and below: ArgumentParser commands only
 import PackageDescription
 import Foundation
 
@@ -38,6 +41,7 @@ let cpuFlags: [String] = targetCPU == "generic" ? [] : ["-target-cpu", targetCPU
 #else
 let cpuFlags: [String] = targetCPU == "generic" || targetCPU == "haswell" ? [] : ["-target-cpu", targetCPU]
 #endif
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let fast: [SwiftSetting] = [.unsafeFlags(["-O", "-wmo"] + cpuFlags, .when(configuration: .release))]
 
 let package = Package(
@@ -60,34 +64,35 @@ let package = Package(
         .target(name: "ESModel", dependencies: ["ESKernels", "CZlib"], swiftSettings: fast),
         .target(name: "ESOptim", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .target(name: "ESLoss", dependencies: ["ESKernels"], swiftSettings: fast),
-        .target(name: "ESObjective", dependencies: ["ESKernels", "ESModel", "ESLoss", "ESOptim"], swiftSettings: fast),
+        .target(name: "ESCheckpoint", dependencies: ["ESModel"], swiftSettings: fast),
+        .target(name: "ESObjective", dependencies: ["ESKernels", "ESModel", "ESLoss", "ESOptim", "ESCheckpoint"], swiftSettings: fast),
         .target(name: "JPEGShim", dependencies: ["CJPEG"], cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "StopSignals"),
         .target(name: "ESData", dependencies: ["ESKernels", "CZlib", "JPEGShim"], swiftSettings: fast),
         .target(name: "ESDistributed", dependencies: ["CMPI"], swiftSettings: fast),
-        .target(name: "ESOptions", dependencies: ["ESModel", "ESData", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        .target(name: "ESOptions", dependencies: ["ESModel", "ESData", argumentParser], swiftSettings: fast),
+        .target(name: "ESEval", dependencies: ["ESKernels", "ESModel", "ESCheckpoint", "ESData", "ESDistributed"], swiftSettings: fast),
+        .target(name: "ESTrain", dependencies: ["ESKernels", "ESModel", "ESOptim", "ESLoss", "ESCheckpoint", "ESObjective", "ESData", "ESDistributed",
+                                                "ESEval", "StopSignals", "ESOptions", argumentParser],
                 swiftSettings: fast),
-        .target(name: "ESTrain", dependencies: ["ESKernels", "ESModel", "ESOptim", "ESLoss", "ESObjective", "ESData", "ESDistributed", "ESEval", "StopSignals",
-                                                "ESOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                swiftSettings: fast),
-        .target(name: "ESEval", dependencies: ["ESKernels", "ESModel", "ESObjective", "ESData", "ESDistributed"], swiftSettings: fast),
-        .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
+        .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel", "ESCheckpoint"], swiftSettings: fast),
         // Imports XCTest, so no executable may depend on it.
         .target(name: "ESTestAssertions", dependencies: ["ESTestSupport"]),
         .executableTarget(name: "esvit", dependencies: [
-            "ESKernels", "ESModel", "ESOptim", "ESLoss", "ESObjective", "ESData", "ESDistributed", "ESTrain", "ESEval", "ESTestSupport", "ESOptions",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "COpenBLAS", "ESKernels", "ESModel", "ESCheckpoint", "ESObjective", "ESData", "ESDistributed", "ESTrain", "ESEval", "ESOptions",
+            "ESTestSupport", argumentParser,
         ], swiftSettings: fast),
         .testTarget(name: "ESKernelsTests", dependencies: ["ESKernels", "ESTestSupport", "ESTestAssertions"]),
         .testTarget(name: "ESDataTests", dependencies: ["ESData", "ESKernels", "ESTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ESOptimTests", dependencies: ["ESOptim", "ESModel", "ESKernels"]),
-        .testTarget(name: "ESObjectiveTests", dependencies: ["ESObjective", "ESLoss", "ESOptim", "ESModel", "ESKernels", "ESTestSupport",
+        .testTarget(name: "ESObjectiveTests", dependencies: ["ESObjective", "ESCheckpoint", "ESLoss", "ESOptim", "ESModel", "ESKernels", "ESTestSupport",
                                                              "ESTestAssertions"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ESTrainTests", dependencies: ["ESTrain", "ESObjective", "ESData", "ESDistributed", "ESModel", "ESKernels",
-                                                         "ESTestSupport", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "ESEvalTests", dependencies: ["ESEval", "ESData", "ESDistributed", "ESModel", "ESKernels", "ESTestSupport"],
+                                                         "ESTestSupport", "CZlib", argumentParser]),
+        .testTarget(name: "ESEvalTests", dependencies: ["ESEval", "ESCheckpoint", "ESData", "ESDistributed", "ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "ESCheckpointTests", dependencies: ["ESCheckpoint", "ESModel", "ESTestSupport"]),
         .testTarget(name: "ESModelTests", dependencies: ["ESModel", "ESKernels", "ESTestSupport", "ESTestAssertions"],
                     resources: [.copy("Fixtures")]),
     ]

@@ -3,9 +3,9 @@
 // a backbone-only safetensors file with the official key names (architecture from the caller;
 // the key prefix is found: none, "backbone.", "teacher.backbone.", "module." …), or freshly
 // initialised exactly as the trainer initialises it (the random-initialisation baseline).
+import ESCheckpoint
 import ESKernels
 import ESModel
-import ESObjective
 import Foundation
 
 public enum EvalError: Error, CustomStringConvertible {
@@ -26,7 +26,7 @@ public final class EvalBackbone {
     public let pretrainMetadata: [String: String]
 
     /// Tables use the trainer's "backbone." prefix so a random initialisation equals the trainer's.
-    static let tablePrefix = "backbone."
+    static let tablePrefix = CheckpointTensors.backbone
 
     public init(randomWith config: SwinConfig, seed: UInt64, inputSize: Int) {
         self.config = config; self.inputSize = inputSize
@@ -59,16 +59,15 @@ public final class EvalBackbone {
     /// `which`: "teacher" or "student" (training checkpoints). `arch` and `inputSize` are needed
     /// for backbone-only files and ignored for training checkpoints.
     public init(path: String, which: String = "teacher", arch: SwinConfig? = nil, inputSize requested: Int? = nil) throws {
-        let file: SafeTensorsFile
-        do { file = try SafeTensorsFile(path: path) } catch { throw EvalError.invalid("cannot use \(path): \(error)") }
-        guard ["teacher", "student"].contains(which) else { throw EvalError.invalid("--which must be teacher or student, got '\(which)'") }
+        let checkpoint: CheckpointFile
+        do { checkpoint = try CheckpointFile(path: path) } catch { throw EvalError.invalid("cannot use \(path): \(error)") }
+        let file = checkpoint.safetensors
+        guard let copy = CheckpointTensors.copy(named: which) else { throw EvalError.invalid("--which must be teacher or student, got '\(which)'") }
         var cfg: SwinConfig, size: Int, filePrefix: String, from: String
-        if file.metadata["format"] == "esvit-checkpoint" {
-            guard let text = file.metadata["config"], let c = try? JSONDecoder().decode(EsViTConfig.self, from: Data(text.utf8)) else {
-                throw EvalError.invalid("\(path): the checkpoint's configuration metadata is missing or damaged")
-            }
-            do { try EsViT.checkConsistency(file) } catch { throw EvalError.invalid("\(error)") }
-            cfg = c.backbone; size = requested ?? c.globalSize; filePrefix = which + ".backbone."
+        if checkpoint.isTrainingCheckpoint {
+            let c: EsViTConfig
+            do { c = try checkpoint.modelConfig(); try checkpoint.checkConsistency() } catch { throw EvalError.invalid("\(error)") }
+            cfg = c.backbone; size = requested ?? c.globalSize; filePrefix = copy + CheckpointTensors.backbone
             from = "\(which) of training checkpoint \(path)"
         } else {
             guard let arch else { throw EvalError.invalid("\(path) is not an esvit training checkpoint; give --arch for a backbone-only file") }

@@ -10,29 +10,12 @@
 // Parameters live in one table: backbone.*, head.*, head_dense.* (upstream names); the teacher
 // uses the same layout in its own arena. Crops are view-major: globals (2B, C, G, G) = view 0
 // then view 1; locals (nLocal·B, C, L, L).
+import ESCheckpoint
 import ESKernels
 import ESLoss
 import ESModel
 import ESOptim
 import Foundation
-
-public struct EsViTConfig: Codable, Equatable, Sendable {
-    public var backbone: SwinConfig
-    public var head: HeadConfig
-    /// Region (dense) loss on: EsViT; off: DINO's view loss only (the paper's ablation).
-    public var useDense: Bool
-    public var batch: Int
-    public var localCrops: Int
-    public var globalSize: Int
-    public var localSize: Int
-    public var studentTemperature: Float = 0.1
-    public var centerMomentum: Float = 0.9
-
-    public init(backbone: SwinConfig, head: HeadConfig, useDense: Bool, batch: Int, localCrops: Int, globalSize: Int, localSize: Int) {
-        self.backbone = backbone; self.head = head; self.useDense = useDense; self.batch = batch
-        self.localCrops = localCrops; self.globalSize = globalSize; self.localSize = localSize
-    }
-}
 
 /// Per-iteration values from the schedules.
 public struct StepHyper: Sendable {
@@ -87,9 +70,8 @@ public final class EsViT: @unchecked Sendable {
     public init(config: EsViTConfig, seed: UInt64) {
         self.config = config
         let C = config.backbone.numFeatures, B = config.batch, nL = config.localCrops
-        backbone = SwinModel(config: config.backbone, table: table, prefix: "backbone.")
-        head = DINOHead(inDim: C, config: config.head, table: table, prefix: "head.")
-        denseHead = config.useDense ? DINOHead(inDim: C, config: config.head, table: table, prefix: "head_dense.") : nil
+        let modules = EsViTModules(config: config, table: table)
+        backbone = modules.backbone; head = modules.head; denseHead = modules.denseHead
         student = table.makeArena(); grads = table.makeArena(); teacher = table.makeArena()
         backbone.initialize(student.pointer, table: table, seed: seed)
         head.initialize(student.pointer, table: table, seed: seed)

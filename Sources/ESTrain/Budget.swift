@@ -5,6 +5,7 @@
 // model, restores the state they changed, and plans; every rank receives the plan. The plan is
 // stored in the run's configuration (and so in its checkpoints): a resumed run finishes the
 // planned iterations, and `--iterations N` with the printed N reproduces the run exactly.
+import ESCheckpoint
 import ESData
 import ESKernels
 import ESModel

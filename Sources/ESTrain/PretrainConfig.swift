@@ -2,9 +2,9 @@
 // default filled in), its cross-field rules, and the quantities derived from it and the world
 // size (global batch, iterations per epoch, peak lr, schedules). Written to config.json and into
 // every checkpoint's metadata. Option names follow DINO/EsViT (docs/algorithm.md §5.1) in kebab case.
+import ESCheckpoint
 import ESData
 import ESModel
-import ESObjective
 import ESOptim
 import Foundation
 

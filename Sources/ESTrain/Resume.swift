@@ -1,9 +1,9 @@
 // Where a run starts. Rank 0 loads the checkpoint to resume from (if any) and every rank receives
 // its whole state — student, teacher, AdamW moments and step counts, centers — and its position,
 // so every rank starts equal; a --time-budget run continues the plan stored in the checkpoint.
+import ESCheckpoint
 import ESDistributed
 import ESKernels
-import ESModel
 import ESObjective
 import Foundation
 
@@ -35,10 +35,12 @@ extension Trainer {
         let path = resumeFrom ?? files.latestCheckpoint
         if FileManager.default.fileExists(atPath: path) {
             do {
-                let info = try model.loadCheckpoint(from: path)
+                let file = try CheckpointFile.openForLoading(path)
+                let info = try model.loadCheckpoint(from: file)
                 header.info = info
                 reporter.say("resuming from \(path): iteration \(info.iteration), epoch \(info.epoch), \(info.samplesIntoEpoch) samples into the epoch")
-                if let old = Trainer.storedConfig(path) {
+                // The run that wrote it (read from the same opened file); a record this build cannot read gives no notes.
+                if let old = (try? file.runConfiguration(PretrainConfig.self)) ?? nil {
                     for d in recipeDifferences(from: old) { reporter.say("note: \(d)") }
                     if old.timeBudgetMinutes != nil, let n = old.iterations { header.planned = n; header.plan = old.budgetPlan }
                 }
@@ -66,11 +68,5 @@ extension Trainer {
         return Set(a.keys).union(b.keys).sorted().filter { !ignored.contains($0) && !$0.hasPrefix("budgetPlan") && a[$0] != b[$0] }.map {
             "\($0) was \(a[$0] ?? "—") in the checkpoint's run, now \(b[$0] ?? "—")"
         }
-    }
-
-    /// The configuration of the run that wrote a checkpoint (nil for other files).
-    static func storedConfig(_ path: String) -> PretrainConfig? {
-        guard let f = try? SafeTensorsFile(path: path), let t = f.metadata["pretrain_config"] else { return nil }
-        return try? JSONDecoder().decode(PretrainConfig.self, from: Data(t.utf8))
     }
 }

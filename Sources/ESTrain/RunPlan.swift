@@ -3,7 +3,7 @@
 // layout it implies for this world size, where the run starts (resume position) and what
 // follows each finished iteration — a progress line, an epoch summary, a checkpoint, a periodic
 // evaluation, a cross-rank parameter check. The loop only asks; nothing here changes mid-run.
-import ESObjective
+import ESCheckpoint
 import Foundation
 
 public struct RunPlan: Sendable {
@@ -54,13 +54,7 @@ public struct RunPlan: Sendable {
     }
 
     /// Checkpoint metadata: the run's configuration and layout.
-    var checkpointMetadata: [String: String] {
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-        var m: [String: String] = [:]
-        m["pretrain_config"] = (try? enc.encode(config)).map { String(decoding: $0, as: UTF8.self) }
-        m["layout"] = (try? enc.encode(layout)).map { String(decoding: $0, as: UTF8.self) }
-        return m
-    }
+    var checkpointMetadata: [String: String] { CheckpointMetadata.run(configuration: config, layout: layout) }
 
     /// config.json: the resolved configuration, the layout and the hosts.
     func configJSON() throws -> String {

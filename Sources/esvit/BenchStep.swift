@@ -2,6 +2,7 @@
 // forward on both crop groups, both heads and losses, backward, clipping, AdamW, EMA) with its
 // time split, against the plain-PyTorch reference step in the same run.
 import ArgumentParser
+import ESCheckpoint
 import ESKernels
 import ESModel
 import ESOptions

@@ -2,6 +2,7 @@
 // write the pooled features (and optionally the final token map) as .npy. This is how anyone
 // checks our backbone against PyTorch on their own weights.
 import ArgumentParser
+import ESCheckpoint
 import ESKernels
 import ESModel
 import ESOptions
@@ -51,9 +52,8 @@ struct Forward: ParsableCommand {
         let model = SwinModel(config: cfg, table: table)
         let params = table.makeArena()
         do {
-            let file = try SafeTensorsFile(path: weights)
-            if let note = file.unverifiedNote { FileHandle.standardError.write(Data((note + "\n").utf8)) }
-            try Weights.load(file, table: table, into: params.pointer, filePrefix: prefix)
+            let file = try CheckpointFile.open(weights)
+            try Weights.load(file.safetensors, table: table, into: params.pointer, filePrefix: prefix)
         } catch { throw CLIError("\(error)") }
         let bs = min(batchSize, N)
         let ws = SwinWorkspace(model: model, batch: bs, height: H, width: W, training: false)

@@ -4,6 +4,7 @@
 // disagrees with the tensors, or with the run's other record, is refused with the disagreement.
 import XCTest
 import Foundation
+import ESCheckpoint
 import ESModel
 import ESObjective
 import ESTestSupport
@@ -87,7 +88,7 @@ final class CheckpointIntegrityTests: XCTestCase {
             c.globalSize = 224
             m["config"] = String(decoding: try JSONEncoder().encode(c), as: UTF8.self)
         }
-        XCTAssertThrowsError(try EsViT.checkConsistency(try SafeTensorsFile(path: path))) { error in
+        XCTAssertThrowsError(try CheckpointFile(path: path).checkConsistency()) { error in
             let m = "\(error)"
             XCTAssertTrue(m.contains("configuration metadata disagrees with its tensors") && m.contains("wrong shape"), m)
         }
@@ -108,7 +109,7 @@ final class CheckpointIntegrityTests: XCTestCase {
             r["useDensePrediction"] = c0.useDense
             m["pretrain_config"] = String(decoding: try JSONSerialization.data(withJSONObject: r), as: UTF8.self)
         }
-        XCTAssertThrowsError(try EsViT.checkConsistency(try SafeTensorsFile(path: path2))) { error in
+        XCTAssertThrowsError(try CheckpointFile(path: path2).checkConsistency()) { error in
             XCTAssertTrue("\(error)".contains("config globalSize = 224, pretrain_config crops.globalSize = \(c0.globalSize)"), "\(error)")
         }
     }

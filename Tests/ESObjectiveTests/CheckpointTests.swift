@@ -4,6 +4,7 @@
 // that say why, and leave the model untouched.
 import XCTest
 import Foundation
+import ESCheckpoint
 import ESKernels
 import ESModel
 import ESObjective

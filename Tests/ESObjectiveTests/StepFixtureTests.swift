@@ -6,6 +6,7 @@
 // gradient after step 1 within 1e-4, student, teacher and both centers after 5 steps within 1e-4.
 import XCTest
 import Foundation
+import ESCheckpoint
 import ESKernels
 import ESLoss
 import ESModel

@@ -1,0 +1,56 @@
+// Writing a training checkpoint's metadata: the pair's own records (format, version, config,
+// info, optimizer_steps) and the run's records the trainer adds (pretrain_config, layout), each
+// value JSON with sorted keys. Also ConfigFields, which flattens a configuration to dotted field
+// paths for the messages that name what differs between two configurations.
+import Foundation
+
+public enum CheckpointMetadata {
+    /// The metadata of a training checkpoint: `extra` (e.g. the run's records) with the pair's
+    /// own records added.
+    public static func training(config: EsViTConfig, info: CheckpointInfo, optimizerSteps: [Int],
+                                adding extra: [String: String] = [:]) throws -> [String: String] {
+        var meta = extra
+        meta[CheckpointKey.format] = CheckpointFormat.name
+        meta[CheckpointKey.version] = CheckpointFormat.version
+        meta[CheckpointKey.config] = try json(config)
+        meta[CheckpointKey.info] = try json(info)
+        meta[CheckpointKey.optimizerSteps] = try json(optimizerSteps)
+        return meta
+    }
+
+    /// The run's records: its whole resolved configuration (`pretrain_config`) and its layout
+    /// (`layout`). A value that cannot be encoded is left out.
+    public static func run<Configuration: Encodable, Layout: Encodable>(configuration: Configuration, layout: Layout) -> [String: String] {
+        var meta: [String: String] = [:]
+        meta[CheckpointKey.runConfiguration] = try? json(configuration)
+        meta[CheckpointKey.layout] = try? json(layout)
+        return meta
+    }
+
+    /// A metadata value: compact JSON with sorted keys.
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        return String(decoding: try enc.encode(value), as: UTF8.self)
+    }
+}
+
+/// A configuration as dotted field paths → printed values ("head.outDim" → "64"), for messages
+/// that name what differs between two configurations.
+public enum ConfigFields {
+    public static func flatten<T: Encodable>(_ x: T) -> [String: String] {
+        guard let d = try? JSONEncoder().encode(x), let o = try? JSONSerialization.jsonObject(with: d) else { return [:] }
+        return flatten(json: o)
+    }
+
+    /// The same for a parsed JSON value.
+    public static func flatten(json o: Any) -> [String: String] {
+        var out: [String: String] = [:]
+        func walk(_ prefix: String, _ v: Any) {
+            if let dict = v as? [String: Any] { for (k, x) in dict { walk(prefix.isEmpty ? k : prefix + "." + k, x) } }
+            else { out[prefix] = "\(v)" }
+        }
+        walk("", o)
+        return out
+    }
+}
