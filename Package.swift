@@ -16,7 +16,7 @@
 //   ESData       -> ESKernels, CZlib, JPEGShim   datasets (IDX, JPEG folders, the factory), sampler, crops
 //   ESDistributed-> CMPI        Communicator (MPI and single-process), typed collectives, launch checks; the only MPI importer
 //   ESOptions    -> ESModel, ESData, ArgumentParser   options shared by the commands (architecture, typed choices)
-//   ESEval       -> ESKernels, ESModel, ESCheckpoint, ESData, ESDistributed   k-NN, linear probe, features
+//   ESEval       -> ESKernels, ESModel, ESCheckpoint, ESData, ESDistributed, ESOptions   k-NN, linear probe, features, eval options
 //   ESTrain      -> ESObjective, ESData, ESDistributed, ESEval, ESOptions, StopSignals (and below)
 //                               pretrain options and presets, run plan, the data-parallel trainer, reporter, run folder and lock
 //   ESTestSupport-> ESKernels, ESModel, ESCheckpoint   fixtures, comparison, finite differences, the kernel case table
@@ -71,7 +71,8 @@ let package = Package(
         .target(name: "ESData", dependencies: ["ESKernels", "CZlib", "JPEGShim"], swiftSettings: fast),
         .target(name: "ESDistributed", dependencies: ["CMPI"], swiftSettings: fast),
         .target(name: "ESOptions", dependencies: ["ESModel", "ESData", argumentParser], swiftSettings: fast),
-        .target(name: "ESEval", dependencies: ["ESKernels", "ESModel", "ESCheckpoint", "ESData", "ESDistributed"], swiftSettings: fast),
+        .target(name: "ESEval", dependencies: ["ESKernels", "ESModel", "ESCheckpoint", "ESData", "ESDistributed", "ESOptions", argumentParser],
+                swiftSettings: fast),
         .target(name: "ESTrain", dependencies: ["ESKernels", "ESModel", "ESOptim", "ESLoss", "ESCheckpoint", "ESObjective", "ESData", "ESDistributed",
                                                 "ESEval", "StopSignals", "ESOptions", argumentParser],
                 swiftSettings: fast),

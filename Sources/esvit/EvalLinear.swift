@@ -105,6 +105,3 @@ struct EvalLinear: ParsableCommand {
         }
     }
 }
-
-extension ProbeMode: ExpressibleByArgument {}
-extension PixelFeatures.Mode: ExpressibleByArgument {}

@@ -18,7 +18,7 @@ struct Visualize: ParsableCommand {
 /// The network and the image a picture is made of.
 struct PictureOptions: ParsableArguments {
     @Option(help: "A training checkpoint, or a backbone-only safetensors file (then give --arch).") var checkpoint: String
-    @Option(help: "Which network of a training checkpoint: teacher or student.") var which: String = "teacher"
+    @Option(help: "Which network of a training checkpoint.") var which: EvalNetwork = .teacher
     @OptionGroup(title: "Architecture (backbone-only files)") var archOptions: ArchOptions
     @Option(help: "A JPEG image.") var image: String?
     @Option(help: "Use this Fashion-MNIST test image instead of --image.") var fashionIndex: Int?
@@ -37,7 +37,7 @@ struct PictureOptions: ParsableArguments {
     func load() throws -> (EvalBackbone, RGBImage, mean: [Float], std: [Float]) {
         Compute.setThreads(1)
         let backbone: EvalBackbone
-        do { backbone = try EvalBackbone(path: checkpoint, which: which, arch: try archOptions.config()) } catch { throw CLIError("\(error)") }
+        do { backbone = try EvalBackbone(path: checkpoint, which: which.rawValue, arch: try archOptions.config()) } catch { throw CLIError("\(error)") }
         do {
             if let i = fashionIndex {
                 let fm = try FashionMNIST(root: dataPath, split: .test)

@@ -1,0 +1,113 @@
+// What eval-knn and eval-linear share, as a library so tests reach it in-process: the network to
+// evaluate (a checkpoint's teacher or student, a backbone-only file, or a random init), the
+// labelled data, threads, subsets and the feature cache; and the typed choices of the commands.
+import ArgumentParser
+import ESData
+import ESDistributed
+import ESKernels
+import ESModel
+import ESOptions
+import Foundation
+
+extension ProbeMode: ExpressibleByArgument {}
+extension PixelFeatures.Mode: ExpressibleByArgument {}
+
+/// Which network of a training checkpoint is evaluated.
+public enum EvalNetwork: String, CaseIterable, Sendable, ExpressibleByArgument, CustomStringConvertible {
+    case teacher, student
+    public var description: String { rawValue }
+}
+
+/// What eval-knn and eval-linear share: the network to evaluate, the labelled data, threads,
+/// subsets and the feature cache.
+public struct EvalOptions: ParsableArguments {
+    public init() {}
+    @Option(help: "A training checkpoint, or a backbone-only safetensors file (then give --arch).") public var checkpoint: String?
+    @Option(help: "Which network of a training checkpoint.") public var which: EvalNetwork = .teacher
+    @Flag(help: "Evaluate the untrained network instead (initialised as the trainer does, with --seed).") public var randomInit = false
+    @Option(help: "Seed of --random-init.") public var seed: UInt64 = 0
+    @OptionGroup(title: "Architecture (backbone-only files and --random-init)") public var archOptions: ArchOptions
+    @Option(help: "Input size (default: the checkpoint's global crop size, or the architecture's construction size).") public var inputSize: Int?
+    @Option(help: "fashion-mnist, or folder (DATA_PATH/train and DATA_PATH/val).") public var dataset: DatasetKind = .standard
+    @Option(help: "Dataset location (default for fashion-mnist: \(FashionMNIST.defaultRoot)).") public var dataPath: String?
+    @Option(help: "Images per forward pass.") public var batchSize: Int = 128
+    @Option(help: "Compute threads per rank (default: OPENBLAS_NUM_THREADS if set, else the cores this process may use).") public var threads: Int?
+    @Option(help: "Use only the first N training images (the k-NN memory bank, the probe's training set).") public var trainLimit: Int?
+    @Option(help: "Classify only the first N test images.") public var testLimit: Int?
+    @Option(help: "Cache the features here (.npy) and reuse them when the same file and settings come again.") public var featuresDir: String?
+
+
+    /// The commands that need a network call this from their validate().
+    public func requireNetwork() throws {
+        if checkpoint == nil && !randomInit { throw ValidationError("give --checkpoint FILE (or --random-init for the untrained baseline)") }
+    }
+
+    public func validate() throws {
+        if checkpoint != nil && randomInit { throw ValidationError("use either --checkpoint or --random-init, not both") }
+        if let c = checkpoint, !FileManager.default.fileExists(atPath: c) { throw ValidationError("--checkpoint \(c) does not exist") }
+        if dataset.defaultPath == nil && dataPath == nil { throw ValidationError("--dataset \(dataset) needs --data-path (with train/ and val/ inside)") }
+        if batchSize < 1 || (threads ?? 1) < 1 || (trainLimit ?? 1) < 1 || (testLimit ?? 1) < 1 {
+            throw ValidationError("--batch-size, --threads, --train-limit and --test-limit must be ≥ 1")
+        }
+    }
+
+    public struct Setup {
+        public let backbone: EvalBackbone
+        public let train: ImageSource, test: ImageSource
+        public let nTrain: Int, nTest: Int
+        public let mean: [Float], std: [Float]
+    }
+
+    /// Loads the network and opens the data; prints what will be evaluated.
+    public func prepare(say: (String) -> Void, command: String) throws -> Setup {
+        Compute.setThreads(threads ?? defaultThreads)
+        let backbone: EvalBackbone
+        do {
+            if randomInit {
+                let cfg = try archOptions.config()
+                backbone = EvalBackbone(randomWith: cfg, seed: seed, inputSize: inputSize ?? cfg.constructSize)
+            } else {
+                backbone = try EvalBackbone(path: checkpoint!, which: which.rawValue, arch: try archOptions.config(), inputSize: inputSize)
+            }
+        } catch { throw EvalError.invalid("\(error)") }
+        let (train, test, nTrain, nTest) = try openData()
+        say("esvit \(command): \(backbone.origin)")
+        say("  \(backbone.config.depths.count)-stage Swin at \(backbone.inputSize) px; \(dataset): \(nTrain) training images, \(nTest) test images")
+        return Setup(backbone: backbone, train: train, test: test, nTrain: nTrain, nTest: nTest,
+                     mean: dataset.mean, std: dataset.std)
+    }
+
+    /// The labelled train and test sources and how many of each to use.
+    public func openData() throws -> (ImageSource, ImageSource, Int, Int) {
+        let train: ImageSource, test: ImageSource
+        do { (train, test) = try dataset.labelledSplits(at: dataPath ?? dataset.defaultPath ?? "") } catch { throw EvalError.invalid("\(error)") }
+        return (train, test, min(trainLimit ?? train.count, train.count), min(testLimit ?? test.count, test.count))
+    }
+
+    /// Train and test features of `kind`, from the cache when it matches, else extracted (sharded over ranks).
+    public func features(_ s: Setup, kind: FeatureKind, comm: Communicator, say: @escaping (String) -> Void) -> (Features, Features) {
+        let cache = featuresDir.map { FeatureCache(dir: $0, key: cacheKey(s, kind: kind)) }
+        if let cache, let cached = cache.load() {
+            say("  features: reused from \(cache.dir)")
+            return cached
+        }
+        let a = FeatureExtractor.extract(s.backbone, source: s.train, limit: s.nTrain, batch: batchSize, mean: s.mean, std: s.std, comm: comm,
+                                         what: "train features", kind: kind, progress: say)
+        let b = FeatureExtractor.extract(s.backbone, source: s.test, limit: s.nTest, batch: batchSize, mean: s.mean, std: s.std, comm: comm,
+                                         what: "test features", kind: kind, progress: say)
+        if a.unreadable + b.unreadable > 0 { say("  note: \(a.unreadable + b.unreadable) unreadable image(s) got zero features") }
+        say("  features: \(a.dim)-d")
+        if comm.isRoot, let cache {
+            do { try cache.save(a, b); say("  features cached in \(cache.dir)") } catch { say("  warning: could not cache the features: \(error)") }
+        }
+        return (a, b)
+    }
+
+    func cacheKey(_ s: Setup, kind: FeatureKind) -> String {
+        var parts = ["v2", "\(kind)", s.backbone.origin, "\(s.backbone.inputSize)", dataset.rawValue, dataPath ?? "", "\(s.nTrain)", "\(s.nTest)"]
+        if let c = checkpoint, let a = try? FileManager.default.attributesOfItem(atPath: c) {
+            parts.append("\(a[.size] ?? 0)"); parts.append("\((a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)")
+        }
+        return parts.joined(separator: "|")
+    }
+}
