@@ -28,9 +28,6 @@ public struct SwinConfig: Codable, Equatable, Sendable {
     public func stageDim(_ s: Int) -> Int { embedDim << s }
     public var numFeatures: Int { stageDim(numStages - 1) }
 
-    /// Names of the backbone presets (see Architecture).
-    public static var presetNames: [String] { Architecture.allCases.map(\.rawValue) }
-
     /// The backbone of the preset called `name` (nil for an unknown name).
     public static func preset(_ name: String, windowSize: Int? = nil) -> SwinConfig? {
         Architecture(rawValue: name)?.backbone(windowSize: windowSize)
