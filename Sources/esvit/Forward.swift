@@ -1,8 +1,8 @@
 // `esvit forward`: run the backbone on a .npy batch with weights from a safetensors file and
 // write the pooled features (and optionally the final token map) as .npy. This is how anyone
-// checks our backbone against PyTorch on their own weights.
+// checks our backbone against PyTorch on their own weights. The work is ESEval's BackboneForward.
 import ArgumentParser
-import ESCheckpoint
+import ESEval
 import ESKernels
 import ESModel
 import ESOptions
@@ -41,39 +41,10 @@ struct Forward: ParsableCommand {
         Compute.setThreads(threads)
         let x: NpyArray
         do { x = try Npy.read(input) } catch { throw CLIError("\(error)") }
-        guard x.shape.count == 4 else { throw CLIError("\(input): shape \(x.shape) is not (N, C, H, W)") }
-        let (N, C, H, W) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        guard C == cfg.inChans else { throw CLIError("\(input) has \(C) channels, the model takes \(cfg.inChans) (--in-chans)") }
-        guard H % cfg.patchSize == 0, W % cfg.patchSize == 0 else {
-            throw CLIError("\(input): \(H)×\(W) is not a multiple of the patch size \(cfg.patchSize)")
-        }
-        guard H == W else { throw CLIError("\(input): \(H)×\(W) is not square; the EsViT Swin assumes square inputs") }
-        let table = ParameterTable()
-        let model = SwinModel(config: cfg, table: table)
-        let params = table.makeArena()
-        do {
-            let file = try CheckpointFile.open(weights)
-            try Weights.load(file.safetensors, table: table, into: params.pointer, filePrefix: prefix)
-        } catch { throw CLIError("\(error)") }
-        let bs = min(batchSize, N)
-        let ws = SwinWorkspace(model: model, batch: bs, height: H, width: W, training: false)
-        let Lf = ws.finalTokens, Cf = ws.finalDim
-        var feats = [Float](repeating: 0, count: N * Cf)
-        var toks = [Float](repeating: 0, count: tokens == nil ? 0 : N * Lf * Cf)
-        let per = C * H * W
-        let padded = FloatBuffer(count: bs * per)
-        var start = 0
-        while start < N {
-            let n = min(bs, N - start)
-            padded.zero()
-            x.data.withUnsafeBufferPointer { padded.pointer.update(from: $0.baseAddress! + start * per, count: n * per) }
-            model.forward(params: params.pointer, image: padded.pointer, workspace: ws)
-            for i in 0..<(n * Cf) { feats[start * Cf + i] = ws.pooled[i] }
-            if tokens != nil { for i in 0..<(n * Lf * Cf) { toks[start * Lf * Cf + i] = ws.tokens[i] } }
-            start += n
-        }
-        try Npy.write(NpyArray(shape: [N, Cf], data: feats), to: features)
-        if let t = tokens { try Npy.write(NpyArray(shape: [N, Lf, Cf], data: toks), to: t) }
-        print("forward: \(N) images \(H)×\(W) → features (\(N), \(Cf))\(tokens != nil ? ", tokens (\(N), \(Lf), \(Cf))" : "") with \(cfg.depths.reduce(0, +)) blocks")
+        let out = try BackboneForward.run(cfg, weights: weights, prefix: prefix, input: x, inputName: input, batch: batchSize, keepTokens: tokens != nil)
+        try Npy.write(out.features, to: features)
+        if let t = tokens, let tk = out.tokens { try Npy.write(tk, to: t) }
+        print("forward: \(x.shape[0]) images \(x.shape[2])×\(x.shape[3]) → features (\(out.features.shape.map(String.init).joined(separator: ", ")))"
+              + (out.tokens.map { ", tokens (\($0.shape.map(String.init).joined(separator: ", ")))" } ?? "") + " with \(out.blocks) blocks")
     }
 }

@@ -1,0 +1,56 @@
+// The backbone on a batch of images held in a .npy array (`esvit forward`): weights from a
+// safetensors file with the official key names (optionally under a prefix), inference in
+// batches, the pooled features (N, C_out) and optionally the final token map (N, L, C_out).
+// Every input problem is refused with the reason before anything is computed.
+import ESCheckpoint
+import ESKernels
+import ESModel
+import Foundation
+
+public enum BackboneForward {
+    public struct Output {
+        public let features: NpyArray
+        public let tokens: NpyArray?
+        public let blocks: Int
+    }
+
+    /// Runs `config`'s backbone with the weights of `weights` (keys under `prefix`) on `x`
+    /// (float32 (N, C, H, W), normalised, square), `batch` images at a time.
+    public static func run(_ config: SwinConfig, weights: String, prefix: String, input x: NpyArray, inputName: String,
+                           batch: Int, keepTokens: Bool) throws -> Output {
+        let cfg = config
+        guard x.shape.count == 4 else { throw EvalError.invalid("\(inputName): shape \(x.shape) is not (N, C, H, W)") }
+        let (N, C, H, W) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        guard C == cfg.inChans else { throw EvalError.invalid("\(inputName) has \(C) channels, the model takes \(cfg.inChans) (--in-chans)") }
+        guard H % cfg.patchSize == 0, W % cfg.patchSize == 0 else {
+            throw EvalError.invalid("\(inputName): \(H)×\(W) is not a multiple of the patch size \(cfg.patchSize)")
+        }
+        guard H == W else { throw EvalError.invalid("\(inputName): \(H)×\(W) is not square; the EsViT Swin assumes square inputs") }
+        let table = ParameterTable()
+        let model = SwinModel(config: cfg, table: table)
+        let params = table.makeArena()
+        do {
+            let file = try CheckpointFile.open(weights)
+            try Weights.load(file.safetensors, table: table, into: params.pointer, filePrefix: prefix)
+        } catch { throw EvalError.invalid("\(error)") }
+        let bs = min(batch, N)
+        let ws = SwinWorkspace(model: model, batch: bs, height: H, width: W, training: false)
+        let Lf = ws.finalTokens, Cf = ws.finalDim
+        var feats = [Float](repeating: 0, count: N * Cf)
+        var toks = [Float](repeating: 0, count: keepTokens ? N * Lf * Cf : 0)
+        let per = C * H * W
+        let padded = FloatBuffer(count: bs * per)
+        var start = 0
+        while start < N {
+            let n = min(bs, N - start)
+            padded.zero()
+            x.data.withUnsafeBufferPointer { padded.pointer.update(from: $0.baseAddress! + start * per, count: n * per) }
+            model.forward(params: params.pointer, image: padded.pointer, workspace: ws)
+            for i in 0..<(n * Cf) { feats[start * Cf + i] = ws.pooled[i] }
+            if keepTokens { for i in 0..<(n * Lf * Cf) { toks[start * Lf * Cf + i] = ws.tokens[i] } }
+            start += n
+        }
+        return Output(features: NpyArray(shape: [N, Cf], data: feats), tokens: keepTokens ? NpyArray(shape: [N, Lf, Cf], data: toks) : nil,
+                      blocks: cfg.depths.reduce(0, +))
+    }
+}
