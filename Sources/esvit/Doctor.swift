@@ -46,25 +46,9 @@ struct Doctor: ParsableCommand {
             print("  Fashion-MNIST at \(dataPath): \(fm)")
         }
         guard checkMpi else { return }
-        // Every rank contributes rank+1 to a buffer larger than one reduction chunk.
-        let n = 5_000_003
-        let buf = FloatBuffer(count: n)
-        for i in 0..<n { buf[i] = Float(comm.rank + 1) }
-        comm.allReduceSum(buf.pointer, count: n)
-        let want = Float(comm.size * (comm.size + 1) / 2)
-        var ok = (0..<n).allSatisfy { buf[$0] == want }
-        var d = [Double(comm.rank)]
-        d.withUnsafeMutableBufferPointer { comm.allReduceSum($0.baseAddress!, count: 1) }
-        ok = ok && d[0] == Double(comm.size * (comm.size - 1) / 2)
-        let b = FloatBuffer(count: 1000)
-        for i in 0..<1000 { b[i] = comm.isRoot ? Float(i) : -1 }
-        comm.broadcast(b.pointer, count: 1000, root: 0)
-        ok = ok && (0..<1000).allSatisfy { b[$0] == Float($0) }
-        // Everyone learns whether everyone passed.
-        var flag = [ok ? 0.0 : 1.0]
-        flag.withUnsafeMutableBufferPointer { comm.allReduceSum($0.baseAddress!, count: 1) }
-        if comm.isRoot { print(flag[0] == 0 ? "  mpi: OK (all-reduce of \(n) floats in chunks, doubles, broadcast; \(comm.size) ranks)"
-                                            : "  mpi: FAILED on \(Int(flag[0])) rank(s)") }
-        if flag[0] != 0 { throw ExitCode(1) }
+        let t = CollectiveSelfTest(comm)
+        if comm.isRoot { print(t.failedRanks == 0 ? "  mpi: OK (all-reduce of \(t.elements) floats in chunks, doubles, broadcast, typed collectives; \(comm.size) ranks)"
+                                                 : "  mpi: FAILED on \(t.failedRanks) rank(s)") }
+        if t.failedRanks != 0 { throw ExitCode(1) }
     }
 }
