@@ -21,7 +21,8 @@
 //                               pretrain options and presets, run plan, the data-parallel trainer, reporter, run folder and lock
 //   ESTestSupport-> ESKernels, ESModel, ESCheckpoint   fixtures, comparison, finite differences, the kernel case table
 //   ESTestAssertions -> ESTestSupport   XCTest: the one tolerance assertion (test targets only)
-//   esvit        -> ESTrain, ESEval, ESOptions, ESTestSupport (bench kernels, forward) and below: ArgumentParser commands only
+//   ESBench      -> ESTrain, ESTestSupport, COpenBLAS (and below)   the benchmarks: timing, the sgemm roof, PyTorch peers
+//   esvit        -> ESBench, ESTrain, ESEval, ESOptions and below: ArgumentParser commands only
 import PackageDescription
 import Foundation
 
@@ -79,9 +80,10 @@ let package = Package(
         .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel", "ESCheckpoint"], swiftSettings: fast),
         // Imports XCTest, so no executable may depend on it.
         .target(name: "ESTestAssertions", dependencies: ["ESTestSupport"]),
+        .target(name: "ESBench", dependencies: ["COpenBLAS", "ESKernels", "ESModel", "ESCheckpoint", "ESObjective", "ESData", "ESTrain", "ESTestSupport"],
+                swiftSettings: fast),
         .executableTarget(name: "esvit", dependencies: [
-            "COpenBLAS", "ESKernels", "ESModel", "ESCheckpoint", "ESObjective", "ESData", "ESDistributed", "ESTrain", "ESEval", "ESOptions",
-            "ESTestSupport", argumentParser,
+            "ESKernels", "ESModel", "ESData", "ESDistributed", "ESTrain", "ESEval", "ESOptions", "ESBench", argumentParser,
         ], swiftSettings: fast),
         .testTarget(name: "ESKernelsTests", dependencies: ["ESKernels", "ESTestSupport", "ESTestAssertions"]),
         .testTarget(name: "ESDataTests", dependencies: ["ESData", "ESKernels", "ESTestSupport"], resources: [.copy("Fixtures")]),
@@ -93,6 +95,7 @@ let package = Package(
                                                          "ESTestSupport", "CZlib", argumentParser]),
         .testTarget(name: "ESEvalTests", dependencies: ["ESEval", "ESCheckpoint", "ESData", "ESDistributed", "ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "ESBenchTests", dependencies: ["ESBench", "ESModel"]),
         .testTarget(name: "ESCheckpointTests", dependencies: ["ESCheckpoint", "ESModel", "ESTestSupport"]),
         .testTarget(name: "ESModelTests", dependencies: ["ESModel", "ESKernels", "ESTestSupport", "ESTestAssertions"],
                     resources: [.copy("Fixtures")]),

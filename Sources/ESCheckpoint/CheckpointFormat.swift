@@ -41,11 +41,6 @@ public enum CheckpointTensors {
 
     /// Module prefixes inside the parameter table (upstream's module names).
     public static let backbone = "backbone.", head = "head.", denseHead = "head_dense."
-
-    /// The prefix of the copy named `which` ("teacher" or "student"), nil for other names.
-    public static func copy(named which: String) -> String? {
-        ["teacher": teacher, "student": student][which]
-    }
 }
 
 public enum CheckpointError: Error, CustomStringConvertible {

@@ -22,8 +22,6 @@ public final class EvalBackbone {
     public let inputSize: Int
     /// What was loaded, for the report.
     public let origin: String
-    /// The pretraining run's configuration when the file is a training checkpoint.
-    public let pretrainMetadata: [String: String]
 
     /// Tables use the trainer's "backbone." prefix so a random initialisation equals the trainer's.
     static let tablePrefix = CheckpointTensors.backbone
@@ -34,7 +32,6 @@ public final class EvalBackbone {
         params = table.makeArena()
         model.initialize(params.pointer, table: table, seed: seed)
         origin = "random initialisation (seed \(seed))"
-        pretrainMetadata = [:]
     }
 
     /// A copy of the backbone entries ("backbone.*") of a live parameter arena, e.g. the
@@ -42,7 +39,7 @@ public final class EvalBackbone {
     public init(config: SwinConfig, inputSize: Int, copyFrom source: ParameterTable, params src: UnsafePointer<Float>, origin: String) {
         var cfg = config
         cfg.dropPathRate = 0
-        self.config = cfg; self.inputSize = inputSize; self.origin = origin; pretrainMetadata = [:]
+        self.config = cfg; self.inputSize = inputSize; self.origin = origin
         model = SwinModel(config: cfg, table: table, prefix: EvalBackbone.tablePrefix)
         params = table.makeArena()
         refresh(from: source, params: src)
@@ -56,18 +53,18 @@ public final class EvalBackbone {
         }
     }
 
-    /// `which`: "teacher" or "student" (training checkpoints). `arch` and `inputSize` are needed
-    /// for backbone-only files and ignored for training checkpoints.
-    public init(path: String, which: String = "teacher", arch: SwinConfig? = nil, inputSize requested: Int? = nil) throws {
+    /// `which` network of a training checkpoint. `arch` and `inputSize` are needed for
+    /// backbone-only files and ignored for training checkpoints, which are checked first
+    /// (format version, configuration against tensors).
+    public init(path: String, which: EvalNetwork = .teacher, arch: SwinConfig? = nil, inputSize requested: Int? = nil) throws {
         let checkpoint: CheckpointFile
         do { checkpoint = try CheckpointFile(path: path) } catch { throw EvalError.invalid("cannot use \(path): \(error)") }
         let file = checkpoint.safetensors
-        guard let copy = CheckpointTensors.copy(named: which) else { throw EvalError.invalid("--which must be teacher or student, got '\(which)'") }
         var cfg: SwinConfig, size: Int, filePrefix: String, from: String
         if checkpoint.isTrainingCheckpoint {
             let c: EsViTConfig
-            do { c = try checkpoint.modelConfig(); try checkpoint.checkConsistency() } catch { throw EvalError.invalid("\(error)") }
-            cfg = c.backbone; size = requested ?? c.globalSize; filePrefix = copy + CheckpointTensors.backbone
+            do { try checkpoint.checkFormat(); c = try checkpoint.modelConfig(); try checkpoint.checkConsistency() } catch { throw EvalError.invalid("\(error)") }
+            cfg = c.backbone; size = requested ?? c.globalSize; filePrefix = which.checkpointPrefix + CheckpointTensors.backbone
             from = "\(which) of training checkpoint \(path)"
         } else {
             guard let arch else { throw EvalError.invalid("\(path) is not an esvit training checkpoint; give --arch for a backbone-only file") }
@@ -81,7 +78,7 @@ public final class EvalBackbone {
         }
         origin = from + (file.checksummed ? "" : " (no tensor checksums: loaded unverified)")
         cfg.dropPathRate = 0
-        config = cfg; inputSize = size; pretrainMetadata = file.metadata
+        config = cfg; inputSize = size
         model = SwinModel(config: cfg, table: table, prefix: EvalBackbone.tablePrefix)
         params = table.makeArena()
         do { try Weights.load(file, table: table, into: params.pointer, tablePrefix: EvalBackbone.tablePrefix, filePrefix: filePrefix) }

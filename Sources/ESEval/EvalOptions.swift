@@ -2,6 +2,7 @@
 // evaluate (a checkpoint's teacher or student, a backbone-only file, or a random init), the
 // labelled data, threads, subsets and the feature cache; and the typed choices of the commands.
 import ArgumentParser
+import ESCheckpoint
 import ESData
 import ESDistributed
 import ESKernels
@@ -16,6 +17,8 @@ extension PixelFeatures.Mode: ExpressibleByArgument {}
 public enum EvalNetwork: String, CaseIterable, Sendable, ExpressibleByArgument, CustomStringConvertible {
     case teacher, student
     public var description: String { rawValue }
+    /// The tensor-name prefix of this network in a training checkpoint.
+    public var checkpointPrefix: String { self == .teacher ? CheckpointTensors.teacher : CheckpointTensors.student }
 }
 
 /// What eval-knn and eval-linear share: the network to evaluate, the labelled data, threads,
@@ -67,7 +70,7 @@ public struct EvalOptions: ParsableArguments {
                 let cfg = try archOptions.config()
                 backbone = EvalBackbone(randomWith: cfg, seed: seed, inputSize: inputSize ?? cfg.constructSize)
             } else {
-                backbone = try EvalBackbone(path: checkpoint!, which: which.rawValue, arch: try archOptions.config(), inputSize: inputSize)
+                backbone = try EvalBackbone(path: checkpoint!, which: which, arch: try archOptions.config(), inputSize: inputSize)
             }
         } catch { throw EvalError.invalid("\(error)") }
         let (train, test, nTrain, nTest) = try openData()

@@ -171,11 +171,17 @@ public final class EsViT: @unchecked Sendable {
         times.optimizer = EsViT.now() - t0
     }
 
-    /// Center update from this process's last forwardBackward alone (a single-process step).
-    public func updateCenters() {
+    /// The objective's sums for a single-process step, declared and allocated once.
+    private lazy var localSums: (sums: NamedSums, fields: ObjectiveSums) = {
         var layout = NamedSums.Layout()
         let fields = ObjectiveSums(declaringIn: &layout, classes: config.head.outDim)
-        let sums = NamedSums(layout)
+        return (NamedSums(layout), fields)
+    }()
+
+    /// Center update from this process's last forwardBackward alone (a single-process step).
+    public func updateCenters() {
+        let (sums, fields) = localSums
+        sums.reset()
         addSums(to: sums, fields, statistics: false)
         updateCenters(from: sums, fields)
     }

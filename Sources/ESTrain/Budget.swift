@@ -154,8 +154,11 @@ extension Trainer {
                 failure = "planning the time budget failed while timing a checkpoint write: \(error)"
             }
         }
-        if let e = try comm.broadcast(failure) { throw TrainError.checkpoint(e) }
-        guard let plan = try comm.broadcast(plan) else { throw TrainError.config("the time-budget plan did not reach every rank (internal error)") }
+        // The plan or the failure, in one broadcast.
+        struct Outcome: Codable { var plan: BudgetPlan?, failure: String? }
+        let outcome = try comm.broadcast(Outcome(plan: plan, failure: failure))
+        if let e = outcome.failure { throw TrainError.checkpoint(e) }
+        guard let plan = outcome.plan else { throw TrainError.config("the time-budget plan did not reach every rank (internal error)") }
         if plan.iterations < 1 {
             throw TrainError.config(String(format: "--time-budget %.3g min is too short: start-up took %.0f s and one iteration takes %.2f s; "
                                            + "raise the budget or use --iterations N", minutes, plan.elapsedSeconds, plan.stepSeconds))

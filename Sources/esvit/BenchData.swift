@@ -1,9 +1,7 @@
-// `esvit bench data`: decoded and augmented images/s of the multi-crop loader (2 global + N local
-// crops per image) on Fashion-MNIST or a JPEG folder, against Pillow + torchvision doing the same
-// work on the same files with as many worker processes, in the same run.
+// `esvit bench data`: the options of the input-pipeline benchmark (ESBench/DataBench.swift).
 import ArgumentParser
 import ESData
-import ESKernels
+import ESBench
 import Foundation
 
 struct BenchData: ParsableCommand {
@@ -34,40 +32,17 @@ struct BenchData: ParsableCommand {
     @Option(help: "Python with torch/torchvision/Pillow: also time the Pillow pipeline.") var compareTorch: String?
     @Option(help: "Path to bench_data_pillow.py.") var torchScript: String = "tools/reference/bench_data_pillow.py"
 
-    func validate() throws {
-        if dataset.defaultPath == nil && dataPath == nil { throw ValidationError("--dataset \(dataset) needs --data-path (\(dataset.installHint))") }
-        if threads < 1 || batch < 1 || batches < 1 { throw ValidationError("--threads, --batch and --batches must be ≥ 1") }
+    func bench() throws -> DataBench {
+        try asValidation { try DataBench(dataset: dataset, dataPath: dataPath, globalSize: globalSize, localSize: localSize, localCrops: localCrops,
+                                         globalScale: globalCropsScale, localScale: localCropsScale, threads: threads, batch: batch,
+                                         batches: batches, dctScaling: !noDctScaling) }
     }
 
+    func validate() throws { _ = try bench() }
+
     func run() throws {
-        let source: ImageSource
-        let dataPath = self.dataPath ?? dataset.defaultPath ?? ""
-        do { source = try dataset.trainingImages(at: dataPath) } catch { throw CLIError("\(error)") }
-        let mean = dataset.mean, std = dataset.std
-        let config = MultiCropConfig(globalSize: globalSize, localSize: localSize, localCrops: localCrops,
-                                     globalScale: globalCropsScale, localScale: localCropsScale, mean: mean, std: std)
-        if let p = config.problem() { throw ValidationError(p) }
-        let sampler = EpochSampler(count: source.count, worldSize: 1, rank: 0, batchPerRank: batch, seed: 0)
-        guard sampler.iterationsPerEpoch > batches else { throw CLIError("the dataset has only \(sampler.iterationsPerEpoch) batches of \(batch)") }
-        let loader = MultiCropLoader(source: source, sampler: sampler, config: config, seed: 0, threads: threads, dctScaling: !noDctScaling)
-        loader.start(epoch: 0)
-        _ = loader.next()                                  // warm-up
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<batches { _ = loader.next() }
-        let s = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        loader.stop()
-        let rate = Double(batch * batches) / s
-        print("esvit bench data: \(dataset) \(dataPath) (\(source.count) images), batch \(batch), 2×\(globalSize) + \(localCrops)×\(localSize) px, \(threads) loader threads")
-        print(String(format: "  Swift: %.0f images/s (%.0f per thread); %d of %d samples decoded at reduced size", rate, rate / Double(threads),
-                     loader.reducedDecodes, batch * (batches + 1)))
-        if let py = compareTorch {
-            let normalisation: [String] = ["--mean"] + mean.map { "\($0)" } + ["--std"] + std.map { "\($0)" }
-            let obj = try runTorchPeer(python: py, script: torchScript, threads: threads, arguments: [
-                "--dataset", dataset.rawValue, "--data-path", dataPath, "--threads", "\(threads)", "--batch", "\(batch)", "--batches", "\(batches)",
-                "--global-size", "\(globalSize)", "--local-size", "\(localSize)", "--local-crops", "\(localCrops)"] + normalisation)
-            guard let pr = obj["images_s"] as? Double else { throw CLIError("the Pillow peer printed no images_s") }
-            print(String(format: "  Pillow + torchvision (same run): %.0f images/s [%@]", pr, obj["versions"] as? String ?? ""))
-            print(String(format: "  ratio Swift/Pillow: %.2f×", rate / pr))
-        }
+        let bench = try bench()
+        let rate = try cli { try bench.run(say: { print($0) }) }
+        if let py = compareTorch { try cli { try bench.compare(rate, with: TorchPeer(python: py, script: torchScript, threads: threads), say: { print($0) }) } }
     }
 }

@@ -1,9 +1,6 @@
-// `esvit bench kernels`: µs per call of each fast kernel's forward and backward at the sizes of
-// the kernel case table (ESTestSupport/KernelCases.swift, the cases the tests check against the
-// Double references), optionally with the row/batch dimension enlarged by --scale.
+// `esvit bench kernels`: the options of the kernel-table benchmark (ESBench/KernelBench.swift).
 import ArgumentParser
-import ESKernels
-import ESTestSupport
+import ESBench
 import Foundation
 
 struct BenchKernels: ParsableCommand {
@@ -26,58 +23,11 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Timed runs per figure (the median is printed).") var samples: Int = 5
     @Option(help: "Minimum duration of one timed run, in milliseconds.") var minMs: Double = 5
 
-    func validate() throws {
-        if scale < 1 || threads < 1 || samples < 1 { throw ValidationError("--scale, --threads and --samples must be ≥ 1") }
-        if !(minMs > 0) { throw ValidationError("--min-ms must be > 0") }
+    func bench() throws -> KernelBench {
+        try asValidation { try KernelBench(scale: scale, threads: threads, kernel: kernel, samples: samples, minMs: minMs) }
     }
 
-    func run() throws {
-        let all = KernelCases.all(scale: scale), cases = all.filter { kernel == nil || $0.kernel == kernel }
-        if cases.isEmpty {
-            var names: [String] = []
-            for c in all where !names.contains(c.kernel) { names.append(c.kernel) }
-            throw ValidationError("--kernel \(kernel ?? ""): no such kernel (\(names.joined(separator: ", ")))")
-        }
-        Compute.setThreads(threads)
-        print("esvit bench kernels: \(cpuModelName()), OpenBLAS \(BLASSetup.coreName) kernels, threads \(threads), scale \(scale)")
-        let width = cases.map { $0.size.count }.max() ?? 0
-        for c in cases {
-            let fast = c.instantiate()
-            let forward = microseconds(fast.forward)
-            fast.forward()
-            let backward = microseconds(fast.backward)
-            let label = c.kernel.padding(toLength: 10, withPad: " ", startingAt: 0) + c.size.padding(toLength: width, withPad: " ", startingAt: 0)
-            print("  " + label + String(format: "   forward %10.2f µs   backward %10.2f µs", forward, backward))
-        }
-    }
+    func validate() throws { _ = try bench() }
 
-    /// Median µs per call of `body` over `samples` runs of `reps` calls, `reps` chosen (doubling)
-    /// so that one run lasts at least --min-ms. Nothing is allocated while timing.
-    func microseconds(_ body: () -> Void) -> Double {
-        body()
-        let minNs = UInt64(minMs * 1e6)
-        var reps = 1
-        while true {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<reps { body() }
-            if DispatchTime.now().uptimeNanoseconds - t0 >= minNs || reps >= 1 << 30 { break }
-            reps *= 2
-        }
-        var ns = [UInt64](repeating: 0, count: samples)
-        for s in 0..<samples {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<reps { body() }
-            ns[s] = DispatchTime.now().uptimeNanoseconds - t0
-        }
-        ns.sort()
-        return Double(ns[samples / 2]) / Double(reps) / 1e3
-    }
-}
-
-/// The CPU's model name ("model name" in /proc/cpuinfo), or "unknown CPU".
-func cpuModelName() -> String {
-    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-          let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
-          let colon = line.firstIndex(of: ":") else { return "unknown CPU" }
-    return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    func run() throws { try bench().run(say: { print($0) }) }
 }

@@ -2,7 +2,6 @@
 // threads, datasets), and with --check-mpi a collective self-test across all ranks. Run it under
 // the same mpirun line as a training job to check the launch before spending hours on it.
 import ArgumentParser
-import COpenBLAS
 import ESData
 import ESDistributed
 import ESKernels

@@ -1,5 +1,6 @@
 // The `esvit` command: ArgumentParser commands only; all work lives in the library targets.
 import ArgumentParser
+import ESBench
 import ESDistributed
 import ESKernels
 import ESTrain
@@ -45,4 +46,14 @@ struct ESViT: ParsableCommand {
 struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ message: String) { description = message }
+}
+
+/// A benchmark's refusal of its settings as a usage error (exit 64, before any work).
+func asValidation<T>(_ make: () throws -> T) throws -> T {
+    do { return try make() } catch let e as BenchError { throw ValidationError(e.description) }
+}
+
+/// A library error as the command's error message.
+func cli<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as ValidationError { throw e } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
 }

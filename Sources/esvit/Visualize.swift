@@ -27,34 +27,17 @@ struct PictureOptions: ParsableArguments {
 
     func validate() throws {
         if (image == nil) == (fashionIndex == nil) { throw ValidationError("give exactly one of --image FILE or --fashion-index N") }
-        let o = out.lowercased()
-        if !(o.hasSuffix(".png") || o.hasSuffix(".jpg") || o.hasSuffix(".jpeg")) {
-            throw ValidationError("--out must end in .png, .jpg or .jpeg (the suffix picks the format), got \(out)")
-        }
+        if let p = PictureFile.problem(out) { throw ValidationError(p) }
     }
 
     /// The backbone, the image, and the normalisation that goes with its source.
-    func load() throws -> (EvalBackbone, RGBImage, mean: [Float], std: [Float]) {
+    func load() throws -> PictureInput {
         Compute.setThreads(1)
-        let backbone: EvalBackbone
-        do { backbone = try EvalBackbone(path: checkpoint, which: which.rawValue, arch: try archOptions.config()) } catch { throw CLIError("\(error)") }
-        do {
-            if let i = fashionIndex {
-                let fm = try FashionMNIST(root: dataPath, split: .test)
-                guard i >= 0 && i < fm.count else { throw CLIError("--fashion-index must be in 0..<\(fm.count)") }
-                return (backbone, try fm.load(i, minShortSide: 0), MultiCropConfig.fashionMean, MultiCropConfig.fashionStd)
-            }
-            return (backbone, try JPEG.decode(file: image!).0, MultiCropConfig.imagenetMean, MultiCropConfig.imagenetStd)
-        } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+        let source: PictureImage = fashionIndex.map { .fashionMNIST(index: $0, root: dataPath) } ?? .jpeg(path: image!)
+        return try cli { try PictureInput(checkpoint: checkpoint, which: which, arch: try archOptions.config(), image: source) }
     }
 
-    func write(_ picture: RGBImage) throws {
-        do {
-            let data = out.lowercased().hasSuffix(".png") ? try PNG.encode(picture)
-                : try JPEG.encode(picture.pixels, width: picture.width, height: picture.height, components: 3)
-            try AtomicFile.write(data, to: out)
-        } catch { throw CLIError("cannot write \(out): \(error)") }
-    }
+    func write(_ picture: RGBImage) throws { try cli { try PictureFile.write(picture, to: out) } }
 }
 
 struct VisualizeCorrespondence: ParsableCommand {
@@ -79,8 +62,8 @@ struct VisualizeCorrespondence: ParsableCommand {
     }
 
     func run() throws {
-        let (backbone, img, mean, std) = try picture.load()
-        let c = Correspondence.compute(backbone, image: img, mean: mean, std: std, seed: seed)
+        let input = try picture.load(), backbone = input.backbone
+        let c = Correspondence.compute(backbone, image: input.image, mean: input.mean, std: input.std, seed: seed)
         try picture.write(c.render(tile: tile, count: pairs))
         print("visualize correspondence: \(backbone.origin); \(c.gridHeight)×\(c.gridWidth) tokens per view")
         print("  top pairs (view-1 token → view-2 token, cosine): "
@@ -122,8 +105,8 @@ struct VisualizeAttention: ParsableCommand {
     }
 
     func run() throws {
-        let (backbone, img, mean, std) = try picture.load()
-        let (view, input) = AttentionView.lastBlock(backbone, image: img, mean: mean, std: std, query: query.flatMap(parseQuery))
+        let loaded = try picture.load(), backbone = loaded.backbone
+        let (view, input) = AttentionView.lastBlock(backbone, image: loaded.image, mean: loaded.mean, std: loaded.std, query: query.flatMap(parseQuery))
         let rendered = view.render(input: input, tile: tile, fraction: Float(mass))
         try picture.write(rendered)
         let q = (view.query / view.gridWidth, view.query % view.gridWidth)

@@ -14,7 +14,7 @@ final class EvalBackboneTests: XCTestCase {
         let tmp = try TemporaryDirectory(prefix: "esvit-evalbackbone")
         let path = tmp.path("c.safetensors")
         try CheckpointFixture.write(to: path)
-        for which in ["teacher", "student"] {
+        for which in EvalNetwork.allCases {
             let b = try EvalBackbone(path: path, which: which)
             var expected = CheckpointFixture.config.backbone
             expected.dropPathRate = 0
@@ -22,12 +22,12 @@ final class EvalBackboneTests: XCTestCase {
             XCTAssertEqual(b.inputSize, CheckpointFixture.config.globalSize)
             XCTAssertEqual(b.origin, "\(which) of training checkpoint \(path)")
             for e in b.table.entries {
-                let stored = CheckpointFixture.values(which + "." + e.key, count: e.count)   // e.key is "backbone.…"
+                let stored = CheckpointFixture.values(which.rawValue + "." + e.key, count: e.count)   // e.key is "backbone.…"
                 XCTAssertEqual(Array(UnsafeBufferPointer(start: b.params.pointer + e.offset, count: e.count)), stored, e.key)
             }
         }
         XCTAssertEqual(try EvalBackbone(path: path, inputSize: 48).inputSize, 48)
-        XCTAssertThrowsError(try EvalBackbone(path: path, which: "ema")) { XCTAssertTrue("\($0)".contains("--which must be teacher or student"), "\($0)") }
+        XCTAssertNil(EvalNetwork(argument: "ema"))   // --which ema is refused by the parser, listing the choices
     }
 
     func testOtherFormatsAndAlteredConfigurations() throws {
@@ -45,6 +45,11 @@ final class EvalBackboneTests: XCTestCase {
         try CheckpointFixture.write(to: tmp.path("altered.safetensors"), metadata: ["config": String(decoding: try JSONEncoder().encode(c), as: UTF8.self)])
         XCTAssertThrowsError(try EvalBackbone(path: tmp.path("altered.safetensors"))) {
             XCTAssertTrue("\($0)".contains("its configuration metadata disagrees with its tensors"), "\($0)")
+        }
+        // A format version this build does not read.
+        try CheckpointFixture.write(to: tmp.path("future.safetensors"), metadata: ["version": "99"])
+        XCTAssertThrowsError(try EvalBackbone(path: tmp.path("future.safetensors"))) {
+            XCTAssertTrue("\($0)".contains("checkpoint version 99 is not supported (this build reads 1)"), "\($0)")
         }
         try CheckpointFixture.write(to: tmp.path("damaged.safetensors"), metadata: ["config": "{"])
         XCTAssertThrowsError(try EvalBackbone(path: tmp.path("damaged.safetensors"))) {

@@ -1,0 +1,90 @@
+// `esvit bench step`: throughput of the whole EsViT training step (teacher forward, student
+// forward on both crop groups, both heads and losses, backward, clipping, AdamW, EMA) with its
+// time split, optionally beside the plain-PyTorch reference step (tools/reference/bench_step.py).
+import ESCheckpoint
+import ESKernels
+import ESModel
+import ESObjective
+import ESTrain
+import Foundation
+
+public struct StepBench {
+    public var config: EsViTConfig, arch: Architecture, threads: Int, iters: Int
+
+    /// The architecture's recipe with the given overrides (nil: the architecture's value).
+    public init(arch: Architecture, backbone: SwinConfig, batch: Int, localCrops: Int?, globalSize: Int?, localSize: Int?,
+                hidden: Int?, bottleneck: Int?, outDim: Int?, regionLoss: Bool, threads: Int, iters: Int) throws {
+        guard batch >= 1, threads >= 1, iters >= 1, (localCrops ?? 0) >= 0 else {
+            throw BenchError.invalid("--batch, --threads, --iters must be ≥ 1 and --local-crops ≥ 0")
+        }
+        var backbone = backbone
+        backbone.dropPathRate = 0
+        var head = arch.head
+        if let hidden { head.hidden = hidden }
+        if let bottleneck { head.bottleneck = bottleneck }
+        if let outDim { head.outDim = outDim }
+        let g = globalSize ?? backbone.constructSize
+        config = EsViTConfig(backbone: backbone, head: head, useDense: regionLoss, batch: batch, localCrops: localCrops ?? arch.localCrops,
+                             globalSize: g, localSize: localSize ?? arch.localSize(global: g))
+        self.arch = arch; self.threads = threads; self.iters = iters
+    }
+
+    /// What one run measured: images/s and the median step's split.
+    public struct Result { public var imagesPerSecond: Double, split: StepTimes }
+
+    /// The recipe's starting values (the lr is a small fixed one: the bench times, it does not train).
+    static var hyper: StepHyper {
+        let d = PretrainConfig.standard
+        return StepHyper(lr: 1e-4, weightDecay: Float(d.weightDecay), teacherMomentum: Float(d.momentumTeacher),
+                         teacherTemperature: Float(d.warmupTeacherTemp), clipGrad: Float(d.clipGrad), freezeLastLayer: false)
+    }
+
+    /// Builds the model, times `iters` steps after one warm-up and reports through `say`;
+    /// with `memoryOnly` it prints the workspaces' memory tables instead of timing (nil result).
+    @discardableResult
+    public func run(memoryOnly: Bool = false, say: (String) -> Void) throws -> Result? {
+        let c = config, batch = c.batch
+        Compute.setThreads(threads)
+        let model = EsViT(config: c, seed: 0)
+        var rng = KeyedRandom(3)
+        let globals = (0..<(2 * batch * 3 * c.globalSize * c.globalSize)).map { _ in Float(rng.normal()) }
+        let locals = (0..<(max(c.localCrops, 1) * batch * 3 * c.localSize * c.localSize)).map { _ in Float(rng.normal()) }
+        say("esvit bench step: \(Machine.summary)")
+        say("  \(arch), batch \(batch), 2×\(c.globalSize) px + \(c.localCrops)×\(c.localSize) px, head \(c.head.hidden)/\(c.head.bottleneck)/K \(c.head.outDim), "
+            + "region loss \(c.useDense ? "on" : "off"), threads \(threads)")
+        say("  memory: parameters+grads+teacher+AdamW \(formatMiB(model.parameterBytes)), activations/heads/loss \(formatMiB(model.workspaceBytes))")
+        if memoryOnly {
+            var rest = model.workspaceBytes
+            for (role, ws) in model.backboneWorkspaces { say("\(role): " + ws.memoryReport()); rest -= ws.bytes }
+            say("heads, loss and gathered features: \(formatMiB(rest))")
+            return nil
+        }
+        var samples: [Double] = [], splits: [StepTimes] = []
+        for i in 0...iters {
+            let t0 = Measure.monotonic()
+            try model.step(globals: globals, locals: c.localCrops > 0 ? locals : nil, hyper: StepBench.hyper)
+            if i > 0 { samples.append(Double(Measure.monotonic() - t0) * 1e-9); splits.append(model.times) }
+        }
+        let t = samples.sorted()[samples.count / 2]
+        let s = splits[samples.firstIndex(of: t) ?? 0]
+        let parts = [("teacher forward", s.teacherForward), ("student forward", s.studentForward), ("heads+loss", s.headsAndLoss),
+                     ("backward", s.backward), ("optimizer+EMA", s.optimizer)]
+        say(String(format: "  step: %.1f img/s (%.3f s/step)", Double(batch) / t, t))
+        say("  split: " + parts.map { String(format: "%@ %.0f%%", $0.0, 100 * $0.1 / max(s.total, 1e-12)) }.joined(separator: ", "))
+        return Result(imagesPerSecond: Double(batch) / t, split: s)
+    }
+
+    /// Runs the PyTorch reference step of the same recipe through `peer` and reports the ratio.
+    public func compare(_ r: Result, with peer: TorchPeer, say: (String) -> Void) throws {
+        let c = config, b = c.backbone
+        let shape = ["--patch-size", "\(b.patchSize)", "--embed-dim", "\(b.embedDim)",
+                     "--depths", b.depths.map(String.init).joined(separator: ","), "--num-heads", b.numHeads.map(String.init).joined(separator: ","),
+                     "--window-size", "\(b.windowSize)", "--construct-size", "\(b.constructSize)"]
+        let crops = ["--global-size", "\(c.globalSize)", "--local-size", "\(c.localSize)", "--local-crops", "\(c.localCrops)", "--batch", "\(c.batch)"]
+        let head = ["--hidden", "\(c.head.hidden)", "--bottleneck", "\(c.head.bottleneck)", "--out-dim", "\(c.head.outDim)"]
+        let run = ["--threads", "\(threads)", "--iters", "\(iters)"]
+        let (v, versions) = try peer.figures(shape + crops + head + run, ["step_img_s"])
+        say(String(format: "  PyTorch reference step (same run): %.1f img/s [%@]", v[0], versions))
+        say(String(format: "  ratio Swift/PyTorch: %.2f×", r.imagesPerSecond / v[0]))
+    }
+}

@@ -1,0 +1,101 @@
+// `esvit bench swin`: a Swin backbone's no-grad forward and forward+backward throughput, the
+// achieved GFLOP/s against the sgemm roof, the split of time by op family, optionally beside
+// timm's Swin (tools/reference/bench_timm_swin.py) measured in the same run.
+import ESKernels
+import ESModel
+import Foundation
+
+public struct SwinBench {
+    public var config: SwinConfig, arch: String
+    public var size: Int, batch: Int, threads: Int, iters: Int
+
+    public init(config: SwinConfig, arch: String, size: Int? = nil, batch: Int, threads: Int, iters: Int) throws {
+        let size = size ?? config.constructSize
+        guard size % config.patchSize == 0 else { throw BenchError.invalid("--image-size \(size) is not a multiple of the patch size \(config.patchSize)") }
+        guard batch >= 1, threads >= 1, iters >= 1 else { throw BenchError.invalid("--batch, --threads and --iters must be ≥ 1") }
+        self.config = config; self.arch = arch; self.size = size; self.batch = batch; self.threads = threads; self.iters = iters
+    }
+
+    /// What one run measured.
+    public struct Result {
+        public var forwardImagesPerSecond = 0.0, trainImagesPerSecond = 0.0
+        /// Matrix-product GFLOP/s (backward counted as 2× forward) and the sgemm roof.
+        public var forwardGFLOPs = 0.0, trainGFLOPs = 0.0, roof = 0.0
+        public var forwardSplit = "", trainSplit = ""
+    }
+
+    /// Times the backbone and reports through `say`; returns the figures.
+    @discardableResult
+    public func run(say: (String) -> Void) -> Result {
+        Compute.setThreads(threads)
+        var r = Result()
+        r.roof = Measure.sgemmRoof(threads: threads)
+        let table = ParameterTable()
+        let model = SwinModel(config: config, table: table)
+        let params = table.makeArena(), grads = table.makeArena()
+        model.initialize(params.pointer, table: table, seed: 0)
+        let img = FloatBuffer(count: batch * config.inChans * size * size)
+        var rng = KeyedRandom(1)
+        for i in 0..<img.count { img[i] = Float(rng.normal()) }
+        let infer = SwinWorkspace(model: model, batch: batch, height: size, width: size, training: false)
+        let train = SwinWorkspace(model: model, batch: batch, height: size, width: size, training: true)
+        let dPool = FloatBuffer(count: batch * config.numFeatures)
+        for i in 0..<dPool.count { dPool[i] = Float(rng.normal()) * 0.01 }
+        let fwdFlops = model.forwardFLOPs(batch: batch, height: size, width: size)
+        say("esvit bench swin: \(Machine.summary)")
+        say("  arch \(arch) \(config.depths)×\(config.embedDim) ws\(config.windowSize) patch \(config.patchSize), "
+            + "\(size)px, batch \(batch), threads \(threads); params \(String(format: "%.2fM", Double(table.parameterCount) / 1e6)), "
+            + "workspace \(formatMiB(train.bytes)) train / \(formatMiB(infer.bytes)) no-grad")
+        say(String(format: "  roof: OpenBLAS sgemm 1024³ %.1f GFLOP/s", r.roof))
+        let forward = { model.forward(params: params.pointer, image: img.pointer, workspace: infer) }
+        let step = {
+            model.forward(params: params.pointer, image: img.pointer, workspace: train)
+            model.backward(params: params.pointer, grads: grads.pointer, workspace: train, dTokens: nil, dPooled: dPool.pointer)
+        }
+        let tf = Measure.medianSeconds(iters: iters, forward), tt = Measure.medianSeconds(iters: iters, step)
+        r.forwardSplit = OpSplit.measure(iters: iters, wall: tf, forward)
+        r.trainSplit = OpSplit.measure(iters: iters, wall: tt, step)
+        r.forwardImagesPerSecond = Double(batch) / tf; r.trainImagesPerSecond = Double(batch) / tt
+        r.forwardGFLOPs = fwdFlops / tf / 1e9; r.trainGFLOPs = 3 * fwdFlops / tt / 1e9
+        say(String(format: "  forward (no grad):  %8.1f img/s  %6.1f GFLOP/s (%.0f%% of roof)", r.forwardImagesPerSecond, r.forwardGFLOPs, 100 * r.forwardGFLOPs / r.roof))
+        say(String(format: "  forward+backward:   %8.1f img/s  %6.1f GFLOP/s (%.0f%% of roof)", r.trainImagesPerSecond, r.trainGFLOPs, 100 * r.trainGFLOPs / r.roof))
+        say("  forward time split: " + r.forwardSplit)
+        say("  forward+backward time split: " + r.trainSplit)
+        return r
+    }
+
+    /// Runs timm's Swin of the same shape through `peer` and reports the ratios.
+    public func compare(_ r: Result, with peer: TorchPeer, say: (String) -> Void) throws {
+        let c = config
+        let (v, versions) = try peer.figures([
+            "--img-size", "\(size)", "--patch-size", "\(c.patchSize)", "--embed-dim", "\(c.embedDim)",
+            "--depths", c.depths.map(String.init).joined(separator: ","), "--num-heads", c.numHeads.map(String.init).joined(separator: ","),
+            "--window-size", "\(c.windowSize)", "--batch", "\(batch)", "--threads", "\(threads)", "--iters", "\(iters)"],
+            ["forward_img_s", "train_img_s"])
+        say(String(format: "  PyTorch/timm (same run): forward %.1f img/s, forward+backward %.1f img/s  [%@]", v[0], v[1], versions))
+        say(String(format: "  ratio Swift/PyTorch: forward %.2f×, forward+backward %.2f×", r.forwardImagesPerSecond / v[0], r.trainImagesPerSecond / v[1]))
+    }
+
+    /// --memory: the layouts of the two workspaces the benchmark would allocate (nothing is allocated).
+    public func memoryReport(say: (String) -> Void) {
+        let model = SwinModel(config: config, table: ParameterTable())
+        say("esvit bench swin --memory: arch \(arch), \(size) px, batch \(batch)")
+        for training in [true, false] {
+            say(SwinWorkspace.memoryReport(model: model, batch: batch, height: size, width: size, training: training))
+        }
+    }
+}
+
+/// The profiler's split of a body's time by op family, as one line.
+enum OpSplit {
+    static func measure(iters: Int, wall: Double, _ body: () -> Void) -> String {
+        Profiler.reset(); Profiler.enabled = true
+        for _ in 0..<iters { body() }
+        Profiler.enabled = false
+        let total = Profiler.seconds.reduce(0, +)
+        let parts = OpFamily.allCases.map { String(format: "%@ %.0f%%", $0.label, 100 * Profiler.seconds[$0.rawValue] / max(total, 1e-12)) }
+        let gemmRate = Profiler.gemmFLOPs / max(Profiler.seconds[OpFamily.gemm.rawValue], 1e-12) / 1e9
+        return parts.joined(separator: ", ") + String(format: " (untracked %.0f%%); linear layers run at %.1f GFLOP/s",
+                                                      max(0, 100 * (1 - total / (wall * Double(iters)))), gemmRate)
+    }
+}

@@ -1,0 +1,89 @@
+// The benchmarks' rules without timing anything real: the median and µs-per-call rules on an
+// injected clock, the PyTorch peer protocol on a stand-in script, a tiny Swin and step bench
+// that report finite figures, and settings refused with the flag's name.
+import ESBench
+import ESModel
+import Foundation
+import XCTest
+
+/// A clock that only moves when a body says so.
+final class ScriptedClock {
+    var now: UInt64 = 0
+    var clock: Nanoseconds { { [unowned self] in self.now } }
+}
+
+final class BenchTests: XCTestCase {
+    func testMedianOfTimedRunsIgnoresTheWarmUp() {
+        let c = ScriptedClock()
+        var durations: [UInt64] = [900_000_000, 5_000_000, 1_000_000, 3_000_000]   // warm-up, then three timed runs
+        let s = Measure.medianSeconds(iters: 3, clock: c.clock) { c.now += durations.removeFirst() }
+        XCTAssertEqual(s, 3e-3)
+        XCTAssertTrue(durations.isEmpty)
+    }
+
+    func testMicrosecondsPerCallDoublesRepetitionsUntilARunIsLongEnough() {
+        let c = ScriptedClock()
+        var calls = 0
+        // 1 µs per call; a run must last 10 µs, so 16 calls per run (1, 2, 4, 8 are too short).
+        let us = Measure.microsecondsPerCall(samples: 3, minMs: 0.01, clock: c.clock) { c.now += 1000; calls += 1 }
+        XCTAssertEqual(us, 1.0)
+        XCTAssertEqual(calls, 1 + (1 + 2 + 4 + 8 + 16) + 3 * 16)
+    }
+
+    func testThePeerProtocol() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("esvit-bench-peer-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = dir.appendingPathComponent("good.sh").path, bad = dir.appendingPathComponent("bad.sh").path
+        try "echo progress line\necho \"{\\\"img_s\\\": 12.5, \\\"threads\\\": $OMP_NUM_THREADS, \\\"arg\\\": \\\"$1\\\", \\\"versions\\\": \\\"torch 0\\\"}\"\n"
+            .write(toFile: good, atomically: true, encoding: .utf8)
+        try "echo '{\"img_s\": 1}'\nexit 3\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let peer = TorchPeer(python: "/bin/sh", script: good, threads: 3)
+        let (v, versions) = try peer.figures(["--x"], ["img_s", "threads"])
+        XCTAssertEqual(v, [12.5, 3])
+        XCTAssertEqual(versions, "torch 0")
+        XCTAssertEqual(try peer.run(["--x"])["arg"] as? String, "--x")
+        XCTAssertThrowsError(try peer.figures([], ["train_img_s"])) { XCTAssertTrue("\($0)".contains("printed no train_img_s"), "\($0)") }
+        XCTAssertThrowsError(try TorchPeer(python: "/bin/sh", script: bad, threads: 1).run([])) {
+            XCTAssertTrue("\($0)".contains("failed; run it by hand to see why"), "\($0)")
+        }
+        XCTAssertThrowsError(try TorchPeer(python: dir.appendingPathComponent("no-python").path, script: good, threads: 1).run([])) {
+            XCTAssertTrue("\($0)".contains("cannot start"), "\($0)")
+        }
+    }
+
+    static let tiny = SwinConfig(patchSize: 4, inChans: 3, embedDim: 16, depths: [2, 2], numHeads: [1, 2], windowSize: 4,
+                                 constructSize: 32, dropPathRate: 0)
+
+    func testSwinBenchReportsFiniteFigures() throws {
+        var lines: [String] = []
+        let r = try SwinBench(config: Self.tiny, arch: "tiny", batch: 2, threads: 1, iters: 1).run(say: { lines.append($0) })
+        for x in [r.forwardImagesPerSecond, r.trainImagesPerSecond, r.forwardGFLOPs, r.trainGFLOPs, r.roof] {
+            XCTAssertTrue(x.isFinite && x > 0, "\(x)")
+        }
+        XCTAssertTrue(lines[0].hasPrefix("esvit bench swin: \(Machine.cpuModel)"), lines[0])
+        XCTAssertTrue(lines.contains { $0.contains("forward+backward time split: ") }, "\(lines)")
+        XCTAssertThrowsError(try SwinBench(config: Self.tiny, arch: "tiny", size: 30, batch: 2, threads: 1, iters: 1)) {
+            XCTAssertEqual("\($0)", "--image-size 30 is not a multiple of the patch size 4")
+        }
+    }
+
+    func testStepBenchRunsTheRecipe() throws {
+        var lines: [String] = []
+        let b = try StepBench(arch: .swinMini, backbone: Self.tiny, batch: 2, localCrops: 2, globalSize: 32, localSize: 16,
+                              hidden: 32, bottleneck: 16, outDim: 64, regionLoss: true, threads: 1, iters: 1)
+        XCTAssertEqual(b.config.head.outDim, 64)
+        let r = try XCTUnwrap(try b.run(say: { lines.append($0) }))
+        XCTAssertTrue(r.imagesPerSecond.isFinite && r.imagesPerSecond > 0)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("  step: ") }, "\(lines)")
+        XCTAssertNil(try b.run(memoryOnly: true, say: { _ in }))
+        XCTAssertThrowsError(try StepBench(arch: .swinMini, backbone: Self.tiny, batch: 0, localCrops: nil, globalSize: nil, localSize: nil,
+                                           hidden: nil, bottleneck: nil, outDim: nil, regionLoss: true, threads: 1, iters: 1))
+    }
+
+    func testKernelBenchNamesTheKernelsItKnows() {
+        XCTAssertThrowsError(try KernelBench(scale: 1, threads: 1, kernel: "conv", samples: 1, minMs: 1)) {
+            XCTAssertTrue("\($0)".hasPrefix("--kernel conv: no such kernel (linear, "), "\($0)")
+        }
+    }
+}
