@@ -168,7 +168,7 @@ final class BudgetRunTests: XCTestCase {
         }
     }
 
-    /// The command end to end on the wall clock: a plan, a run, the printed --iterations that
+    /// The command's library path end to end on the wall clock, in this process: a plan, a run, the printed --iterations that
     /// reproduces it. Whether it ends inside its budget on this machine is not asserted here (a
     /// loaded or throttled machine may take longer than any probe predicts): the planner and the
     /// deadline are held to their verdicts with a simulated clock in SimulatedBudgetTests.
@@ -176,7 +176,7 @@ final class BudgetRunTests: XCTestCase {
         let tmp = try TemporaryDirectory(prefix: "esvit-budget")
         let budget = 0.4   // minutes
         let started = Date()
-        let (c, o) = try Harness.single(BudgetRunTests.tinyIterations + ["--time-budget", "\(budget)", "--output-dir", tmp.path("a")], timeout: 300)
+        let (c, o) = Harness.inProcess(BudgetRunTests.tinyIterations + ["--time-budget", "\(budget)", "--output-dir", tmp.path("a")])
         let wall = Date().timeIntervalSince(started)
         XCTAssertEqual(c, 0, o)
         // The plan, printed before training, and the truth after.
@@ -191,13 +191,13 @@ final class BudgetRunTests: XCTestCase {
             // The machine slowed down after the probe and the deadline stopped the run: the same
             // command finishes the plan (and the result must still equal the --iterations run).
             print("the deadline stopped the run; finishing it with the same command")
-            let (c1, o1) = try Harness.single(BudgetRunTests.tinyIterations + ["--time-budget", "\(budget)", "--output-dir", tmp.path("a")], timeout: 300)
+            let (c1, o1) = Harness.inProcess(BudgetRunTests.tinyIterations + ["--time-budget", "\(budget)", "--output-dir", tmp.path("a")])
             XCTAssertEqual(c1, 0, o1)
             XCTAssertTrue(o1.contains("continuing the time-budgeted run's plan of \(n) iterations"), o1)
         }
         try BudgetRunTests.checkSchedulesEnd(tmp.path("a"), iterations: n)
         // Same options with the printed --iterations: bit-identical checkpoint.
-        let (c2, o2) = try Harness.single(BudgetRunTests.tinyIterations + ["--iterations", "\(n)", "--output-dir", tmp.path("b")], timeout: 300)
+        let (c2, o2) = Harness.inProcess(BudgetRunTests.tinyIterations + ["--iterations", "\(n)", "--output-dir", tmp.path("b")])
         XCTAssertEqual(c2, 0, o2)
         let a = try Harness.tensors(tmp.path("a/checkpoint.safetensors")), b = try Harness.tensors(tmp.path("b/checkpoint.safetensors"))
         XCTAssertEqual(Set(a.keys), Set(b.keys))
@@ -251,13 +251,13 @@ final class BudgetRunTests: XCTestCase {
             (["--preset", "fm-huge"], "unknown --preset 'fm-huge'"),
         ]
         for (extra, message) in cases {
-            let (c, o) = try Harness.single(["--output-dir", tmp.path("run")] + extra)
+            let (c, o) = Harness.inProcess(["--output-dir", tmp.path("run")] + extra)
             XCTAssertEqual(c, 64, "\(extra): \(o)")
             XCTAssertTrue(o.contains(message), "\(extra): expected '\(message)' in:\n\(o)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.path("run")))
         // A budget too short for one iteration after start-up: refused with the numbers.
-        let (c, o) = try Harness.single(BudgetRunTests.tinyIterations + ["--time-budget", "0.001", "--output-dir", tmp.path("short")])
+        let (c, o) = Harness.inProcess(BudgetRunTests.tinyIterations + ["--time-budget", "0.001", "--output-dir", tmp.path("short")])
         XCTAssertEqual(c, 1, o)
         XCTAssertTrue(o.contains("is too short: start-up took"), o)
         // --print-preset shows the expansion and exits; it needs no --output-dir.

@@ -110,7 +110,7 @@ final class FaultTests: XCTestCase {
             (["--data-path", tmp.path("nowhere")], "is not a folder"),
         ]
         for (extra, message) in cases {
-            let (c, o) = try Harness.single(["--output-dir", tmp.path("run")] + extra)
+            let (c, o) = Harness.inProcess(["--output-dir", tmp.path("run")] + extra)
             XCTAssertEqual(c, 64, "\(extra): \(o)")
             XCTAssertTrue(o.contains(message), "\(extra): expected '\(message)' in:\n\(o)")
         }
@@ -124,7 +124,7 @@ final class FaultTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: data + "/a", withIntermediateDirectories: true)
         let jpeg = try Data(contentsOf: URL(fileURLWithPath: TestProcess.root + "/Tests/ESDataTests/Fixtures/jpeg/gray.jpg"))
         for k in 0..<3 { try jpeg.write(to: URL(fileURLWithPath: data + "/a/\(k).jpg")) }
-        let (c2, o2) = try Harness.single(Harness.tiny + ["--dataset", "folder", "--data-path", data, "--batch-size-per-rank", "8",
+        let (c2, o2) = Harness.inProcess(Harness.tiny + ["--dataset", "folder", "--data-path", data, "--batch-size-per-rank", "8",
                                                           "--output-dir", tmp.path("small")])
         XCTAssertEqual(c2, 1, o2)
         XCTAssertTrue(o2.contains("the dataset has 3 images, fewer than one global batch of 8"), o2)
