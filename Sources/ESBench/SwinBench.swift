@@ -21,7 +21,9 @@ public struct SwinBench {
         public var forwardImagesPerSecond = 0.0, trainImagesPerSecond = 0.0
         /// Matrix-product GFLOP/s (backward counted as 2× forward) and the sgemm roof.
         public var forwardGFLOPs = 0.0, trainGFLOPs = 0.0, roof = 0.0
-        public var forwardSplit = "", trainSplit = ""
+        public var forwardSplit = "", trainSplit = "", backwardSplit = ""
+        /// Seconds per batch of the forward that keeps activations, and of the backward alone.
+        public var trainForwardSeconds = 0.0, backwardSeconds = 0.0
     }
 
     /// Times the backbone and reports through `say`; returns the figures.
@@ -52,15 +54,21 @@ public struct SwinBench {
             model.forward(params: params.pointer, image: img.pointer, workspace: train)
             model.backward(params: params.pointer, grads: grads.pointer, workspace: train, dTokens: nil, dPooled: dPool.pointer)
         }
+        let trainForward = { model.forward(params: params.pointer, image: img.pointer, workspace: train) }
         let tf = Measure.medianSeconds(iters: iters, forward), tt = Measure.medianSeconds(iters: iters, step)
-        r.forwardSplit = OpSplit.measure(iters: iters, wall: tf, forward)
-        r.trainSplit = OpSplit.measure(iters: iters, wall: tt, step)
+        let ttf = Measure.medianSeconds(iters: iters, trainForward)
+        let forwardOps = OpSplit.measure(iters: iters, wall: tf, forward), trainOps = OpSplit.measure(iters: iters, wall: tt, step)
+        let backwardOps = trainOps.minus(OpSplit.measure(iters: iters, wall: ttf, trainForward))
+        r.forwardSplit = forwardOps.line; r.trainSplit = trainOps.line; r.backwardSplit = backwardOps.line
+        r.backwardSeconds = tt - ttf; r.trainForwardSeconds = ttf
         r.forwardImagesPerSecond = Double(batch) / tf; r.trainImagesPerSecond = Double(batch) / tt
         r.forwardGFLOPs = fwdFlops / tf / 1e9; r.trainGFLOPs = 3 * fwdFlops / tt / 1e9
         say(String(format: "  forward (no grad):  %8.1f img/s  %6.1f GFLOP/s (%.0f%% of roof)", r.forwardImagesPerSecond, r.forwardGFLOPs, 100 * r.forwardGFLOPs / r.roof))
         say(String(format: "  forward+backward:   %8.1f img/s  %6.1f GFLOP/s (%.0f%% of roof)", r.trainImagesPerSecond, r.trainGFLOPs, 100 * r.trainGFLOPs / r.roof))
         say("  forward time split: " + r.forwardSplit)
         say("  forward+backward time split: " + r.trainSplit)
+        say(String(format: "  training forward %.1f ms, backward alone %.1f ms (%.2f× the training forward); backward split: ",
+                   1e3 * r.trainForwardSeconds, 1e3 * r.backwardSeconds, r.backwardSeconds / max(r.trainForwardSeconds, 1e-12)) + r.backwardSplit)
         return r
     }
 
@@ -86,16 +94,27 @@ public struct SwinBench {
     }
 }
 
-/// The profiler's split of a body's time by op family, as one line.
-enum OpSplit {
-    static func measure(iters: Int, wall: Double, _ body: () -> Void) -> String {
+/// The profiler's seconds by op family and linear-layer FLOPs over `iters` runs of a body.
+struct OpSplit {
+    var seconds: [Double], gemmFLOPs: Double, wall: Double
+
+    static func measure(iters: Int, wall: Double, _ body: () -> Void) -> OpSplit {
         Profiler.reset(); Profiler.enabled = true
         for _ in 0..<iters { body() }
         Profiler.enabled = false
-        let total = Profiler.seconds.reduce(0, +)
-        let parts = OpFamily.allCases.map { String(format: "%@ %.0f%%", $0.label, 100 * Profiler.seconds[$0.rawValue] / max(total, 1e-12)) }
-        let gemmRate = Profiler.gemmFLOPs / max(Profiler.seconds[OpFamily.gemm.rawValue], 1e-12) / 1e9
+        return OpSplit(seconds: Profiler.seconds, gemmFLOPs: Profiler.gemmFLOPs, wall: wall * Double(iters))
+    }
+
+    /// What `self` spent beyond `other` (e.g. forward+backward minus the training forward).
+    func minus(_ other: OpSplit) -> OpSplit {
+        OpSplit(seconds: zip(seconds, other.seconds).map { max(0, $0 - $1) }, gemmFLOPs: gemmFLOPs - other.gemmFLOPs, wall: wall - other.wall)
+    }
+
+    var line: String {
+        let total = seconds.reduce(0, +)
+        let parts = OpFamily.allCases.map { String(format: "%@ %.0f%%", $0.label, 100 * seconds[$0.rawValue] / max(total, 1e-12)) }
+        let gemmRate = gemmFLOPs / max(seconds[OpFamily.gemm.rawValue], 1e-12) / 1e9
         return parts.joined(separator: ", ") + String(format: " (untracked %.0f%%); linear layers run at %.1f GFLOP/s",
-                                                      max(0, 100 * (1 - total / (wall * Double(iters)))), gemmRate)
+                                                      max(0, 100 * (1 - total / max(wall, 1e-12))), gemmRate)
     }
 }
