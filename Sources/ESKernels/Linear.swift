@@ -6,11 +6,26 @@
 // Threading: OpenBLAS runs single-threaded and our pool splits each product (rows of y and dx,
 // output rows of dW): OpenBLAS's own workers spin after each call and, on a machine with as many
 // threads as cores, starved the pool's workers (measured: 2 threads gave 1.17x over 1).
+// Row blocking: each thread hands OpenBLAS at most `rowBlock` rows of y (and of dx) per call. On
+// the tall, narrow products of Swin's first stage (16384 rows, K or N = 48) a single call ran
+// 1.2–1.7× slower than the same product in 1024-row calls (docs/results.md §8.5).
 import COpenBLAS
 
 public enum Linear {
     /// Rows (or dW output rows) per thread below which a GEMM runs on the caller alone.
     static let minRowsPerThread = 32
+    /// Rows of y or dx per OpenBLAS call (a variable only so that tests can shrink it).
+    nonisolated(unsafe) public static var rowBlock = 1024
+
+    /// `body(first row, rows)` over `range` in blocks of at most `rowBlock` rows.
+    @inline(__always) static func inRowBlocks(_ range: Range<Int>, _ body: (Int, Int) -> Void) {
+        var m0 = range.lowerBound
+        while m0 < range.upperBound {
+            let rows = min(rowBlock, range.upperBound - m0)
+            body(m0, rows)
+            m0 += rows
+        }
+    }
 
     public static func forward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
@@ -19,14 +34,15 @@ public enum Linear {
         if M == 0 { return }
         Profiler.countGEMM(2 * Double(M) * Double(K) * Double(N))
         Compute.pool.parallelFor(M, minPerThread: minRowsPerThread) { r, _ in
-            let m0 = r.lowerBound, rows = r.count
-            var beta: Float = 0
-            if let b = bias {
-                for m in r { (y + m * N).update(from: b, count: N) }
-                beta = 1
+            inRowBlocks(r) { m0, rows in
+                var beta: Float = 0
+                if let b = bias {
+                    for m in m0..<(m0 + rows) { (y + m * N).update(from: b, count: N) }
+                    beta = 1
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(N), Int32(K),
+                            1, x + m0 * K, Int32(K), weight, Int32(K), beta, y + m0 * N, Int32(N))
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(N), Int32(K),
-                        1, x + m0 * K, Int32(K), weight, Int32(K), beta, y + m0 * N, Int32(N))
         }
     }
 
@@ -39,9 +55,10 @@ public enum Linear {
         Profiler.countGEMM(2 * Double(M) * Double(K) * Double(N) * Double((dx != nil ? 1 : 0) + (dWeight != nil ? 1 : 0)))
         if let dx {
             Compute.pool.parallelFor(M, minPerThread: minRowsPerThread) { r, _ in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(r.count), Int32(K), Int32(N),
-                            1, dy + r.lowerBound * N, Int32(N), weight, Int32(K), accumulateInput ? 1 : 0,
-                            dx + r.lowerBound * K, Int32(K))
+                inRowBlocks(r) { m0, rows in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(K), Int32(N),
+                                1, dy + m0 * N, Int32(N), weight, Int32(K), accumulateInput ? 1 : 0, dx + m0 * K, Int32(K))
+                }
             }
         }
         if dWeight != nil || dBias != nil {

@@ -50,6 +50,15 @@ final class KernelCaseTests: XCTestCase {
 
     func testLinear() { runCases(KernelCases.linear()) }
 
+    /// The same cases with 4-row blocks: several blocks per thread and a partial last one
+    /// (the production block of 1024 rows is larger than any case).
+    func testLinearInRowBlocks() {
+        let saved = Linear.rowBlock
+        Linear.rowBlock = 4
+        defer { Linear.rowBlock = saved }
+        runCases(KernelCases.linear())
+    }
+
     func testLayerNorm() { runCases(KernelCases.layerNorm()) }
 
     func testGELUAndSoftmax() { runCases(KernelCases.gelu() + KernelCases.softmax()) }
