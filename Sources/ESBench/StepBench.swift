@@ -77,9 +77,7 @@ public struct StepBench {
     /// Runs the PyTorch reference step of the same recipe through `peer` and reports the ratio.
     public func compare(_ r: Result, with peer: TorchPeer, say: (String) -> Void) throws {
         let c = config, b = c.backbone
-        let shape = ["--patch-size", "\(b.patchSize)", "--embed-dim", "\(b.embedDim)",
-                     "--depths", b.depths.map(String.init).joined(separator: ","), "--num-heads", b.numHeads.map(String.init).joined(separator: ","),
-                     "--window-size", "\(b.windowSize)", "--construct-size", "\(b.constructSize)"]
+        let shape = b.peerShapeArguments + ["--construct-size", "\(b.constructSize)"]
         let crops = ["--global-size", "\(c.globalSize)", "--local-size", "\(c.localSize)", "--local-crops", "\(c.localCrops)", "--batch", "\(c.batch)"]
         let head = ["--hidden", "\(c.head.hidden)", "--bottleneck", "\(c.head.bottleneck)", "--out-dim", "\(c.head.outDim)"]
         let run = ["--threads", "\(threads)", "--iters", "\(iters)"]

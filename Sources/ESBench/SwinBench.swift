@@ -74,11 +74,8 @@ public struct SwinBench {
 
     /// Runs timm's Swin of the same shape through `peer` and reports the ratios.
     public func compare(_ r: Result, with peer: TorchPeer, say: (String) -> Void) throws {
-        let c = config
-        let (v, versions) = try peer.figures([
-            "--img-size", "\(size)", "--patch-size", "\(c.patchSize)", "--embed-dim", "\(c.embedDim)",
-            "--depths", c.depths.map(String.init).joined(separator: ","), "--num-heads", c.numHeads.map(String.init).joined(separator: ","),
-            "--window-size", "\(c.windowSize)", "--batch", "\(batch)", "--threads", "\(threads)", "--iters", "\(iters)"],
+        let (v, versions) = try peer.figures(["--img-size", "\(size)"] + config.peerShapeArguments
+            + ["--batch", "\(batch)", "--threads", "\(threads)", "--iters", "\(iters)"],
             ["forward_img_s", "train_img_s"])
         say(String(format: "  PyTorch/timm (same run): forward %.1f img/s, forward+backward %.1f img/s  [%@]", v[0], v[1], versions))
         say(String(format: "  ratio Swift/PyTorch: forward %.2f×, forward+backward %.2f×", r.forwardImagesPerSecond / v[0], r.trainImagesPerSecond / v[1]))

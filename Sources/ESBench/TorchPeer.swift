@@ -1,6 +1,7 @@
 // A PyTorch peer benchmark: a script under tools/reference run with the same thread count, whose
 // last output line is one JSON object of figures. The benchmarks print its figures beside their
 // own and the ratio, measured in the same run.
+import ESModel
 import Foundation
 
 public struct TorchPeer {
@@ -38,5 +39,13 @@ public struct TorchPeer {
             return v
         }
         return (values, obj["versions"] as? String ?? "")
+    }
+}
+
+extension SwinConfig {
+    /// The backbone's shape as the peer scripts' options (both bench_timm_swin.py and bench_step.py).
+    var peerShapeArguments: [String] {
+        ["--patch-size", "\(patchSize)", "--embed-dim", "\(embedDim)", "--depths", depths.map(String.init).joined(separator: ","),
+         "--num-heads", numHeads.map(String.init).joined(separator: ","), "--window-size", "\(windowSize)"]
     }
 }
