@@ -50,11 +50,11 @@ public struct SwinBench {
             + "workspace \(formatMiB(train.bytes)) train / \(formatMiB(infer.bytes)) no-grad")
         say(String(format: "  roof: OpenBLAS sgemm 1024³ %.1f GFLOP/s", r.roof))
         let forward = { model.forward(params: params.pointer, image: img.pointer, workspace: infer) }
+        let trainForward = { model.forward(params: params.pointer, image: img.pointer, workspace: train) }
         let step = {
-            model.forward(params: params.pointer, image: img.pointer, workspace: train)
+            trainForward()
             model.backward(params: params.pointer, grads: grads.pointer, workspace: train, dTokens: nil, dPooled: dPool.pointer)
         }
-        let trainForward = { model.forward(params: params.pointer, image: img.pointer, workspace: train) }
         let tf = Measure.medianSeconds(iters: iters, forward), tt = Measure.medianSeconds(iters: iters, step)
         let ttf = Measure.medianSeconds(iters: iters, trainForward)
         let forwardOps = OpSplit.measure(iters: iters, wall: tf, forward), trainOps = OpSplit.measure(iters: iters, wall: tt, step)
