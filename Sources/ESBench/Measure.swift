@@ -74,6 +74,13 @@ public enum Machine {
         return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
     }
 
+    /// This process's peak resident set so far (getrusage's ru_maxrss, KiB on Linux), in bytes.
+    public static var peakRSSBytes: Int {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return u.ru_maxrss * 1024
+    }
+
     /// One line for every benchmark's header: CPU, OpenBLAS kernel set, the date.
     public static var summary: String {
         let date = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])

@@ -29,8 +29,8 @@ public struct StepBench {
         self.arch = arch; self.threads = threads; self.iters = iters
     }
 
-    /// What one run measured: images/s and the median step's split.
-    public struct Result { public var imagesPerSecond: Double, split: StepTimes }
+    /// What one run measured: images/s, the median step's split and the process's peak RSS.
+    public struct Result { public var imagesPerSecond: Double, split: StepTimes, peakRSSBytes: Int }
 
     /// The recipe's starting values (the lr is a small fixed one: the bench times, it does not train).
     static var hyper: StepHyper {
@@ -71,7 +71,9 @@ public struct StepBench {
                      ("backward", s.backward), ("optimizer+EMA", s.optimizer)]
         say(String(format: "  step: %.1f img/s (%.3f s/step)", Double(batch) / t, t))
         say("  split: " + parts.map { String(format: "%@ %.0f%%", $0.0, 100 * $0.1 / max(s.total, 1e-12)) }.joined(separator: ", "))
-        return Result(imagesPerSecond: Double(batch) / t, split: s)
+        let rss = Machine.peakRSSBytes
+        say("  peak RSS of this process: \(formatMiB(rss))")
+        return Result(imagesPerSecond: Double(batch) / t, split: s, peakRSSBytes: rss)
     }
 
     /// Runs the PyTorch reference step of the same recipe through `peer` and reports the ratio.
@@ -81,8 +83,9 @@ public struct StepBench {
         let crops = ["--global-size", "\(c.globalSize)", "--local-size", "\(c.localSize)", "--local-crops", "\(c.localCrops)", "--batch", "\(c.batch)"]
         let head = ["--hidden", "\(c.head.hidden)", "--bottleneck", "\(c.head.bottleneck)", "--out-dim", "\(c.head.outDim)"]
         let run = ["--threads", "\(threads)", "--iters", "\(iters)"]
-        let (v, versions) = try peer.figures(shape + crops + head + run, ["step_img_s"])
-        say(String(format: "  PyTorch reference step (same run): %.1f img/s [%@]", v[0], versions))
-        say(String(format: "  ratio Swift/PyTorch: %.2f×", r.imagesPerSecond / v[0]))
+        let (v, versions) = try peer.figures(shape + crops + head + run, ["step_img_s", "peak_rss_kib"])
+        let peerRSS = Int(v[1]) * 1024
+        say(String(format: "  PyTorch reference step (same run): %.1f img/s, peak RSS %@ [%@]", v[0], formatMiB(peerRSS), versions))
+        say(String(format: "  ratio Swift/PyTorch: %.2f× the speed, %.2f× the peak RSS", r.imagesPerSecond / v[0], Double(r.peakRSSBytes) / Double(peerRSS)))
     }
 }

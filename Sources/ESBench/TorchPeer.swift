@@ -6,16 +6,18 @@ import Foundation
 
 public struct TorchPeer {
     public let python: String, script: String, threads: Int
+    /// Arguments to python before the script (e.g. `-m torch.distributed.run --nproc_per_node 2`).
+    public let launcher: [String]
 
-    public init(python: String, script: String, threads: Int) {
-        self.python = python; self.script = script; self.threads = threads
+    public init(python: String, script: String, threads: Int, launcher: [String] = []) {
+        self.python = python; self.script = script; self.threads = threads; self.launcher = launcher
     }
 
     /// Runs the script with `arguments` and OMP_NUM_THREADS = threads; returns its last line's JSON object.
     public func run(_ arguments: [String]) throws -> [String: Any] {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = [script] + arguments
+        p.arguments = launcher + [script] + arguments
         var env = ProcessInfo.processInfo.environment
         env["OMP_NUM_THREADS"] = "\(threads)"
         p.environment = env

@@ -10,7 +10,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (images/s, GFLOP/s, time split) against references measured in the same run.",
-        subcommands: [BenchSwin.self, BenchStep.self, BenchData.self, BenchKernels.self])
+        subcommands: [BenchSwin.self, BenchStep.self, BenchPretrain.self, BenchData.self, BenchKernels.self])
 }
 
 struct BenchSwin: ParsableCommand {

@@ -1,6 +1,7 @@
 // The benchmarks' rules without timing anything real: the median and µs-per-call rules on an
 // injected clock, the PyTorch peer protocol on a stand-in script, a tiny Swin and step bench
-// that report finite figures, and settings refused with the flag's name.
+// that report finite figures, the pretraining bench on a stand-in launcher, and settings refused
+// with the flag's name.
 import ESBench
 import ESModel
 import Foundation
@@ -52,6 +53,61 @@ final class BenchTests: XCTestCase {
         }
     }
 
+    func testThePeerLauncherGoesBeforeTheScript() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("esvit-bench-launcher-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = dir.appendingPathComponent("peer.sh").path
+        try "echo \"{\\\"img_s\\\": 2, \\\"first\\\": \\\"$1\\\"}\"\n".write(toFile: script, atomically: true, encoding: .utf8)
+        // /usr/bin/env sh peer.sh --y: the launcher ("sh") runs the script.
+        let peer = TorchPeer(python: "/usr/bin/env", script: script, threads: 1, launcher: ["sh"])
+        XCTAssertEqual(try peer.run(["--y"])["first"] as? String, "--y")
+    }
+
+    /// A stand-in for launch/run-node.sh: writes a log.txt of progress lines (and one other line)
+    /// into the --output-dir it is given, or fails after printing a line.
+    func standInLauncher(in dir: URL, rates: [Double], fail: Bool = false) throws -> String {
+        let path = dir.appendingPathComponent(fail ? "fail.sh" : "launch.sh").path
+        let lines = rates.enumerated().map { "{\"iteration\": \(10 * ($0.offset + 1)), \"img_per_s\": \($0.element)}" }
+            + ["{\"epoch\": 0, \"train_loss\": 1}"]
+        let body = fail ? "echo 'run-node: mpirun not found'\nexit 7\n"
+            : "while [ \"$1\" != --output-dir ]; do shift; done\ncat > \"$2/log.txt\" <<'EOF'\n" + lines.joined(separator: "\n") + "\nEOF\n"
+        try ("#!/bin/sh\n" + body).write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        return path
+    }
+
+    func testPretrainBenchReadsTheRunsLog() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("esvit-bench-pretrain-test-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // The first window (warm-up) is left out: median of 120, 100, 110 is 110.
+        let launcher = try standInLauncher(in: dir, rates: [20, 120, 100, 110])
+        var lines: [String] = []
+        let b = try PretrainBench(ranks: 2, iterations: 40, preset: "fm-quick", launcher: launcher)
+        XCTAssertEqual(try b.run(say: { lines.append($0) }), 110)
+        XCTAssertTrue(lines.contains { $0.contains("pretrain --preset fm-quick --iterations 40") }, "\(lines)")
+        XCTAssertEqual(b.config.backbone.patchSize, 4, "the preset's recipe")
+        XCTAssertEqual(b.launches.map(\.description), ["1 process(es), 0 loader worker(s)", "1 process(es), 1 loader worker(s)",
+                                                        "2 process(es), 0 loader worker(s)", "2 process(es), 1 loader worker(s)"])
+        XCTAssertThrowsError(try PretrainBench(ranks: 2, iterations: 40, preset: "fm-quick",
+                                               launcher: try standInLauncher(in: dir, rates: [1])).run(say: { _ in })) {
+            XCTAssertTrue("\($0)".contains("has 1 progress line(s)"), "\($0)")
+        }
+        XCTAssertThrowsError(try PretrainBench(ranks: 2, iterations: 40, preset: "fm-quick",
+                                               launcher: try standInLauncher(in: dir, rates: [], fail: true)).run(say: { _ in })) {
+            XCTAssertTrue("\($0)".contains("failed (exit 7)") && "\($0)".contains("mpirun not found"), "\($0)")
+        }
+    }
+
+    func testPretrainBenchRefusesBadSettings() {
+        for (ranks, iters, preset, flag) in [(0, 60, "fm-quick", "--ranks"), (2, 20, "fm-quick", "--iterations"), (2, 60, "fm-slow", "--preset fm-slow")] {
+            XCTAssertThrowsError(try PretrainBench(ranks: ranks, iterations: iters, preset: preset, launcher: "x")) {
+                XCTAssertTrue("\($0)".hasPrefix(flag), "\($0)")
+            }
+        }
+    }
+
     static let tiny = SwinConfig(patchSize: 4, inChans: 3, embedDim: 16, depths: [2, 2], numHeads: [1, 2], windowSize: 4,
                                  constructSize: 32, dropPathRate: 0)
 
@@ -76,6 +132,8 @@ final class BenchTests: XCTestCase {
         let r = try XCTUnwrap(try b.run(say: { lines.append($0) }))
         XCTAssertTrue(r.imagesPerSecond.isFinite && r.imagesPerSecond > 0)
         XCTAssertTrue(lines.contains { $0.hasPrefix("  step: ") }, "\(lines)")
+        XCTAssertGreaterThan(r.peakRSSBytes, 1 << 20)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("  peak RSS of this process: ") }, "\(lines)")
         XCTAssertNil(try b.run(memoryOnly: true, say: { _ in }))
         XCTAssertThrowsError(try StepBench(arch: .swinMini, backbone: Self.tiny, batch: 0, localCrops: nil, globalSize: nil, localSize: nil,
                                            hidden: nil, bottleneck: nil, outDim: nil, regionLoss: true, threads: 1, iters: 1))

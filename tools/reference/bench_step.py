@@ -1,10 +1,11 @@
 """PyTorch peer for `esvit bench step`: the same EsViT recipe (plain-torch Swin from the spec,
 two DINO heads, view + region loss, per-tensor clipping, AdamW, teacher EMA), fp32, same
-threads. Prints one JSON line {"step_img_s", "versions"}; images = batch per step.
+threads. Prints one JSON line {"step_img_s", "peak_rss_kib" (the process's peak resident set), "versions"}; images = batch per step.
 """
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 
@@ -69,7 +70,8 @@ def main():
         step()
         ts.append(time.perf_counter() - t0)
     t = sorted(ts)[len(ts) // 2]
-    print(json.dumps({"step_img_s": B / t, "versions": f"torch {torch.__version__}"}))
+    print(json.dumps({"step_img_s": B / t, "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      "versions": f"torch {torch.__version__}"}))
 
 
 if __name__ == "__main__":

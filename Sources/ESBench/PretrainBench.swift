@@ -1,0 +1,113 @@
+// `esvit bench pretrain`: the throughput users get. It runs `esvit pretrain --preset P` under
+// launch/run-node.sh (N ranks × 1 thread: data loading, the step, the all-reduce and the EMA all
+// included) for a fixed number of iterations and reads images/s from the run's own log.txt
+// (the median of the progress windows after the first, which holds the warm-up). With a peer it
+// then runs the PyTorch EsViT reference (tools/reference/pretrain_reference.py) with the same
+// recipe on the same cores in each of its launches — one process × N threads and torchrun with
+// N processes × 1 thread over gloo, each with 0 and 1 DataLoader workers per process — and
+// compares against the fastest.
+import ESTrain
+import Foundation
+
+public struct PretrainBench {
+    public var ranks: Int, iterations: Int, preset: RecipePreset, launcher: String
+    /// The recipe the preset makes (shapes, crops and batch are passed on to the peer).
+    public let config: PretrainConfig
+    static let logEvery = 10
+
+    public init(ranks: Int, iterations: Int, preset name: String, launcher: String) throws {
+        guard ranks >= 1 else { throw BenchError.invalid("--ranks must be ≥ 1") }
+        guard iterations >= 3 * PretrainBench.logEvery else {
+            throw BenchError.invalid("--iterations must be ≥ \(3 * PretrainBench.logEvery) (the first \(PretrainBench.logEvery) are warm-up)")
+        }
+        guard let p = RecipePreset.named(name) else {
+            throw BenchError.invalid("--preset \(name): no such preset (\(RecipePreset.all.map(\.name).joined(separator: ", ")))")
+        }
+        var c = PretrainConfig.standard
+        p.apply(to: &c)
+        self.ranks = ranks; self.iterations = iterations; preset = p; config = c; self.launcher = launcher
+    }
+
+    /// The pretrain command the bench runs (also printed, so a user can repeat it).
+    func command(outputDir: String) -> [String] {
+        ["-n", "\(ranks)", "--", "pretrain", "--preset", preset.name, "--iterations", "\(iterations)", "--eval-every-iters", "0",
+         "--saveckp-iters", "0", "--log-every", "\(PretrainBench.logEvery)", "--seed", "0", "--output-dir", outputDir]
+    }
+
+    /// Runs the pretraining and returns its images/s (all ranks together).
+    public func run(say: (String) -> Void) throws -> Double {
+        let c = config
+        say("esvit bench pretrain: \(Machine.summary)")
+        say("  --preset \(preset.name): \(c.arch) patch \(c.backbone.patchSize), 2×\(c.crops.globalSize) px + \(c.crops.localCrops)×\(c.crops.localSize) px, "
+            + "\(c.batchSizePerRank) images per rank, region loss \(c.useDensePrediction ? "on" : "off"); \(ranks) rank(s) × 1 thread, \(iterations) iterations")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("esvit-bench-pretrain-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let args = command(outputDir: dir)
+        say("  running: \(launcher) \(args.joined(separator: " "))")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: launcher)
+        p.arguments = args
+        let output = dir + "/output.txt"
+        FileManager.default.createFile(atPath: output, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        p.standardOutput = handle; p.standardError = handle
+        do { try p.run() } catch { throw BenchError.invalid("cannot start \(launcher): \(error.localizedDescription) (run from the repository's top folder)") }
+        p.waitUntilExit()
+        try? handle.close()
+        guard p.terminationStatus == 0 else {
+            let tail = (try? String(contentsOfFile: output, encoding: .utf8))?.split(separator: "\n").suffix(8).joined(separator: "\n") ?? ""
+            throw BenchError.invalid("the pretraining run failed (exit \(p.terminationStatus)); its last lines:\n\(tail)")
+        }
+        let windows = try PretrainBench.windowRates(logText: String(contentsOfFile: dir + "/log.txt", encoding: .utf8))
+        guard windows.count >= 2 else { throw BenchError.invalid("the run's log.txt has \(windows.count) progress line(s); need at least 2") }
+        let timed = Array(windows.dropFirst()).sorted()
+        let ips = timed[timed.count / 2]
+        say(String(format: "  esvit pretrain: %.1f img/s (median of %d windows of %d iterations after the first; range %.1f–%.1f)",
+                   ips, timed.count, PretrainBench.logEvery, timed.first!, timed.last!))
+        return ips
+    }
+
+    /// The img_per_s of each progress line of a log.txt (JSON lines), in order.
+    static func windowRates(logText: String) throws -> [Double] {
+        logText.split(separator: "\n").compactMap { line in
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            return (o["img_per_s"] as? NSNumber)?.doubleValue
+        }
+    }
+
+    /// One launch of the PyTorch reference: processes × threads per process, loader workers.
+    public struct Launch: CustomStringConvertible {
+        public let processes: Int, workers: Int
+        public var description: String { "\(processes) process(es), \(workers) loader worker(s)" }
+    }
+
+    /// The launches tried for the peer: one process × N threads and N processes × 1 thread, each
+    /// with 0 and 1 DataLoader workers.
+    public var launches: [Launch] {
+        (ranks > 1 ? [1, ranks] : [1]).flatMap { n in [0, 1].map { Launch(processes: n, workers: $0) } }
+    }
+
+    /// Runs every launch of the peer and reports each figure, the fastest and the ratio.
+    public func compare(_ ips: Double, python: String, script: String, say: (String) -> Void) throws {
+        let c = config, b = c.backbone
+        let recipe = b.peerShapeArguments + ["--construct-size", "\(b.constructSize)", "--global-size", "\(c.crops.globalSize)",
+            "--local-size", "\(c.crops.localSize)", "--local-crops", "\(c.crops.localCrops)", "--hidden", "\(c.head.hidden)",
+            "--bottleneck", "\(c.head.bottleneck)", "--out-dim", "\(c.head.outDim)", "--data", c.dataPath]
+            + ["--blur-sigma"] + c.crops.blurSigma.map { "\($0)" }
+        let timedIters = max(iterations - PretrainBench.logEvery, 10)
+        var best: (ips: Double, launch: Launch)? = nil
+        for l in launches {
+            let threads = ranks / l.processes
+            let torchrun = l.processes > 1 ? ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "\(l.processes)"] : []
+            let peer = TorchPeer(python: python, script: script, threads: threads, launcher: torchrun)
+            let batch = c.batchSizePerRank * ranks / l.processes
+            let (v, versions) = try peer.figures(recipe + ["--batch-per-rank", "\(batch)", "--threads", "\(threads)", "--workers", "\(l.workers)",
+                                                           "--iters", "\(timedIters)", "--warmup", "\(PretrainBench.logEvery)"], ["img_s"])
+            say(String(format: "  PyTorch reference, %@: %.1f img/s [%@]", l.description, v[0], versions))
+            if best == nil || v[0] > best!.ips { best = (v[0], l) }
+        }
+        guard let best else { return }
+        say(String(format: "  ratio esvit/PyTorch at its best launch (%@): %.2f×", best.launch.description, ips / best.ips))
+    }
+}

@@ -1,0 +1,41 @@
+// `esvit bench pretrain`: the options of the end-to-end pretraining benchmark (ESBench/PretrainBench.swift).
+import ArgumentParser
+import ESBench
+import Foundation
+
+struct BenchPretrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pretrain",
+        abstract: "End-to-end pretraining throughput (images/s, data loading included) under launch/run-node.sh.",
+        discussion: """
+        Runs `esvit pretrain --preset P --iterations N` under launch/run-node.sh with --ranks ranks \
+        of one thread each (no evaluation, no intermediate checkpoints) and reads images/s from the \
+        run's log.txt: the median of the 10-iteration progress windows after the first. With \
+        --compare-torch PYTHON it also runs tools/reference/pretrain_reference.py (the same recipe in \
+        PyTorch: torchvision multi-crop on PIL images, DataLoader, DDP over gloo) in each of its \
+        launches on the same cores (1 process × N threads and N processes × 1 thread, each with 0 \
+        and 1 loader workers) and prints the ratio against the fastest. Run from the repository's \
+        top folder after launch/setup.sh.
+
+        Example: esvit bench pretrain --ranks 2 --compare-torch .venv/bin/python
+        """)
+
+    @Option(help: "MPI ranks (one thread each).") var ranks: Int = 2
+    @Option(help: "Iterations of the run (the first 10 are warm-up).") var iterations: Int = 60
+    @Option(help: "The recipe (esvit pretrain --preset).") var preset: String = "fm-quick"
+    @Option(help: "The launcher.") var launcher: String = "launch/run-node.sh"
+    @Option(help: "Python with torch and torchvision: also time the PyTorch reference.") var compareTorch: String?
+    @Option(help: "Path to pretrain_reference.py.") var torchScript: String = "tools/reference/pretrain_reference.py"
+
+    func bench() throws -> PretrainBench {
+        try asValidation { try PretrainBench(ranks: ranks, iterations: iterations, preset: preset, launcher: launcher) }
+    }
+
+    func validate() throws { _ = try bench() }
+
+    func run() throws {
+        let bench = try bench()
+        let ips = try cli { try bench.run(say: { print($0); fflush(stdout) }) }
+        if let py = compareTorch { try cli { try bench.compare(ips, python: py, script: torchScript, say: { print($0); fflush(stdout) }) } }
+    }
+}

@@ -1,0 +1,206 @@
+"""PyTorch peer for `esvit bench pretrain`: EsViT pretraining on Fashion-MNIST as a PyTorch user
+would run it, data loading included. DINO's multi-crop augmentation with torchvision on PIL
+images (DataLoader, DistributedSampler), the plain-torch Swin and heads of
+esvit_step_reference.py, view + region loss, center update (all-reduced), per-tensor clipping,
+AdamW, teacher EMA. One process (`--threads 2`) or torchrun with N processes over gloo
+(`python -m torch.distributed.run --nproc_per_node N pretrain_reference.py --threads 1`), the
+student wrapped in DistributedDataParallel. Prints one JSON line from rank 0:
+{"img_s": global images per second over the timed iterations, "peak_rss_kib": the largest
+rank's peak resident set, "versions"}.
+"""
+import argparse
+import gzip
+import json
+import os
+import random
+import resource
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+from PIL import Image, ImageFilter, ImageOps
+from torchvision import transforms
+
+sys.path.insert(0, os.path.dirname(__file__))
+from esvit_step_reference import EsViT, esvit_loss  # noqa: E402
+
+MEAN, STD = (0.2860,) * 3, (0.3530,) * 3
+
+
+class Blur:
+    def __init__(self, p, sigma):
+        self.p, self.sigma = p, sigma
+
+    def __call__(self, img):
+        if random.random() >= self.p:
+            return img
+        return img.filter(ImageFilter.GaussianBlur(radius=random.uniform(*self.sigma)))
+
+
+class Solarize:
+    def __init__(self, p):
+        self.p = p
+
+    def __call__(self, img):
+        return ImageOps.solarize(img) if random.random() < self.p else img
+
+
+class MultiCrop:
+    """DINO's DataAugmentationDINO with the Fashion-MNIST sizes and blur range."""
+
+    def __init__(self, a):
+        jitter = transforms.Compose([
+            transforms.RandomHorizontalFlip(p=0.5),
+            transforms.RandomApply([transforms.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8),
+            transforms.RandomGrayscale(p=0.2)])
+        norm = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
+        bicubic = transforms.InterpolationMode.BICUBIC
+        g = lambda: transforms.RandomResizedCrop(a.global_size, scale=(0.4, 1.0), interpolation=bicubic)  # noqa: E731
+        sigma = tuple(a.blur_sigma)
+        self.global1 = transforms.Compose([g(), jitter, Blur(1.0, sigma), norm])
+        self.global2 = transforms.Compose([g(), jitter, Blur(0.1, sigma), Solarize(0.2), norm])
+        self.local = transforms.Compose([
+            transforms.RandomResizedCrop(a.local_size, scale=(0.05, 0.4), interpolation=bicubic), jitter, Blur(0.5, sigma), norm])
+        self.local_crops = a.local_crops
+
+    def __call__(self, img):
+        return [self.global1(img), self.global2(img)] + [self.local(img) for _ in range(self.local_crops)]
+
+
+class FashionMNIST(torch.utils.data.Dataset):
+    def __init__(self, root, transform):
+        with gzip.open(os.path.join(root, "train-images-idx3-ubyte.gz")) as f:
+            self.images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.transform(Image.fromarray(self.images[i], "L").convert("RGB"))
+
+
+class Student(nn.Module):
+    """The student's forward on both crop groups, as one module for DDP."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, globals_, locals_):
+        g_tok, g_pool = self.model.backbone(globals_)
+        l_tok, l_pool = self.model.backbone(locals_)
+        s_tok = torch.cat([g_tok.flatten(0, 1), l_tok.flatten(0, 1)])
+        return self.model.head(torch.cat([g_pool, l_pool])), self.model.head_dense(s_tok), s_tok, l_tok.shape[1]
+
+
+def arguments():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--patch-size", type=int, default=4)
+    ap.add_argument("--embed-dim", type=int, default=48)
+    ap.add_argument("--depths", default="2,2,2")
+    ap.add_argument("--num-heads", default="3,6,12")
+    ap.add_argument("--window-size", type=int, default=4)
+    ap.add_argument("--construct-size", type=int, default=32)
+    ap.add_argument("--global-size", type=int, default=32)
+    ap.add_argument("--local-size", type=int, default=16)
+    ap.add_argument("--local-crops", type=int, default=2)
+    ap.add_argument("--batch-per-rank", type=int, default=32)
+    ap.add_argument("--hidden", type=int, default=512)
+    ap.add_argument("--bottleneck", type=int, default=128)
+    ap.add_argument("--out-dim", type=int, default=4096)
+    ap.add_argument("--blur-sigma", type=float, nargs=2, default=[0.1, 0.5])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=0, help="DataLoader worker processes per rank")
+    ap.add_argument("--iters", type=int, default=40, help="timed iterations (after --warmup)")
+    ap.add_argument("--warmup", type=int, default=5)
+    return ap.parse_args()
+
+
+def main():
+    a = arguments()
+    distributed = "WORLD_SIZE" in os.environ
+    if distributed:
+        dist.init_process_group("gloo")
+    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    random.seed(rank)
+    c = dict(backbone=dict(patch_size=a.patch_size, in_chans=3, embed_dim=a.embed_dim,
+                           depths=[int(x) for x in a.depths.split(",")], num_heads=[int(x) for x in a.num_heads.split(",")],
+                           window_size=a.window_size, construct_size=a.construct_size),
+             hidden=a.hidden, bottleneck=a.bottleneck, out_dim=a.out_dim, batch=a.batch_per_rank, local_crops=a.local_crops,
+             student_temp=0.1)
+    model, teacher = EsViT(c), EsViT(c)
+    teacher.load_state_dict(model.state_dict())
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    student = Student(model)
+    if distributed:
+        student = nn.parallel.DistributedDataParallel(student)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.04)
+    data = FashionMNIST(a.data, MultiCrop(a))
+    sampler = torch.utils.data.DistributedSampler(data, world, rank, shuffle=True, seed=0) if distributed else None
+    loader = torch.utils.data.DataLoader(data, batch_size=a.batch_per_rank, sampler=sampler, shuffle=sampler is None,
+                                         num_workers=a.workers, drop_last=True, persistent_workers=a.workers > 0)
+    K, B = a.out_dim, a.batch_per_rank
+    center, center_grid = torch.zeros(1, K), torch.zeros(1, K)
+
+    def step(crops):
+        nonlocal center, center_grid
+        globals_, locals_ = torch.cat(crops[:2]), torch.cat(crops[2:])
+        with torch.no_grad():
+            t_tok, t_pool = teacher.backbone(globals_)
+            Tg = t_tok.shape[1]
+            t_tok = t_tok.flatten(0, 1)
+            t_view, t_region = teacher.head(t_pool), teacher.head_dense(t_tok)
+        s_view, s_region, s_tok, Tl = student(globals_, locals_)
+        loss = esvit_loss(s_view, s_region, s_tok, t_view, t_region, t_tok, center, center_grid, 0.04, c, Tg, Tl)[0]
+        opt.zero_grad()
+        loss.backward()
+        for p in model.parameters():
+            coef = 3.0 / (p.grad.norm(2) + 1e-6)
+            if coef < 1:
+                p.grad.mul_(coef)
+        opt.step()
+        with torch.no_grad():
+            for ps, pt in zip(model.parameters(), teacher.parameters()):
+                pt.mul_(0.996).add_(0.004 * ps)
+            sums = torch.cat([t_view.sum(0), t_region.sum(0)])
+            if distributed:
+                dist.all_reduce(sums)
+            center = center * 0.9 + sums[:K].view(1, K) / (2 * B * world) * 0.1
+            center_grid = center_grid * 0.9 + sums[K:].view(1, K) / (2 * B * Tg * world) * 0.1
+
+    done, t0 = 0, None
+    while done < a.warmup + a.iters:
+        if sampler is not None:
+            sampler.set_epoch(done)
+        for crops in loader:
+            if done == a.warmup:
+                if distributed:
+                    dist.barrier()
+                t0 = time.perf_counter()
+            step(crops)
+            done += 1
+            if done == a.warmup + a.iters:
+                break
+    if distributed:
+        dist.barrier()
+    seconds = time.perf_counter() - t0
+    rss = torch.tensor([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss], dtype=torch.float64)
+    if distributed:
+        dist.all_reduce(rss, op=dist.ReduceOp.MAX)
+    if rank == 0:
+        print(json.dumps({"img_s": a.iters * B * world / seconds, "peak_rss_kib": int(rss.item()),
+                          "versions": f"torch {torch.__version__}, {world} process(es) × {a.threads} thread(s), {a.workers} loader worker(s)"}))
+    if distributed:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
