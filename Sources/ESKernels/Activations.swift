@@ -25,8 +25,9 @@ public enum GELU {
             var i = r.lowerBound
             while i + 8 <= r.upperBound {
                 let v = load8(x + i)
-                let cdf = 0.5 * (1 + verf(v * 0.70710678118654752))
-                let pdf = 0.3989422804014327 * vexp(-0.5 * v * v)
+                let g = vexp(-0.5 * v * v)                   // e^(−x²/2) = e^(−(x/√2)²): the pdf's and erf's
+                let cdf = 0.5 * (1 + verf(v * 0.70710678118654752, gauss: g))
+                let pdf = 0.3989422804014327 * g
                 store8(load8(dy + i) * (cdf + v * pdf), dx + i)
                 i += 8
             }

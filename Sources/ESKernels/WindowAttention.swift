@@ -25,20 +25,17 @@ public enum WindowAttention {
                 let mw = mask.map { $0 + (bw % nW) * NN }
                 for h in 0..<nH {
                     let P = probs + (bw * nH + h) * NN
-                    let bh = bias + h * NN
                     for i in 0..<N {
                         scaleInto(scale, base + i * C3 + h * d, qs + i * d, d)
                         let kj = base + i * C3 + C + h * d
                         for e in 0..<d { kT[e * N + i] = kj[e] }
                     }
-                    for i in 0..<N {
-                        let row = P + i * N
-                        row.update(from: bh + i * N, count: N)
-                        if let mw { addInto(mw + i * N, row, N) }
-                        rowTimesMatrix(row, qs + i * d, kT, ldb: N, k: d, n: N, accumulate: true)
-                        Softmax.row(row, N)
-                        rowTimesMatrix(out + (bw * N + i) * C + h * d, row, base + 2 * C + h * d, ldb: C3, k: N, n: d, accumulate: false)
-                    }
+                    // S = bias (+ mask) + qs·kᵀ; P = softmax(S) row by row; out = P·v.
+                    P.update(from: bias + h * NN, count: NN)
+                    if let mw { addInto(mw, P, NN) }
+                    rowsTimesMatrix(P, ldo: N, qs, lda: d, kT, ldb: N, rows: N, k: d, n: N, accumulate: true)
+                    for i in 0..<N { Softmax.row(P + i * N, N) }
+                    rowsTimesMatrix(out + bw * N * C + h * d, ldo: C, P, lda: N, base + 2 * C + h * d, ldb: C3, rows: N, k: N, n: d, accumulate: false)
                 }
             }
         }
@@ -71,26 +68,80 @@ public enum WindowAttention {
                         for e in 0..<d { vT[e * N + j] = vj[e] }
                         for i in 0..<N { PT[j * N + i] = P[i * N + j] }
                     }
-                    // dP_i = dout_i · vᵀ, then dS_i = P_i ⊙ (dP_i − ⟨P_i, dP_i⟩).
+                    // dP = dout·vᵀ, then dS_i = P_i ⊙ (dP_i − ⟨P_i, dP_i⟩).
+                    rowsTimesMatrix(dS, ldo: N, dO + h * d, lda: C, vT, ldb: N, rows: N, k: d, n: N, accumulate: false)
                     for i in 0..<N {
                         let srow = dS + i * N, prow = P + i * N
-                        rowTimesMatrix(srow, dO + i * C + h * d, vT, ldb: N, k: d, n: N, accumulate: false)
                         let acc = dot(prow, srow, N)
                         for j in 0..<N { srow[j] = prow[j] * (srow[j] - acc) }
                     }
                     addInto(dS, dbPart + h * NN, NN)
-                    for i in 0..<N { for j in 0..<N { dST[j * N + i] = dS[i * N + j] * scale } }
-                    for i in 0..<N { for j in 0..<N { dS[i * N + j] *= scale } }
-                    for t in 0..<N {
-                        // dv_t = Σ_i P_it dout_i;  dq_t = scale Σ_j dS_tj k_j;  dk_t = scale Σ_i dS_it q_i.
-                        rowTimesMatrix(dbase + t * C3 + 2 * C + h * d, PT + t * N, dO + h * d, ldb: C, k: N, n: d, accumulate: false)
-                        rowTimesMatrix(dbase + t * C3 + h * d, dS + t * N, base + C + h * d, ldb: C3, k: N, n: d, accumulate: false)
-                        rowTimesMatrix(dbase + t * C3 + C + h * d, dST + t * N, base + h * d, ldb: C3, k: N, n: d, accumulate: false)
-                    }
+                    scaleInto(scale, dS, dS, NN)
+                    for i in 0..<N { for j in 0..<N { dST[j * N + i] = dS[i * N + j] } }
+                    // dv = Pᵀ·dout;  dq = scale·dS·k;  dk = scale·dSᵀ·q.
+                    rowsTimesMatrix(dbase + 2 * C + h * d, ldo: C3, PT, lda: N, dO + h * d, ldb: C, rows: N, k: N, n: d, accumulate: false)
+                    rowsTimesMatrix(dbase + h * d, ldo: C3, dS, lda: N, base + C + h * d, ldb: C3, rows: N, k: N, n: d, accumulate: false)
+                    rowsTimesMatrix(dbase + C + h * d, ldo: C3, dST, lda: N, base + h * d, ldb: C3, rows: N, k: N, n: d, accumulate: false)
                 }
             }
         }
         for t in 0..<used { addInto(pool.scratch(t, scratchSize), dBias, nH * NN) }
+    }
+}
+
+/// out[r·ldo + c] (+)= Σ_k a[r·lda + k] · b[k·ldb + c] for r < rows, c < n: a small matrix
+/// product. Four rows at a time share each loaded row of b (16 or 8 columns held in registers:
+/// eight or four independent FMA chains, enough to cover the FMA latency); the rows left over
+/// and the last n mod 8 columns go through rowTimesMatrix.
+@inline(__always) @usableFromInline
+func rowsTimesMatrix(_ out: UnsafeMutablePointer<Float>, ldo: Int, _ a: UnsafePointer<Float>, lda: Int,
+                     _ b: UnsafePointer<Float>, ldb: Int, rows: Int, k K: Int, n: Int, accumulate: Bool) {
+    var r = 0
+    let n8 = n & ~7
+    while r + 4 <= rows {
+        let a0 = a + r * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda
+        let o0 = out + r * ldo, o1 = o0 + ldo, o2 = o1 + ldo, o3 = o2 + ldo
+        var c = 0
+        while c + 16 <= n8 {
+            var x0 = V8(), x1 = V8(), y0 = V8(), y1 = V8(), z0 = V8(), z1 = V8(), w0 = V8(), w1 = V8()
+            if accumulate {
+                x0 = load8(o0 + c); x1 = load8(o0 + c + 8); y0 = load8(o1 + c); y1 = load8(o1 + c + 8)
+                z0 = load8(o2 + c); z1 = load8(o2 + c + 8); w0 = load8(o3 + c); w1 = load8(o3 + c + 8)
+            }
+            for k in 0..<K {
+                let p = b + k * ldb + c, b0 = load8(p), b1 = load8(p + 8)
+                let s0 = V8(repeating: a0[k]), s1 = V8(repeating: a1[k]), s2 = V8(repeating: a2[k]), s3 = V8(repeating: a3[k])
+                x0 = x0.addingProduct(s0, b0); x1 = x1.addingProduct(s0, b1)
+                y0 = y0.addingProduct(s1, b0); y1 = y1.addingProduct(s1, b1)
+                z0 = z0.addingProduct(s2, b0); z1 = z1.addingProduct(s2, b1)
+                w0 = w0.addingProduct(s3, b0); w1 = w1.addingProduct(s3, b1)
+            }
+            store8(x0, o0 + c); store8(x1, o0 + c + 8); store8(y0, o1 + c); store8(y1, o1 + c + 8)
+            store8(z0, o2 + c); store8(z1, o2 + c + 8); store8(w0, o3 + c); store8(w1, o3 + c + 8)
+            c += 16
+        }
+        if c + 8 <= n8 {
+            var x = accumulate ? load8(o0 + c) : V8(), y = accumulate ? load8(o1 + c) : V8()
+            var z = accumulate ? load8(o2 + c) : V8(), w = accumulate ? load8(o3 + c) : V8()
+            for k in 0..<K {
+                let b0 = load8(b + k * ldb + c)
+                x = x.addingProduct(V8(repeating: a0[k]), b0); y = y.addingProduct(V8(repeating: a1[k]), b0)
+                z = z.addingProduct(V8(repeating: a2[k]), b0); w = w.addingProduct(V8(repeating: a3[k]), b0)
+            }
+            store8(x, o0 + c); store8(y, o1 + c); store8(z, o2 + c); store8(w, o3 + c)
+            c += 8
+        }
+        if c < n {
+            rowTimesMatrix(o0 + c, a0, b + c, ldb: ldb, k: K, n: n - c, accumulate: accumulate)
+            rowTimesMatrix(o1 + c, a1, b + c, ldb: ldb, k: K, n: n - c, accumulate: accumulate)
+            rowTimesMatrix(o2 + c, a2, b + c, ldb: ldb, k: K, n: n - c, accumulate: accumulate)
+            rowTimesMatrix(o3 + c, a3, b + c, ldb: ldb, k: K, n: n - c, accumulate: accumulate)
+        }
+        r += 4
+    }
+    while r < rows {
+        rowTimesMatrix(out + r * ldo, a + r * lda, b, ldb: ldb, k: K, n: n, accumulate: accumulate)
+        r += 1
     }
 }
 

@@ -114,9 +114,10 @@ public enum KernelCases {
         [(3, 1), (4, 5), (2, 49)].map { softmax(rows: $0.0 * scale, cols: $0.1) }
     }
 
-    /// (Bw windows, N tokens, C channels, nH heads, masked)
+    /// (Bw windows, N tokens, C channels, nH heads, masked); the last two are swin_mini's first
+    /// stage (head dim 16) and Swin-T's (7×7 windows, head dim 32).
     public static func windowAttention(scale: Int = 1) -> [KernelCase] {
-        [(2, 4, 6, 1, false), (4, 9, 6, 3, true), (2, 16, 12, 4, true), (3, 49, 20, 2, false)].map {
+        [(2, 4, 6, 1, false), (4, 9, 6, 3, true), (2, 16, 12, 4, true), (3, 49, 20, 2, false), (2, 16, 48, 3, true), (2, 49, 96, 3, false)].map {
             windowAttention(Bw: $0.0 * scale, N: $0.1, C: $0.2, nH: $0.3, masked: $0.4)
         }
     }
