@@ -3,11 +3,11 @@
 // loss) in Swift, data-parallel over MPI on CPUs.
 //
 // Target graph (arrows are dependencies; the graph enforces the layering of docs/mpi-design.md §2):
-//   COpenBLAS, CMPI, CJPEG, CZlib   system libraries (pkg-config openblas, ompi-c, libjpeg, zlib)
+//   COpenBLAS, CXSMM, CMPI, CJPEG, CZlib   system libraries (pkg-config openblas, libxsmm, ompi-c, libjpeg, zlib)
 //   CCPUControl                 header-only: flush-to-zero control (MXCSR)
 //   JPEGShim     -> CJPEG       C: libjpeg-turbo decode/encode with setjmp error handling
 //   StopSignals                 C: records SIGTERM/SIGINT/SIGUSR1/2 for a graceful stop
-//   ESKernels    -> COpenBLAS, CCPUControl   SIMD kernels, GEMM wrappers, thread pool, keyed random, named sums
+//   ESKernels    -> COpenBLAS, CXSMM, CCPUControl   SIMD kernels, GEMM wrappers, thread pool, keyed random, named sums
 //   ESModel      -> ESKernels, CZlib   architectures, parameter table + arenas, Swin, declared buffers, safetensors (CRC-32 per tensor)
 //   ESCheckpoint -> ESModel     the training-checkpoint format: keys, metadata, versions, validation, config round-trip
 //   ESLoss       -> ESKernels   view + region losses on head outputs, centers (no MPI)
@@ -59,9 +59,10 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
                        providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CXSMM", path: "Sources/CXSMM", pkgConfig: "libxsmm", providers: [.apt(["libxsmm-dev"])]),
         .systemLibrary(name: "CCPUControl", path: "Sources/CCPUControl"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "ESKernels", dependencies: ["COpenBLAS", "CCPUControl"], swiftSettings: fast),
+        .target(name: "ESKernels", dependencies: ["COpenBLAS", "CXSMM", "CCPUControl"], swiftSettings: fast),
         .target(name: "ESModel", dependencies: ["ESKernels", "CZlib"], swiftSettings: fast),
         .target(name: "ESOptim", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .target(name: "ESLoss", dependencies: ["ESKernels"], swiftSettings: fast),

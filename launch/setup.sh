@@ -3,7 +3,7 @@
 # Usage: launch/setup.sh            (run from anywhere; needs root or sudo for apt-get)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS=(libopenmpi-dev openmpi-bin libopenblas-dev libjpeg-dev zlib1g-dev dataset-fashion-mnist pkg-config)
+PKGS=(libopenmpi-dev openmpi-bin libopenblas-dev libxsmm-dev libjpeg-dev zlib1g-dev dataset-fashion-mnist pkg-config)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

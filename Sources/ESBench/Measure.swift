@@ -81,10 +81,10 @@ public enum Machine {
         return u.ru_maxrss * 1024
     }
 
-    /// One line for every benchmark's header: CPU, OpenBLAS kernel set, the date.
+    /// One line for every benchmark's header: CPU, OpenBLAS kernel set, the small-GEMM engine, the date.
     public static var summary: String {
         let date = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
-        return "\(cpuModel), OpenBLAS \(BLASSetup.coreName) kernels, \(date)"
+        return "\(cpuModel), OpenBLAS \(BLASSetup.coreName) kernels, small GEMMs \(SmallGEMM.engine.rawValue), \(date)"
     }
 }
 

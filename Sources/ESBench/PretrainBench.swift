@@ -49,7 +49,7 @@ public struct PretrainBench {
         p.executableURL = URL(fileURLWithPath: launcher)
         p.arguments = args
         let output = dir + "/output.txt"
-        FileManager.default.createFile(atPath: output, contents: nil)
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
         p.standardOutput = handle; p.standardError = handle
         do { try p.run() } catch { throw BenchError.invalid("cannot start \(launcher): \(error.localizedDescription) (run from the repository's top folder)") }

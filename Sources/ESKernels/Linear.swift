@@ -9,6 +9,8 @@
 // Row blocking: each thread hands OpenBLAS at most `rowBlock` rows of y (and of dx) per call. On
 // the tall, narrow products of Swin's first stage (16384 rows, K or N = 48) a single call ran
 // 1.2–1.7× slower than the same product in 1024-row calls (docs/results.md §8.5).
+// Small weights: y and dx of layers with K·N ≤ `SmallGEMM.maxWeights` go through libxsmm's JIT
+// kernels over 64-row tiles instead (SmallGEMM.swift); dW and db stay with OpenBLAS.
 import COpenBLAS
 
 public enum Linear {
@@ -33,6 +35,7 @@ public enum Linear {
         let t0 = Profiler.start(); defer { Profiler.stop(.gemm, t0) }
         if M == 0 { return }
         Profiler.countGEMM(2 * Double(M) * Double(K) * Double(N))
+        if SmallGEMM.forward(y: y, x: x, weight: weight, bias: bias, rows: M, inFeatures: K, outFeatures: N) { return }
         Compute.pool.parallelFor(M, minPerThread: minRowsPerThread) { r, _ in
             inRowBlocks(r) { m0, rows in
                 var beta: Float = 0
@@ -53,7 +56,7 @@ public enum Linear {
         let t0 = Profiler.start(); defer { Profiler.stop(.gemm, t0) }
         if M == 0 { return }
         Profiler.countGEMM(2 * Double(M) * Double(K) * Double(N) * Double((dx != nil ? 1 : 0) + (dWeight != nil ? 1 : 0)))
-        if let dx {
+        if let dx, !SmallGEMM.backwardInput(dx: dx, accumulate: accumulateInput, dy: dy, weight: weight, rows: M, inFeatures: K, outFeatures: N) {
             Compute.pool.parallelFor(M, minPerThread: minRowsPerThread) { r, _ in
                 inRowBlocks(r) { m0, rows in
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(K), Int32(N),

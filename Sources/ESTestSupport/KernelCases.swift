@@ -100,8 +100,10 @@ public enum KernelCases {
         linear(scale: scale) + layerNorm(scale: scale) + gelu(scale: scale) + softmax(scale: scale) + windowAttention(scale: scale)
     }
 
+    /// (M, K, N): with SmallGEMM's libxsmm engine the first four run on libxsmm (the fourth with
+    /// two full 64-row tiles and a partial one), the last (K·N > SmallGEMM.maxWeights) on OpenBLAS.
     public static func linear(scale: Int = 1) -> [KernelCase] {
-        [(1, 5, 3), (7, 12, 17), (33, 20, 9)].map { linear(M: $0.0 * scale, K: $0.1, N: $0.2) }
+        [(1, 5, 3), (7, 12, 17), (33, 20, 9), (150, 48, 20), (9, 200, 190)].map { linear(M: $0.0 * scale, K: $0.1, N: $0.2) }
     }
 
     public static func layerNorm(scale: Int = 1) -> [KernelCase] {

@@ -50,12 +50,13 @@ final class KernelCaseTests: XCTestCase {
 
     func testLinear() { runCases(KernelCases.linear()) }
 
-    /// The same cases with 4-row blocks: several blocks per thread and a partial last one
-    /// (the production block of 1024 rows is larger than any case).
-    func testLinearInRowBlocks() {
-        let saved = Linear.rowBlock
+    /// The same cases all through OpenBLAS with 4-row blocks: several blocks per thread and a
+    /// partial last one (the production block of 1024 rows is larger than any case).
+    func testLinearInRowBlocksThroughOpenBLAS() {
+        let saved = (Linear.rowBlock, SmallGEMM.engine)
         Linear.rowBlock = 4
-        defer { Linear.rowBlock = saved }
+        SmallGEMM.engine = .openblas
+        defer { (Linear.rowBlock, SmallGEMM.engine) = saved }
         runCases(KernelCases.linear())
     }
 
