@@ -51,20 +51,35 @@ public enum LayerNorm {
             part.update(repeating: 0, count: 2 * C)
             for r in range {
                 let xr = x + r * C, gr = dy + r * C, dxr = dx + r * C
-                let mu = mean[r], rs = rstd[r]
-                var s1: Float = 0, s2: Float = 0      // Σ g, Σ g x̂
-                for i in 0..<C {
-                    let xh = (xr[i] - mu) * rs
-                    let g = gr[i] * gamma[i]
+                let mu = mean[r], rs = rstd[r], mu8 = V8(repeating: mu), rs8 = V8(repeating: rs)
+                var s1v = V8(), s2v = V8(), i = 0      // Σ g, Σ g x̂ (g = dy·γ), eight lanes
+                while i + 8 <= C {
+                    let xh = (load8(xr + i) - mu8) * rs8, d = load8(gr + i), g = d * load8(gamma + i)
+                    s1v += g; s2v = s2v.addingProduct(g, xh)
+                    store8(load8(part + i).addingProduct(d, xh), part + i)
+                    store8(load8(part + C + i) + d, part + C + i)
+                    i += 8
+                }
+                var s1 = s1v.sum(), s2 = s2v.sum()
+                while i < C {
+                    let xh = (xr[i] - mu) * rs, g = gr[i] * gamma[i]
                     s1 += g; s2 += g * xh
                     part[i] += gr[i] * xh
                     part[C + i] += gr[i]
+                    i += 1
                 }
-                let m1 = s1 / Float(C), m2 = s2 / Float(C)
-                if accumulate {
-                    for i in 0..<C { dxr[i] += rs * (gr[i] * gamma[i] - m1 - (xr[i] - mu) * rs * m2) }
-                } else {
-                    for i in 0..<C { dxr[i] = rs * (gr[i] * gamma[i] - m1 - (xr[i] - mu) * rs * m2) }
+                let m1 = s1 / Float(C), m2 = s2 / Float(C), m1v = V8(repeating: m1), m2v = V8(repeating: m2)
+                i = 0
+                while i + 8 <= C {
+                    let xh = (load8(xr + i) - mu8) * rs8
+                    let v = rs8 * (load8(gr + i) * load8(gamma + i) - m1v - xh * m2v)
+                    store8(accumulate ? load8(dxr + i) + v : v, dxr + i)
+                    i += 8
+                }
+                while i < C {
+                    let v = rs * (gr[i] * gamma[i] - m1 - (xr[i] - mu) * rs * m2)
+                    dxr[i] = accumulate ? dxr[i] + v : v
+                    i += 1
                 }
             }
         }

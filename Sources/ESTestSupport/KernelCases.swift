@@ -107,7 +107,7 @@ public enum KernelCases {
     }
 
     public static func layerNorm(scale: Int = 1) -> [KernelCase] {
-        [(5, 3), (4, 12), (37, 20), (3, 37)].map { layerNorm(rows: $0.0 * scale, C: $0.1) }
+        [(5, 3), (4, 12), (37, 20), (3, 37), (6, 48), (5, 96)].map { layerNorm(rows: $0.0 * scale, C: $0.1) }
     }
 
     public static func gelu(scale: Int = 1) -> [KernelCase] { [gelu(count: 37 * scale)] }
