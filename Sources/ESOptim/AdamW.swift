@@ -32,8 +32,7 @@ public final class AdamW: @unchecked Sendable {
         norms.reserveCapacity(table.entries.count)
         for e in table.entries {
             let g = grads + e.offset
-            var s = 0.0
-            for i in 0..<e.count { s += Double(g[i]) * Double(g[i]) }
+            let s = sumOfSquares(g, e.count)
             let n = Float(s.squareRoot())
             norms.append(n)
             guard maxNorm > 0, e.trainable else { continue }
@@ -41,6 +40,25 @@ public final class AdamW: @unchecked Sendable {
             if coef < 1 { for i in 0..<e.count { g[i] *= coef } }
         }
         return norms
+    }
+
+    /// Σ x² in eight Float lanes per block of 256, the blocks summed in Double.
+    static func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
+        var total = 0.0, i = 0
+        while i < n {
+            let end = min(n, i + 256)
+            var a = SIMD8<Float>(), b = SIMD8<Float>()
+            while i + 16 <= end {
+                let u = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+                let w = UnsafeRawPointer(x + i + 8).loadUnaligned(as: SIMD8<Float>.self)
+                a = a.addingProduct(u, u); b = b.addingProduct(w, w)
+                i += 16
+            }
+            var s = Double((a + b).sum())
+            while i < end { s += Double(x[i]) * Double(x[i]); i += 1 }
+            total += s
+        }
+        return total
     }
 
     /// One AdamW step. `frozen(entry)` says whether to skip an entry this step.
@@ -55,7 +73,21 @@ public final class AdamW: @unchecked Sendable {
             let p = params + e.offset, g = grads + e.offset, mm = m.pointer + e.offset, vv = v.pointer + e.offset
             let b1 = beta1, b2 = beta2, eps = eps
             Compute.pool.parallelFor(e.count, minPerThread: 16384) { r, _ in
-                for i in r {
+                typealias V = SIMD8<Float>
+                let d8 = V(repeating: decay), b18 = V(repeating: b1), c18 = V(repeating: 1 - b1), b28 = V(repeating: b2)
+                let c28 = V(repeating: 1 - b2), ss8 = V(repeating: stepSize), ib8 = V(repeating: invSqrtBC2), e8 = V(repeating: eps)
+                var i = r.lowerBound
+                while i + 8 <= r.upperBound {
+                    let gi = UnsafeRawPointer(g + i).loadUnaligned(as: V.self)
+                    let mi = (b18 * UnsafeRawPointer(mm + i).loadUnaligned(as: V.self)).addingProduct(c18, gi)
+                    let vi = (b28 * UnsafeRawPointer(vv + i).loadUnaligned(as: V.self)).addingProduct(c28 * gi, gi)
+                    let pi = UnsafeRawPointer(p + i).loadUnaligned(as: V.self) * d8 - ss8 * mi / (vi.squareRoot() * ib8 + e8)
+                    UnsafeMutableRawPointer(mm + i).storeBytes(of: mi, as: V.self)
+                    UnsafeMutableRawPointer(vv + i).storeBytes(of: vi, as: V.self)
+                    UnsafeMutableRawPointer(p + i).storeBytes(of: pi, as: V.self)
+                    i += 8
+                }
+                for i in i..<r.upperBound {
                     let gi = g[i]
                     p[i] *= decay
                     mm[i] = b1 * mm[i] + (1 - b1) * gi
