@@ -89,16 +89,28 @@ public enum SoftCrossEntropy {
                     }
                     // log_softmax(s/τ) = s/τ − m − log Σ exp(s/τ − m)
                     scaleInto(1 / tau, row, row, K)
-                    var m = -Float.infinity
-                    for k in 0..<K where row[k] > m { m = row[k] }
-                    var z8 = V8(), k = 0
+                    var mv = V8(repeating: -.infinity), k = 0
+                    while k + 8 <= K { mv = vmax(mv, load8(row + k)); k += 8 }
+                    var m = mv.max()
+                    while k < K { m = max(m, row[k]); k += 1 }
+                    var z8 = V8()
+                    k = 0
                     let m8 = V8(repeating: m)
                     while k + 8 <= K { z8 += vexp(load8(row + k) - m8); k += 8 }
                     var z = Double(z8.sum())
                     while k < K { z += Double(expf(row[k] - m)); k += 1 }
                     let lse = Double(m) + log(z)
-                    var loss = 0.0
-                    for k in 0..<K { loss -= Double(t[k]) * (Double(row[k]) - lse) }
+                    // Σ_k t_k (lse − s_k) = lse·Σt − Σ t·s: eight Float lanes per block of 256, blocks added in Double.
+                    var tsum = 0.0, ts = 0.0
+                    k = 0
+                    while k < K {
+                        let end = min(K, k + 256)
+                        var tsum8 = V8(), ts8 = V8()
+                        while k + 8 <= end { let tk = load8(t + k); tsum8 += tk; ts8 = ts8.addingProduct(tk, load8(row + k)); k += 8 }
+                        tsum += Double(tsum8.sum()); ts += Double(ts8.sum())
+                        while k < end { tsum += Double(t[k]); ts += Double(t[k]) * Double(row[k]); k += 1 }
+                    }
+                    let loss = lse * tsum - ts
                     let w = weights[r]
                     acc += Double(w) * loss
                     let scale = w / tau, lseF = Float(lse)
