@@ -50,6 +50,7 @@ extension SwinModel {
         let drop1: UnsafePointer<Float>? = bp.plan.dropPath > 0 ? UnsafePointer(a.drop1) : nil
         // MLP branch: xOut = x1 + s2·fc2(gelu(fc1(ln2(x1)))).
         DropPath.branchBackward(dBranch: ws.dTok, dy: dStream, scales: drop2, batch: B, rowsPerSample: L, channels: C)
+        GELU.forward(y: a.act, x: a.hidden, count: B * L * Hd)      // act is shared between blocks: recompute it
         Linear.backward(dx: ws.dHidden, dWeight: G + bp.fc2W, dBias: G + bp.fc2B, dy: ws.dTok, x: a.act,
                         weight: P + bp.fc2W, rows: B * L, inFeatures: Hd, outFeatures: C)
         GELU.backward(dx: ws.dHidden, dy: ws.dHidden, x: a.hidden, count: B * L * Hd)

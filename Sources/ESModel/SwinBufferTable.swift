@@ -82,7 +82,9 @@ struct SwinBufferTable {
         let bp = model.blocks[i], B = batch, BL = B * g.height * g.width, C = bp.plan.dim, Hd = bp.hiddenDim
         let nW = g.windowsPerImage, N = g.tokensPerWindow, nH = bp.plan.heads, Nw = B * nW * N
         // Kept: what the backward reads. Temporaries (ln1, proj, attnTok, mlpOut, bias) are
-        // written and consumed within the block's forward, so they are shared in training too.
+        // written and consumed within the block's forward, so they are shared in training too;
+        // so is act = GELU(hidden), which the backward recomputes from hidden (one GELU pass
+        // instead of a kept (B·L, 4C) buffer per block: a sixth of a training workspace).
         let keep = kept(.perBlock), temp = BufferLifetime.shared
         func e(_ name: String, _ shape: [Int], _ label: String, _ life: BufferLifetime? = nil) -> BufferEntry {
             BufferEntry(name, shape, label, life ?? keep, instance: i)
@@ -93,7 +95,7 @@ struct SwinBufferTable {
                  e("attnOut", [Nw, C], "(B·nW·N, C)"), e("proj", [Nw, C], "(B·nW·N, C)", temp),
                  e("attnTok", [BL, C], "(B·L, C)", temp), e("x1", [BL, C], "(B·L, C)"),
                  e("ln2", [BL, C], "(B·L, C)"), e("mean2", [BL], "(B·L)"), e("rstd2", [BL], "(B·L)"),
-                 e("hidden", [BL, Hd], "(B·L, Hd)"), e("act", [BL, Hd], "(B·L, Hd)"), e("mlpOut", [BL, C], "(B·L, C)", temp),
+                 e("hidden", [BL, Hd], "(B·L, Hd)"), e("act", [BL, Hd], "(B·L, Hd)", temp), e("mlpOut", [BL, C], "(B·L, C)", temp),
                  e(stream("xOut"), [BL, C], "(B·L, C)"), e("bias", [nH, N, N], "(nH, N, N)", temp),
                  e("drop1", [B], "(B)"), e("drop2", [B], "(B)")]
         if training {

@@ -1,8 +1,8 @@
 // Activation workspace for one (batch, height, width) group, sized once up front: the buffers
 // declared in SwinBufferTable, laid out in one BufferArena (a single allocation) and bound to
 // the fields below. Training mode keeps every activation the backward needs, per block (a
-// block's forward-only temporaries ln1, proj, attnTok, mlpOut and bias are shared: after a
-// forward they hold the last block's values); inference mode (the teacher, feature extraction) saves nothing: all blocks share one set of
+// block's forward-only temporaries ln1, proj, attnTok, mlpOut and bias, and act, which the
+// backward recomputes, are shared: after a forward they hold the last block's values); inference mode (the teacher, feature extraction) saves nothing: all blocks share one set of
 // buffers and one residual stream buffer. Backward scratch is shared across blocks (max sizes).
 // Shape letters: B batch, L = H·W tokens of the stage, C width, N = ws² tokens per window,
 // nW windows per image, nH heads, Hd = mlpRatio·C hidden width.

@@ -56,10 +56,10 @@ final class BufferArenaTests: XCTestCase {
                 XCTAssertEqual(ws.bytes, ws.arena.totalBytes)
                 let blocks = ws.blocks, merges = ws.merges.compactMap { $0 }
                 XCTAssertEqual(blocks.count, m.model.blocks.count)
-                for (field, ptr) in [("x1", \BlockActs.x1), ("probs", \.probs), ("act", \.act), ("drop1", \.drop1)] {
+                for (field, ptr) in [("x1", \BlockActs.x1), ("probs", \.probs), ("hidden", \.hidden), ("drop1", \.drop1)] {
                     XCTAssertEqual(Set(blocks.map { $0[keyPath: ptr] }).count, training ? blocks.count : 1, "\(what): per-block \(field)")
                 }
-                for (field, ptr) in [("ln1", \BlockActs.ln1), ("proj", \.proj), ("attnTok", \.attnTok), ("mlpOut", \.mlpOut)] {
+                for (field, ptr) in [("ln1", \BlockActs.ln1), ("proj", \.proj), ("attnTok", \.attnTok), ("mlpOut", \.mlpOut), ("act", \.act)] {
                     XCTAssertEqual(Set(blocks.map { $0[keyPath: ptr] }).count, 1, "\(what): forward-only \(field) is shared")
                 }
                 let streams = Set([ws.x0] + blocks.map(\.xOut) + merges.map(\.out))
