@@ -1,0 +1,82 @@
+// The torch.save reader against files written by real torch 2.15 (tools/reference/
+// make_torch_fixtures.py): every tensor's name, shape and values as torch reports them (views,
+// offsets, F16/BF16/F64/I64 storages), the opaque non-tensor leaves, refusal of pickles that
+// would run code (os.system, builtins.eval: protocol 2 names them posix.system and
+// __builtin__.eval) and of the legacy format, and damaged archives.
+import Foundation
+import XCTest
+@testable import ESModel
+
+final class TorchCheckpointTests: XCTestCase {
+    func torchFixture(_ name: String) throws -> String {
+        guard let dir = Bundle.module.url(forResource: "Fixtures", withExtension: nil) else { throw TorchFileError.invalid("Fixtures missing") }
+        return dir.appendingPathComponent("torch/" + name).path
+    }
+
+    func testEveryTensorMatchesWhatTorchWrote() throws {
+        let ck = try TorchCheckpoint(path: try torchFixture("state.pth"))
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: try torchFixture("state.json")))) as! [String: Any]
+        let expected = json["tensors"] as! [[String: Any]]
+        XCTAssertEqual(ck.tensors.map(\.name), expected.map { $0["name"] as! String })
+        for (got, want) in zip(ck.tensors, expected) {
+            XCTAssertEqual(got.tensor.shape, want["shape"] as! [Int], got.name)
+            // Every value is exactly representable in its storage type and in Float: equality.
+            XCTAssertEqual(got.tensor.values.map(Double.init), want["values"] as! [Double], got.name)
+        }
+        let types = Dictionary(ck.tensors.map { ($0.name, $0.tensor.storageType) }, uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(types["student.module.head.last_layer.weight_g"], "torch.HalfStorage")
+        XCTAssertEqual(types["student.module.head.mlp.0.bias"], "torch.BFloat16Storage")
+        XCTAssertEqual(types["teacher.backbone.norm.weight"], "torch.DoubleStorage")
+        XCTAssertEqual(types["student.module.backbone.layers.0.blocks.0.attn.relative_position_index"], "torch.LongStorage")
+        XCTAssertEqual(ck.tensors.first { $0.name == "teacher.backbone.scale" }?.tensor.shape, [])
+    }
+
+    func testNonTensorLeavesAreKeptAsData() throws {
+        let ck = try TorchCheckpoint(path: try torchFixture("state.pth"))
+        guard case .dict(let root) = ck.root else { return XCTFail("root is not a dict") }
+        func value(_ k: String) -> PickleValue? { root.items.first { if case .string(k) = $0.key { return true }; return false }?.value }
+        guard case .int(7)? = value("epoch") else { return XCTFail("epoch") }
+        guard case .object("argparse.Namespace", .dict(let args)?)? = value("args") else { return XCTFail("args") }
+        XCTAssertEqual(args.items.count, 4)
+        guard case .float(0.0005) = args.items[1].value, case .list(let depths) = args.items[3].value else { return XCTFail("args values") }
+        XCTAssertEqual(depths.items.count, 4)
+    }
+
+    func testPicklesThatRunCodeAreRefusedByName() throws {
+        for (file, global) in [("malicious.pth", "posix.system"), ("eval.pth", "__builtin__.eval")] {
+            XCTAssertThrowsError(try TorchCheckpoint(path: try torchFixture(file))) {
+                XCTAssertTrue("\($0)".contains("refused global \(global)"), "\($0)")
+            }
+        }
+    }
+
+    func testLegacyAndDamagedFilesAreRefusedWithAHint() throws {
+        XCTAssertThrowsError(try TorchCheckpoint(path: try torchFixture("legacy.pth"))) {
+            XCTAssertTrue("\($0)".contains("legacy (pre-1.6) torch.save file"), "\($0)")
+        }
+        let good = try Data(contentsOf: URL(fileURLWithPath: try torchFixture("state.pth")))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("esvit-pth-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cut = dir.appendingPathComponent("cut.pth").path
+        try good.prefix(good.count / 2).write(to: URL(fileURLWithPath: cut))
+        XCTAssertThrowsError(try TorchCheckpoint(path: cut)) { XCTAssertTrue("\($0)".contains("not a ZIP archive"), "\($0)") }
+        XCTAssertThrowsError(try TorchCheckpoint(path: dir.appendingPathComponent("missing.pth").path)) {
+            XCTAssertTrue("\($0)".contains("cannot read"), "\($0)")
+        }
+    }
+
+    /// Hand-written pickles: an opcode outside the subset, and a view past its storage.
+    func testUnpicklerRefusalsOnHandWrittenPickles() throws {
+        // PROTO 2, INST 'os\nsystem\n' (the text-mode call opcode) …
+        XCTAssertThrowsError(try Unpickler.load(Data([0x80, 0x02, 0x69] + Array("os\nsystem\n".utf8) + [0x2E]), name: "p")) {
+            XCTAssertTrue("\($0)".contains("refused pickle opcode 0x69"), "\($0)")
+        }
+        let ref = TorchTensorRef(storageKey: "0", storageType: "torch.FloatStorage", offset: 2, shape: [2, 2], stride: [2, 1])
+        XCTAssertThrowsError(try TorchCheckpoint.materialise(ref, Data(count: 4 * 5), name: "t")) {
+            XCTAssertTrue("\($0)".contains("reaches past its storage of 5 elements"), "\($0)")
+        }
+        let ok = try TorchCheckpoint.materialise(ref, Data((0..<6).flatMap { withUnsafeBytes(of: Float($0)) { Array($0) } }), name: "t")
+        XCTAssertEqual(ok.values, [2, 3, 4, 5])
+    }
+}
