@@ -132,8 +132,11 @@ enum Unpickler {
                 stack.append(.object(cls, nil))
             case 0x62:                                                       // BUILD
                 let state = try pop()
-                guard case .object(let cls, _) = try pop() else { throw fail("BUILD on a value that is not an object") }
-                stack.append(.object(cls, state))
+                switch try pop() {
+                case .object(let cls, _): stack.append(.object(cls, state))
+                case .dict(let dct): stack.append(.dict(dct))               // a state dict's _metadata attribute: dropped
+                default: throw fail("BUILD on a value that is neither a Namespace nor a dict")
+                }
             default:
                 throw fail(String(format: "refused pickle opcode 0x%02X at byte %d: not one a state dict needs", op, p - d.startIndex - 1))
             }

@@ -87,6 +87,15 @@ public struct TorchCheckpoint {
         var values = [Float](repeating: 0, count: count)
         storage.withUnsafeBytes { raw in
             let base = raw.baseAddress!
+            var contiguous = true, step = 1
+            for a in stride(from: r.shape.count - 1, through: 0, by: -1) where r.shape[a] != 1 {
+                if r.stride[a] != step { contiguous = false }
+                step *= r.shape[a]
+            }
+            if contiguous && r.storageType == "torch.FloatStorage" {     // the common case: one copy
+                values.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: base + r.offset * 4, count: count * 4)) }
+                return
+            }
             var index = [Int](repeating: 0, count: r.shape.count)
             for i in 0..<count {
                 var e = r.offset

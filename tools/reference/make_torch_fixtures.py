@@ -2,7 +2,8 @@
 pinned torch (requirements.txt); CI never runs this, it only reads the files:
 - state.pth: an upstream-style checkpoint (student with DDP's `module.` prefixes, teacher,
   dino_loss, epoch, args as argparse.Namespace) holding F32, F16, BF16, F64 and I64 tensors, a
-  transposed view, a view at a storage offset sharing its storage, and a 0-d tensor;
+  transposed view, a view at a storage offset sharing its storage, a 0-d tensor, and a real
+  nn.Module state_dict (pickled with its `_metadata` attribute through BUILD);
 - state.json: every tensor's dotted name, shape and values (row-major, as float), from torch;
 - malicious.pth: a torch.save file whose pickle calls os.system when loaded by Python;
 - eval.pth: the same with builtins.eval;
@@ -29,6 +30,7 @@ class Payload:
 
 def main():
     os.makedirs(OUT, exist_ok=True)
+    torch.manual_seed(0)
     base = torch.arange(24, dtype=torch.float32) * 0.5 - 3
     student = OrderedDict()
     student["module.backbone.patch_embed.proj.weight"] = base[:12].view(3, 4)
@@ -40,7 +42,7 @@ def main():
     teacher = OrderedDict(("backbone.norm.weight" if i == 0 else "backbone.scale", t) for i, t in
                           enumerate([torch.tensor([1.5, -0.25], dtype=torch.float64), torch.tensor(2.75)]))
     ck = {"student": student, "teacher": teacher, "dino_loss": OrderedDict(center=torch.zeros(1, 3) + 0.125),
-          "epoch": 7, "args": argparse.Namespace(arch="swin_tiny", lr=0.0005, use_dense_prediction=True, depths=[2, 2, 6, 2])}
+          "model": torch.nn.Linear(3, 2).state_dict(), "epoch": 7, "args": argparse.Namespace(arch="swin_tiny", lr=0.0005, use_dense_prediction=True, depths=[2, 2, 6, 2])}
     torch.save(ck, os.path.join(OUT, "state.pth"))
     expected = []
 
