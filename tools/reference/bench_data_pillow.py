@@ -17,12 +17,12 @@ from torchvision import datasets, transforms
 
 
 class GaussianBlur:
-    def __init__(self, p):
-        self.p = p
+    def __init__(self, p, sigma=(0.1, 2.0)):
+        self.p, self.sigma = p, sigma
 
     def __call__(self, img):
         if random.random() <= self.p:
-            return img.filter(ImageFilter.GaussianBlur(radius=random.uniform(0.1, 2.0)))
+            return img.filter(ImageFilter.GaussianBlur(radius=random.uniform(*self.sigma)))
         return img
 
 
@@ -35,15 +35,15 @@ class Solarization:
 
 
 class DINOAug:
-    def __init__(self, g, l, n, mean, std):
+    def __init__(self, g, l, n, mean, std, sigma=(0.1, 2.0)):
         fj = transforms.Compose([transforms.RandomHorizontalFlip(p=0.5),
                                  transforms.RandomApply([transforms.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8),
                                  transforms.RandomGrayscale(p=0.2)])
         norm = transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])
         bic = transforms.InterpolationMode.BICUBIC
-        self.g1 = transforms.Compose([transforms.RandomResizedCrop(g, scale=(0.4, 1), interpolation=bic), fj, GaussianBlur(1.0), norm])
-        self.g2 = transforms.Compose([transforms.RandomResizedCrop(g, scale=(0.4, 1), interpolation=bic), fj, GaussianBlur(0.1), Solarization(0.2), norm])
-        self.lo = transforms.Compose([transforms.RandomResizedCrop(l, scale=(0.05, 0.4), interpolation=bic), fj, GaussianBlur(0.5), norm])
+        self.g1 = transforms.Compose([transforms.RandomResizedCrop(g, scale=(0.4, 1), interpolation=bic), fj, GaussianBlur(1.0, sigma), norm])
+        self.g2 = transforms.Compose([transforms.RandomResizedCrop(g, scale=(0.4, 1), interpolation=bic), fj, GaussianBlur(0.1, sigma), Solarization(0.2), norm])
+        self.lo = transforms.Compose([transforms.RandomResizedCrop(l, scale=(0.05, 0.4), interpolation=bic), fj, GaussianBlur(0.5, sigma), norm])
         self.n = n
 
     def __call__(self, img):

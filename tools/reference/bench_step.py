@@ -12,33 +12,18 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from esvit_step_reference import EsViT, forward_loss  # noqa: E402
+from esvit_step_reference import EsViT, add_model_arguments, forward_loss, model_config  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--patch-size", type=int, default=2)
-    ap.add_argument("--embed-dim", type=int, default=48)
-    ap.add_argument("--depths", default="2,2,2")
-    ap.add_argument("--num-heads", default="3,6,12")
-    ap.add_argument("--window-size", type=int, default=4)
-    ap.add_argument("--construct-size", type=int, default=32)
-    ap.add_argument("--global-size", type=int, default=32)
-    ap.add_argument("--local-size", type=int, default=16)
-    ap.add_argument("--local-crops", type=int, default=6)
+    add_model_arguments(ap, patch_size=2, local_crops=6)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--hidden", type=int, default=512)
-    ap.add_argument("--bottleneck", type=int, default=128)
-    ap.add_argument("--out-dim", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--iters", type=int, default=3)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    c = dict(backbone=dict(patch_size=a.patch_size, in_chans=3, embed_dim=a.embed_dim,
-                           depths=[int(x) for x in a.depths.split(",")], num_heads=[int(x) for x in a.num_heads.split(",")],
-                           window_size=a.window_size, construct_size=a.construct_size),
-             hidden=a.hidden, bottleneck=a.bottleneck, out_dim=a.out_dim, batch=a.batch, local_crops=a.local_crops,
-             student_temp=0.1)
+    c = model_config(a, a.batch)
     student, teacher = EsViT(c), EsViT(c)
     teacher.load_state_dict(student.state_dict())
     for p in teacher.parameters():

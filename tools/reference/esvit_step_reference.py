@@ -36,6 +36,31 @@ CFG = dict(
 )
 
 
+def add_model_arguments(ap, patch_size, local_crops):
+    """The recipe's shape options shared by the PyTorch peers (bench_step.py, pretrain_reference.py)."""
+    ap.add_argument("--patch-size", type=int, default=patch_size)
+    ap.add_argument("--embed-dim", type=int, default=48)
+    ap.add_argument("--depths", default="2,2,2")
+    ap.add_argument("--num-heads", default="3,6,12")
+    ap.add_argument("--window-size", type=int, default=4)
+    ap.add_argument("--construct-size", type=int, default=32)
+    ap.add_argument("--global-size", type=int, default=32)
+    ap.add_argument("--local-size", type=int, default=16)
+    ap.add_argument("--local-crops", type=int, default=local_crops)
+    ap.add_argument("--hidden", type=int, default=512)
+    ap.add_argument("--bottleneck", type=int, default=128)
+    ap.add_argument("--out-dim", type=int, default=4096)
+
+
+def model_config(a, batch):
+    """The configuration dict of EsViT and esvit_loss from add_model_arguments' options."""
+    return dict(backbone=dict(patch_size=a.patch_size, in_chans=3, embed_dim=a.embed_dim,
+                              depths=[int(x) for x in a.depths.split(",")], num_heads=[int(x) for x in a.num_heads.split(",")],
+                              window_size=a.window_size, construct_size=a.construct_size),
+                hidden=a.hidden, bottleneck=a.bottleneck, out_dim=a.out_dim, batch=batch, local_crops=a.local_crops,
+                student_temp=0.1)
+
+
 class DINOHead(nn.Module):
     def __init__(self, in_dim, out_dim, hidden, bottleneck):
         super().__init__()

@@ -9,7 +9,6 @@ student wrapped in DistributedDataParallel. Prints one JSON line from rank 0:
 rank's peak resident set, "versions"}.
 """
 import argparse
-import gzip
 import json
 import os
 import random
@@ -17,70 +16,15 @@ import resource
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn as nn
-from PIL import Image, ImageFilter, ImageOps
-from torchvision import transforms
 
 sys.path.insert(0, os.path.dirname(__file__))
-from esvit_step_reference import EsViT, esvit_loss  # noqa: E402
+from bench_data_pillow import DINOAug, FashionIDX  # noqa: E402
+from esvit_step_reference import EsViT, add_model_arguments, esvit_loss, model_config  # noqa: E402
 
 MEAN, STD = (0.2860,) * 3, (0.3530,) * 3
-
-
-class Blur:
-    def __init__(self, p, sigma):
-        self.p, self.sigma = p, sigma
-
-    def __call__(self, img):
-        if random.random() >= self.p:
-            return img
-        return img.filter(ImageFilter.GaussianBlur(radius=random.uniform(*self.sigma)))
-
-
-class Solarize:
-    def __init__(self, p):
-        self.p = p
-
-    def __call__(self, img):
-        return ImageOps.solarize(img) if random.random() < self.p else img
-
-
-class MultiCrop:
-    """DINO's DataAugmentationDINO with the Fashion-MNIST sizes and blur range."""
-
-    def __init__(self, a):
-        jitter = transforms.Compose([
-            transforms.RandomHorizontalFlip(p=0.5),
-            transforms.RandomApply([transforms.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8),
-            transforms.RandomGrayscale(p=0.2)])
-        norm = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
-        bicubic = transforms.InterpolationMode.BICUBIC
-        g = lambda: transforms.RandomResizedCrop(a.global_size, scale=(0.4, 1.0), interpolation=bicubic)  # noqa: E731
-        sigma = tuple(a.blur_sigma)
-        self.global1 = transforms.Compose([g(), jitter, Blur(1.0, sigma), norm])
-        self.global2 = transforms.Compose([g(), jitter, Blur(0.1, sigma), Solarize(0.2), norm])
-        self.local = transforms.Compose([
-            transforms.RandomResizedCrop(a.local_size, scale=(0.05, 0.4), interpolation=bicubic), jitter, Blur(0.5, sigma), norm])
-        self.local_crops = a.local_crops
-
-    def __call__(self, img):
-        return [self.global1(img), self.global2(img)] + [self.local(img) for _ in range(self.local_crops)]
-
-
-class FashionMNIST(torch.utils.data.Dataset):
-    def __init__(self, root, transform):
-        with gzip.open(os.path.join(root, "train-images-idx3-ubyte.gz")) as f:
-            self.images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
-        self.transform = transform
-
-    def __len__(self):
-        return len(self.images)
-
-    def __getitem__(self, i):
-        return self.transform(Image.fromarray(self.images[i], "L").convert("RGB"))
 
 
 class Student(nn.Module):
@@ -100,19 +44,8 @@ class Student(nn.Module):
 def arguments():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
-    ap.add_argument("--patch-size", type=int, default=4)
-    ap.add_argument("--embed-dim", type=int, default=48)
-    ap.add_argument("--depths", default="2,2,2")
-    ap.add_argument("--num-heads", default="3,6,12")
-    ap.add_argument("--window-size", type=int, default=4)
-    ap.add_argument("--construct-size", type=int, default=32)
-    ap.add_argument("--global-size", type=int, default=32)
-    ap.add_argument("--local-size", type=int, default=16)
-    ap.add_argument("--local-crops", type=int, default=2)
+    add_model_arguments(ap, patch_size=4, local_crops=2)
     ap.add_argument("--batch-per-rank", type=int, default=32)
-    ap.add_argument("--hidden", type=int, default=512)
-    ap.add_argument("--bottleneck", type=int, default=128)
-    ap.add_argument("--out-dim", type=int, default=4096)
     ap.add_argument("--blur-sigma", type=float, nargs=2, default=[0.1, 0.5])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--workers", type=int, default=0, help="DataLoader worker processes per rank")
@@ -130,11 +63,7 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     random.seed(rank)
-    c = dict(backbone=dict(patch_size=a.patch_size, in_chans=3, embed_dim=a.embed_dim,
-                           depths=[int(x) for x in a.depths.split(",")], num_heads=[int(x) for x in a.num_heads.split(",")],
-                           window_size=a.window_size, construct_size=a.construct_size),
-             hidden=a.hidden, bottleneck=a.bottleneck, out_dim=a.out_dim, batch=a.batch_per_rank, local_crops=a.local_crops,
-             student_temp=0.1)
+    c = model_config(a, a.batch_per_rank)
     model, teacher = EsViT(c), EsViT(c)
     teacher.load_state_dict(model.state_dict())
     for p in teacher.parameters():
@@ -143,7 +72,7 @@ def main():
     if distributed:
         student = nn.parallel.DistributedDataParallel(student)
     opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.04)
-    data = FashionMNIST(a.data, MultiCrop(a))
+    data = FashionIDX(a.data, DINOAug(a.global_size, a.local_size, a.local_crops, MEAN, STD, tuple(a.blur_sigma)))
     sampler = torch.utils.data.DistributedSampler(data, world, rank, shuffle=True, seed=0) if distributed else None
     loader = torch.utils.data.DataLoader(data, batch_size=a.batch_per_rank, sampler=sampler, shuffle=sampler is None,
                                          num_workers=a.workers, drop_last=True, persistent_workers=a.workers > 0)
@@ -180,7 +109,7 @@ def main():
     while done < a.warmup + a.iters:
         if sampler is not None:
             sampler.set_epoch(done)
-        for crops in loader:
+        for crops, _ in loader:
             if done == a.warmup:
                 if distributed:
                     dist.barrier()
