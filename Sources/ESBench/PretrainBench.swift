@@ -88,26 +88,45 @@ public struct PretrainBench {
         (ranks > 1 ? [1, ranks] : [1]).flatMap { n in [0, 1].map { Launch(processes: n, workers: $0) } }
     }
 
-    /// Runs every launch of the peer and reports each figure, the fastest and the ratio.
-    public func compare(_ ips: Double, python: String, script: String, say: (String) -> Void) throws {
+    /// One run of the peer in launch `l`: its images/s and versions line.
+    func peer(_ l: Launch, python: String, script: String) throws -> (Double, String) {
         let c = config, b = c.backbone
         let recipe = b.peerShapeArguments + ["--construct-size", "\(b.constructSize)", "--global-size", "\(c.crops.globalSize)",
             "--local-size", "\(c.crops.localSize)", "--local-crops", "\(c.crops.localCrops)", "--hidden", "\(c.head.hidden)",
             "--bottleneck", "\(c.head.bottleneck)", "--out-dim", "\(c.head.outDim)", "--data", c.dataPath]
             + ["--blur-sigma"] + c.crops.blurSigma.map { "\($0)" }
-        let timedIters = max(iterations - PretrainBench.logEvery, 10)
+        let threads = ranks / l.processes
+        let torchrun = l.processes > 1 ? ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "\(l.processes)"] : []
+        let batch = c.batchSizePerRank * ranks / l.processes
+        let run = ["--batch-per-rank", "\(batch)", "--threads", "\(threads)", "--workers", "\(l.workers)",
+                   "--iters", "\(max(iterations - PretrainBench.logEvery, 10))", "--warmup", "\(PretrainBench.logEvery)"]
+        let (v, versions) = try TorchPeer(python: python, script: script, threads: threads, launcher: torchrun).figures(recipe + run, ["img_s"])
+        return (v[0], versions)
+    }
+
+    /// Runs every launch of the peer, reports each figure and the ratio against the fastest; then,
+    /// for `rounds` > 1, alternates further runs of esvit and of that launch (so that both sides
+    /// meet a shared machine's drifts alike) and reports every round's ratio and their median.
+    /// Returns the ratios.
+    @discardableResult
+    public func compare(_ ips: Double, rounds: Int = 1, python: String, script: String, say: (String) -> Void) throws -> [Double] {
         var best: (ips: Double, launch: Launch)? = nil
         for l in launches {
-            let threads = ranks / l.processes
-            let torchrun = l.processes > 1 ? ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "\(l.processes)"] : []
-            let peer = TorchPeer(python: python, script: script, threads: threads, launcher: torchrun)
-            let batch = c.batchSizePerRank * ranks / l.processes
-            let (v, versions) = try peer.figures(recipe + ["--batch-per-rank", "\(batch)", "--threads", "\(threads)", "--workers", "\(l.workers)",
-                                                           "--iters", "\(timedIters)", "--warmup", "\(PretrainBench.logEvery)"], ["img_s"])
-            say(String(format: "  PyTorch reference, %@: %.1f img/s [%@]", l.description, v[0], versions))
-            if best == nil || v[0] > best!.ips { best = (v[0], l) }
+            let (v, versions) = try peer(l, python: python, script: script)
+            say(String(format: "  PyTorch reference, %@: %.1f img/s [%@]", l.description, v, versions))
+            if best == nil || v > best!.ips { best = (v, l) }
         }
-        guard let best else { return }
+        guard let best else { return [] }
         say(String(format: "  ratio esvit/PyTorch at its best launch (%@): %.2f×", best.launch.description, ips / best.ips))
+        var ratios = [ips / best.ips]
+        if rounds < 2 { return ratios }
+        for round in 2...rounds {
+            let mine = try run(say: { if $0.hasPrefix("  esvit pretrain:") { say($0) } })
+            let (theirs, _) = try peer(best.launch, python: python, script: script)
+            ratios.append(mine / theirs)
+            say(String(format: "  round %d: esvit %.1f img/s, PyTorch (%@) %.1f img/s, ratio %.2f×", round, mine, best.launch.description, theirs, mine / theirs))
+        }
+        say(String(format: "  ratio over %d rounds: median %.2f× (", rounds, ratios.sorted()[ratios.count / 2]) + ratios.map { String(format: "%.2f", $0) }.joined(separator: ", ") + ")")
+        return ratios
     }
 }

@@ -17,7 +17,7 @@ struct BenchPretrain: ParsableCommand {
         and 1 loader workers) and prints the ratio against the fastest. Run from the repository's \
         top folder after launch/setup.sh.
 
-        Example: esvit bench pretrain --ranks 2 --compare-torch .venv/bin/python
+        Example: esvit bench pretrain --ranks 2 --compare-torch .venv/bin/python --rounds 4
         """)
 
     @Option(help: "MPI ranks (one thread each).") var ranks: Int = 2
@@ -26,16 +26,20 @@ struct BenchPretrain: ParsableCommand {
     @Option(help: "The launcher.") var launcher: String = "launch/run-node.sh"
     @Option(help: "Python with torch and torchvision: also time the PyTorch reference.") var compareTorch: String?
     @Option(help: "Path to pretrain_reference.py.") var torchScript: String = "tools/reference/pretrain_reference.py"
+    @Option(help: "With --compare-torch: further rounds alternating an esvit run and the fastest PyTorch launch; prints every round's ratio and the median.") var rounds: Int = 1
 
     func bench() throws -> PretrainBench {
         try asValidation { try PretrainBench(ranks: ranks, iterations: iterations, preset: preset, launcher: launcher) }
     }
 
-    func validate() throws { _ = try bench() }
+    func validate() throws {
+        _ = try bench()
+        guard rounds >= 1 else { throw ValidationError("--rounds must be ≥ 1") }
+    }
 
     func run() throws {
         let bench = try bench()
         let ips = try cli { try bench.run(say: { print($0); fflush(stdout) }) }
-        if let py = compareTorch { try cli { try bench.compare(ips, python: py, script: torchScript, say: { print($0); fflush(stdout) }) } }
+        if let py = compareTorch { try cli { try bench.compare(ips, rounds: rounds, python: py, script: torchScript, say: { print($0); fflush(stdout) }) } }
     }
 }

@@ -100,6 +100,28 @@ final class BenchTests: XCTestCase {
         }
     }
 
+    func testPretrainBenchComparesAgainstTheFastestLaunchInRounds() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("esvit-bench-rounds-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A stand-in peer whose n-th run reports 40 + 10n img/s and the workers it was given.
+        let peer = dir.appendingPathComponent("peer.sh").path, count = dir.appendingPathComponent("count").path
+        try """
+        echo x >> \(count); n=$(wc -l < \(count))
+        while [ "$1" != --workers ]; do shift; done
+        echo "{\\"img_s\\": $((40 + 10 * n)), \\"versions\\": \\"workers $2\\"}"
+
+        """.write(toFile: peer, atomically: true, encoding: .utf8)
+        let b = try PretrainBench(ranks: 1, iterations: 40, preset: "fm-quick", launcher: try standInLauncher(in: dir, rates: [20, 120, 100, 110]))
+        var lines: [String] = []
+        // Launches: 1 process with 0 workers (50), with 1 worker (60, the fastest); then rounds 2 and 3 run it again (70, 80).
+        let ratios = try b.compare(110, rounds: 3, python: "/bin/sh", script: peer, say: { lines.append($0) })
+        XCTAssertEqual(ratios, [110.0 / 60, 110.0 / 70, 110.0 / 80])
+        XCTAssertTrue(lines.contains("  PyTorch reference, 1 process(es), 1 loader worker(s): 60.0 img/s [workers 1]"), "\(lines)")
+        XCTAssertTrue(lines.contains { $0.contains("round 3: esvit 110.0 img/s, PyTorch (1 process(es), 1 loader worker(s)) 80.0 img/s") }, "\(lines)")
+        XCTAssertEqual(lines.last, "  ratio over 3 rounds: median 1.57× (1.83, 1.57, 1.38)")
+    }
+
     func testPretrainBenchRefusesBadSettings() {
         for (ranks, iters, preset, flag) in [(0, 60, "fm-quick", "--ranks"), (2, 20, "fm-quick", "--iterations"), (2, 60, "fm-slow", "--preset fm-slow")] {
             XCTAssertThrowsError(try PretrainBench(ranks: ranks, iterations: iters, preset: preset, launcher: "x")) {
