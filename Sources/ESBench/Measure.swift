@@ -45,6 +45,12 @@ public enum Measure {
         return Double(ns[ns.count / 2]) / Double(reps) / 1e3
     }
 
+    /// The closing line of a comparison in alternating rounds: the median ratio and every round's.
+    public static func roundsLine(_ ratios: [Double]) -> String {
+        String(format: "  ratio over %d rounds: median %.2f× (", ratios.count, ratios.sorted()[ratios.count / 2])
+            + ratios.map { String(format: "%.2f", $0) }.joined(separator: ", ") + ")"
+    }
+
     /// OpenBLAS's own multi-threaded sgemm (1024³, best of 4) at `threads` threads, in GFLOP/s.
     /// The engine keeps OpenBLAS single-threaded and splits products itself, so the roof sets
     /// OpenBLAS's threads explicitly and restores one thread after.

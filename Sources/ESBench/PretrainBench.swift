@@ -126,7 +126,7 @@ public struct PretrainBench {
             ratios.append(mine / theirs)
             say(String(format: "  round %d: esvit %.1f img/s, PyTorch (%@) %.1f img/s, ratio %.2f×", round, mine, best.launch.description, theirs, mine / theirs))
         }
-        say(String(format: "  ratio over %d rounds: median %.2f× (", rounds, ratios.sorted()[ratios.count / 2]) + ratios.map { String(format: "%.2f", $0) }.joined(separator: ", ") + ")")
+        say(Measure.roundsLine(ratios))
         return ratios
     }
 }

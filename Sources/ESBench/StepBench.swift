@@ -76,16 +76,30 @@ public struct StepBench {
         return Result(imagesPerSecond: Double(batch) / t, split: s, peakRSSBytes: rss)
     }
 
-    /// Runs the PyTorch reference step of the same recipe through `peer` and reports the ratio.
-    public func compare(_ r: Result, with peer: TorchPeer, say: (String) -> Void) throws {
+    /// Runs the PyTorch reference step of the same recipe through `peer` and reports the ratio;
+    /// with `rounds` > 1, further rounds alternate this bench's timing and the peer's and the
+    /// median ratio is reported too (a shared machine's drifts then fall on both sides). Returns
+    /// the speed ratios.
+    @discardableResult
+    public func compare(_ r: Result, with peer: TorchPeer, rounds: Int = 1, say: (String) -> Void) throws -> [Double] {
         let c = config, b = c.backbone
         let shape = b.peerShapeArguments + ["--construct-size", "\(b.constructSize)"]
         let crops = ["--global-size", "\(c.globalSize)", "--local-size", "\(c.localSize)", "--local-crops", "\(c.localCrops)", "--batch", "\(c.batch)"]
         let head = ["--hidden", "\(c.head.hidden)", "--bottleneck", "\(c.head.bottleneck)", "--out-dim", "\(c.head.outDim)"]
-        let run = ["--threads", "\(threads)", "--iters", "\(iters)"]
-        let (v, versions) = try peer.figures(shape + crops + head + run, ["step_img_s", "peak_rss_kib"])
+        let args = shape + crops + head + ["--threads", "\(threads)", "--iters", "\(iters)"]
+        let (v, versions) = try peer.figures(args, ["step_img_s", "peak_rss_kib"])
         let peerRSS = Int(v[1]) * 1024
         say(String(format: "  PyTorch reference step (same run): %.1f img/s, peak RSS %@ [%@]", v[0], formatMiB(peerRSS), versions))
         say(String(format: "  ratio Swift/PyTorch: %.2f× the speed, %.2f× the peak RSS", r.imagesPerSecond / v[0], Double(r.peakRSSBytes) / Double(peerRSS)))
+        var ratios = [r.imagesPerSecond / v[0]]
+        if rounds < 2 { return ratios }
+        for round in 2...rounds {
+            guard let mine = try run(say: { _ in }) else { break }
+            let theirs = try peer.figures(args, ["step_img_s"]).values[0]
+            ratios.append(mine.imagesPerSecond / theirs)
+            say(String(format: "  round %d: Swift %.1f img/s, PyTorch %.1f img/s, ratio %.2f×", round, mine.imagesPerSecond, theirs, ratios.last!))
+        }
+        say(Measure.roundsLine(ratios))
+        return ratios
     }
 }

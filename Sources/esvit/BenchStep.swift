@@ -30,6 +30,7 @@ struct BenchStep: ParsableCommand {
     @Option(help: "Timed steps (after one warm-up).") var iters: Int = 3
     @Option(help: "Python with torch: also time the PyTorch reference step.") var compareTorch: String?
     @Option(help: "Path to bench_step.py.") var torchScript: String = "tools/reference/bench_step.py"
+    @Option(help: "With --compare-torch: further rounds alternating this bench's timing and the reference's; prints every round's ratio and the median.") var rounds: Int = 1
     @Flag(help: "Print the backbone workspaces' per-buffer memory tables instead of timing.") var memory = false
 
     func bench() throws -> StepBench {
@@ -38,11 +39,14 @@ struct BenchStep: ParsableCommand {
                                          regionLoss: !noDense, threads: threads, iters: iters) }
     }
 
-    func validate() throws { _ = try bench() }
+    func validate() throws {
+        _ = try bench()
+        guard rounds >= 1 else { throw ValidationError("--rounds must be ≥ 1") }
+    }
 
     func run() throws {
         let bench = try bench()
         guard let r = try cli({ try bench.run(memoryOnly: memory, say: { print($0) }) }) else { return }
-        if let py = compareTorch { try cli { try bench.compare(r, with: TorchPeer(python: py, script: torchScript, threads: threads), say: { print($0) }) } }
+        if let py = compareTorch { try cli { try bench.compare(r, with: TorchPeer(python: py, script: torchScript, threads: threads), rounds: rounds, say: { print($0) }) } }
     }
 }

@@ -161,6 +161,26 @@ final class BenchTests: XCTestCase {
                                            hidden: nil, bottleneck: nil, outDim: nil, regionLoss: true, threads: 1, iters: 1))
     }
 
+    func testStepBenchComparesInAlternatingRounds() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("esvit-bench-step-rounds-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let peer = dir.appendingPathComponent("peer.sh").path, count = dir.appendingPathComponent("count").path
+        try "echo x >> \(count)\necho '{\"step_img_s\": 4, \"peak_rss_kib\": 2048, \"versions\": \"stand-in\"}'\n"
+            .write(toFile: peer, atomically: true, encoding: .utf8)
+        let b = try StepBench(arch: .swinMini, backbone: Self.tiny, batch: 2, localCrops: 1, globalSize: 32, localSize: 16,
+                              hidden: 16, bottleneck: 8, outDim: 16, regionLoss: true, threads: 1, iters: 1)
+        let r = try XCTUnwrap(try b.run(say: { _ in }))
+        var lines: [String] = []
+        let ratios = try b.compare(r, with: TorchPeer(python: "/bin/sh", script: peer, threads: 1), rounds: 3, say: { lines.append($0) })
+        XCTAssertEqual(ratios.count, 3)
+        XCTAssertEqual(ratios[0], r.imagesPerSecond / 4)
+        XCTAssertTrue(ratios.allSatisfy { $0.isFinite && $0 > 0 })
+        XCTAssertEqual(try String(contentsOfFile: count, encoding: .utf8).split(separator: "\n").count, 3, "the peer ran once per round")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("  round 3: Swift ") }, "\(lines)")
+        XCTAssertTrue(lines.last?.hasPrefix("  ratio over 3 rounds: median ") == true, "\(lines)")
+    }
+
     func testKernelBenchNamesTheKernelsItKnows() {
         XCTAssertThrowsError(try KernelBench(scale: 1, threads: 1, kernel: "conv", samples: 1, minMs: 1)) {
             XCTAssertTrue("\($0)".hasPrefix("--kernel conv: no such kernel (linear, "), "\($0)")
