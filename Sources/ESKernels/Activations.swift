@@ -43,16 +43,23 @@ public enum GELU {
 }
 
 public enum Softmax {
-    /// In-place softmax of one row of length n (vectorised max, exp and scale).
+    /// max_j p[j] over n elements, eight lanes at a time.
     @inline(__always)
-    public static func row(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    static func rowMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
         var m8 = V8(repeating: -.infinity), j = 0
         while j + 8 <= n { m8 = vmax(m8, load8(p + j)); j += 8 }
         var m = m8.max()
         while j < n { m = max(m, p[j]); j += 1 }
+        return m
+    }
+
+    /// In-place softmax of one row of length n (vectorised max, exp and scale).
+    @inline(__always)
+    public static func row(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        let m = rowMax(p, n)
         let mv = V8(repeating: m)
         var s8 = V8(), s: Float = 0
-        j = 0
+        var j = 0
         while j + 8 <= n { let e = vexp(load8(p + j) - mv); store8(e, p + j); s8 += e; j += 8 }
         while j < n { let e = expf(p[j] - m); p[j] = e; s += e; j += 1 }
         let inv = 1 / (s + s8.sum())

@@ -89,12 +89,8 @@ public enum SoftCrossEntropy {
                     }
                     // log_softmax(s/τ) = s/τ − m − log Σ exp(s/τ − m)
                     scaleInto(1 / tau, row, row, K)
-                    var mv = V8(repeating: -.infinity), k = 0
-                    while k + 8 <= K { mv = vmax(mv, load8(row + k)); k += 8 }
-                    var m = mv.max()
-                    while k < K { m = max(m, row[k]); k += 1 }
-                    var z8 = V8()
-                    k = 0
+                    let m = Softmax.rowMax(row, K)
+                    var z8 = V8(), k = 0
                     let m8 = V8(repeating: m)
                     while k + 8 <= K { z8 += vexp(load8(row + k) - m8); k += 8 }
                     var z = Double(z8.sum())

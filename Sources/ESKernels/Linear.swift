@@ -19,6 +19,11 @@ public enum Linear {
     /// Rows of y or dx per OpenBLAS call (a variable only so that tests can shrink it).
     nonisolated(unsafe) public static var rowBlock = 1024
 
+    /// y[m, :] = b for every row m in `rows` (the bias rows a beta-1 product adds to).
+    @inline(__always) static func fillBias(_ y: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, rows: Range<Int>, outFeatures N: Int) {
+        for m in rows { (y + m * N).update(from: b, count: N) }
+    }
+
     /// `body(first row, rows)` over `range` in blocks of at most `rowBlock` rows.
     @inline(__always) static func inRowBlocks(_ range: Range<Int>, _ body: (Int, Int) -> Void) {
         var m0 = range.lowerBound
@@ -40,7 +45,7 @@ public enum Linear {
             inRowBlocks(r) { m0, rows in
                 var beta: Float = 0
                 if let b = bias {
-                    for m in m0..<(m0 + rows) { (y + m * N).update(from: b, count: N) }
+                    fillBias(y, b, rows: m0..<(m0 + rows), outFeatures: N)
                     beta = 1
                 }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(N), Int32(K),

@@ -6,7 +6,7 @@
 //   dx(M, K) = dy·W     is  dxᵀ(K × T) = W(K × N as stored) · dyᵀ(N × T), no copy.
 // Measured single-threaded against OpenBLAS's SkylakeX kernels in 1024-row calls on an AVX-512
 // Xeon: 1.3–1.6× on the first stage (K or N = 48), 1.05–1.3× on the second, mixed beyond
-// (docs/results.md §8.6). `engine = .openblas` (or ESVIT_SMALL_GEMM=openblas) turns it off.
+// (docs/results.md §8.7). `engine = .openblas` (or ESVIT_SMALL_GEMM=openblas) turns it off.
 import CXSMM
 import Foundation
 
@@ -56,7 +56,7 @@ public enum SmallGEMM {
         guard applies(K, N), let k = kernels(m: N, rows: M, k: K, lda: N, ldb: K, ldc: N, beta: bias == nil ? 0 : 1) else { return false }
         let wt = TransposedWeights.of(weight, rows: N, cols: K)
         overTiles(M, k) { m0, rows, kernel in
-            if let b = bias { for m in m0..<(m0 + rows) { (y + m * N).update(from: b, count: N) } }
+            if let b = bias { Linear.fillBias(y, b, rows: m0..<(m0 + rows), outFeatures: N) }
             esvit_xsmm_call(kernel, wt, x + m0 * K, y + m0 * N)
         }
         return true

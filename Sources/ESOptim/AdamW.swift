@@ -42,21 +42,13 @@ public final class AdamW: @unchecked Sendable {
         return norms
     }
 
-    /// Σ x² in eight Float lanes per block of 256, the blocks summed in Double.
+    /// Σ x²: ESKernels' SIMD dot per block of 256, the blocks summed in Double.
     static func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
         var total = 0.0, i = 0
         while i < n {
-            let end = min(n, i + 256)
-            var a = SIMD8<Float>(), b = SIMD8<Float>()
-            while i + 16 <= end {
-                let u = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-                let w = UnsafeRawPointer(x + i + 8).loadUnaligned(as: SIMD8<Float>.self)
-                a = a.addingProduct(u, u); b = b.addingProduct(w, w)
-                i += 16
-            }
-            var s = Double((a + b).sum())
-            while i < end { s += Double(x[i]) * Double(x[i]); i += 1 }
-            total += s
+            let k = min(256, n - i)
+            total += Double(dot(x + i, x + i, k))
+            i += k
         }
         return total
     }

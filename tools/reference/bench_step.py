@@ -12,7 +12,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from esvit_step_reference import EsViT, add_model_arguments, forward_loss, model_config  # noqa: E402
+from esvit_step_reference import EsViT, add_model_arguments, clip_step_ema, forward_loss, model_config  # noqa: E402
 
 
 def main():
@@ -38,15 +38,7 @@ def main():
         loss = forward_loss(student, teacher, globals_, locals_, center, center_grid, 0.04, c)[0]
         opt.zero_grad()
         loss.backward()
-        for p in student.parameters():
-            n = p.grad.norm(2)
-            coef = 3.0 / (n + 1e-6)
-            if coef < 1:
-                p.grad.mul_(coef)
-        opt.step()
-        with torch.no_grad():
-            for ps, pt in zip(student.parameters(), teacher.parameters()):
-                pt.mul_(0.996).add_(0.004 * ps)
+        clip_step_ema(student, teacher, opt)
 
     step()
     ts = []

@@ -61,6 +61,19 @@ def model_config(a, batch):
                 student_temp=0.1)
 
 
+def clip_step_ema(student, teacher, opt, clip=3.0, momentum=0.996):
+    """After loss.backward(): per-tensor gradient clipping, the optimizer step and the teacher EMA
+    (the peers' fixed recipe: bench_step.py, pretrain_reference.py)."""
+    for p in student.parameters():
+        coef = clip / (p.grad.norm(2) + 1e-6)
+        if coef < 1:
+            p.grad.mul_(coef)
+    opt.step()
+    with torch.no_grad():
+        for ps, pt in zip(student.parameters(), teacher.parameters()):
+            pt.mul_(momentum).add_((1 - momentum) * ps)
+
+
 class DINOHead(nn.Module):
     def __init__(self, in_dim, out_dim, hidden, bottleneck):
         super().__init__()

@@ -22,7 +22,7 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_data_pillow import DINOAug, FashionIDX  # noqa: E402
-from esvit_step_reference import EsViT, add_model_arguments, esvit_loss, model_config  # noqa: E402
+from esvit_step_reference import EsViT, add_model_arguments, clip_step_ema, esvit_loss, model_config  # noqa: E402
 
 MEAN, STD = (0.2860,) * 3, (0.3530,) * 3
 
@@ -91,14 +91,8 @@ def main():
         loss = esvit_loss(s_view, s_region, s_tok, t_view, t_region, t_tok, center, center_grid, 0.04, c, Tg, Tl)[0]
         opt.zero_grad()
         loss.backward()
-        for p in model.parameters():
-            coef = 3.0 / (p.grad.norm(2) + 1e-6)
-            if coef < 1:
-                p.grad.mul_(coef)
-        opt.step()
+        clip_step_ema(model, teacher, opt)
         with torch.no_grad():
-            for ps, pt in zip(model.parameters(), teacher.parameters()):
-                pt.mul_(0.996).add_(0.004 * ps)
             sums = torch.cat([t_view.sum(0), t_region.sum(0)])
             if distributed:
                 dist.all_reduce(sums)
