@@ -4,6 +4,7 @@
 // with the flag's name.
 import ESBench
 import ESModel
+import ESTestSupport
 import Foundation
 import XCTest
 
@@ -14,6 +15,10 @@ final class ScriptedClock {
 }
 
 final class BenchTests: XCTestCase {
+    var tmp: TemporaryDirectory!
+    override func setUpWithError() throws { tmp = try TemporaryDirectory(prefix: "esvit-bench") }
+    override func tearDown() { tmp = nil }
+
     func testMedianOfTimedRunsIgnoresTheWarmUp() {
         let c = ScriptedClock()
         var durations: [UInt64] = [900_000_000, 5_000_000, 1_000_000, 3_000_000]   // warm-up, then three timed runs
@@ -32,10 +37,7 @@ final class BenchTests: XCTestCase {
     }
 
     func testThePeerProtocol() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("esvit-bench-peer-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let good = dir.appendingPathComponent("good.sh").path, bad = dir.appendingPathComponent("bad.sh").path
+        let good = tmp.path("good.sh"), bad = tmp.path("bad.sh")
         try "echo progress line\necho \"{\\\"img_s\\\": 12.5, \\\"threads\\\": $OMP_NUM_THREADS, \\\"arg\\\": \\\"$1\\\", \\\"versions\\\": \\\"torch 0\\\"}\"\n"
             .write(toFile: good, atomically: true, encoding: .utf8)
         try "echo '{\"img_s\": 1}'\nexit 3\n".write(toFile: bad, atomically: true, encoding: .utf8)
@@ -48,16 +50,13 @@ final class BenchTests: XCTestCase {
         XCTAssertThrowsError(try TorchPeer(python: "/bin/sh", script: bad, threads: 1).run([])) {
             XCTAssertTrue("\($0)".contains("failed; run it by hand to see why"), "\($0)")
         }
-        XCTAssertThrowsError(try TorchPeer(python: dir.appendingPathComponent("no-python").path, script: good, threads: 1).run([])) {
+        XCTAssertThrowsError(try TorchPeer(python: tmp.path("no-python"), script: good, threads: 1).run([])) {
             XCTAssertTrue("\($0)".contains("cannot start"), "\($0)")
         }
     }
 
     func testThePeerLauncherGoesBeforeTheScript() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("esvit-bench-launcher-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let script = dir.appendingPathComponent("peer.sh").path
+        let script = tmp.path("peer.sh")
         try "echo \"{\\\"img_s\\\": 2, \\\"first\\\": \\\"$1\\\"}\"\n".write(toFile: script, atomically: true, encoding: .utf8)
         // /usr/bin/env sh peer.sh --y: the launcher ("sh") runs the script.
         let peer = TorchPeer(python: "/usr/bin/env", script: script, threads: 1, launcher: ["sh"])
@@ -66,8 +65,8 @@ final class BenchTests: XCTestCase {
 
     /// A stand-in for launch/run-node.sh: writes a log.txt of progress lines (and one other line)
     /// into the --output-dir it is given, or fails after printing a line.
-    func standInLauncher(in dir: URL, rates: [Double], fail: Bool = false) throws -> String {
-        let path = dir.appendingPathComponent(fail ? "fail.sh" : "launch.sh").path
+    func standInLauncher(rates: [Double], fail: Bool = false) throws -> String {
+        let path = tmp.path(fail ? "fail.sh" : "launch.sh")
         let lines = rates.enumerated().map { "{\"iteration\": \(10 * ($0.offset + 1)), \"img_per_s\": \($0.element)}" }
             + ["{\"epoch\": 0, \"train_loss\": 1}"]
         let body = fail ? "echo 'run-node: mpirun not found'\nexit 7\n"
@@ -78,11 +77,8 @@ final class BenchTests: XCTestCase {
     }
 
     func testPretrainBenchReadsTheRunsLog() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("esvit-bench-pretrain-test-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
         // The first window (warm-up) is left out: median of 120, 100, 110 is 110.
-        let launcher = try standInLauncher(in: dir, rates: [20, 120, 100, 110])
+        let launcher = try standInLauncher(rates: [20, 120, 100, 110])
         var lines: [String] = []
         let b = try PretrainBench(ranks: 2, iterations: 40, preset: "fm-quick", launcher: launcher)
         XCTAssertEqual(try b.run(say: { lines.append($0) }), 110)
@@ -91,28 +87,25 @@ final class BenchTests: XCTestCase {
         XCTAssertEqual(b.launches.map(\.description), ["1 process(es), 0 loader worker(s)", "1 process(es), 1 loader worker(s)",
                                                         "2 process(es), 0 loader worker(s)", "2 process(es), 1 loader worker(s)"])
         XCTAssertThrowsError(try PretrainBench(ranks: 2, iterations: 40, preset: "fm-quick",
-                                               launcher: try standInLauncher(in: dir, rates: [1])).run(say: { _ in })) {
+                                               launcher: try standInLauncher(rates: [1])).run(say: { _ in })) {
             XCTAssertTrue("\($0)".contains("has 1 progress line(s)"), "\($0)")
         }
         XCTAssertThrowsError(try PretrainBench(ranks: 2, iterations: 40, preset: "fm-quick",
-                                               launcher: try standInLauncher(in: dir, rates: [], fail: true)).run(say: { _ in })) {
+                                               launcher: try standInLauncher(rates: [], fail: true)).run(say: { _ in })) {
             XCTAssertTrue("\($0)".contains("failed (exit 7)") && "\($0)".contains("mpirun not found"), "\($0)")
         }
     }
 
     func testPretrainBenchComparesAgainstTheFastestLaunchInRounds() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("esvit-bench-rounds-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
         // A stand-in peer whose n-th run reports 40 + 10n img/s and the workers it was given.
-        let peer = dir.appendingPathComponent("peer.sh").path, count = dir.appendingPathComponent("count").path
+        let peer = tmp.path("peer.sh"), count = tmp.path("count")
         try """
         echo x >> \(count); n=$(wc -l < \(count))
         while [ "$1" != --workers ]; do shift; done
         echo "{\\"img_s\\": $((40 + 10 * n)), \\"versions\\": \\"workers $2\\"}"
 
         """.write(toFile: peer, atomically: true, encoding: .utf8)
-        let b = try PretrainBench(ranks: 1, iterations: 40, preset: "fm-quick", launcher: try standInLauncher(in: dir, rates: [20, 120, 100, 110]))
+        let b = try PretrainBench(ranks: 1, iterations: 40, preset: "fm-quick", launcher: try standInLauncher(rates: [20, 120, 100, 110]))
         var lines: [String] = []
         // Launches: 1 process with 0 workers (50), with 1 worker (60, the fastest); then rounds 2 and 3 run it again (70, 80).
         let ratios = try b.compare(110, rounds: 3, python: "/bin/sh", script: peer, say: { lines.append($0) })
@@ -162,10 +155,7 @@ final class BenchTests: XCTestCase {
     }
 
     func testStepBenchComparesInAlternatingRounds() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("esvit-bench-step-rounds-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let peer = dir.appendingPathComponent("peer.sh").path, count = dir.appendingPathComponent("count").path
+        let peer = tmp.path("peer.sh"), count = tmp.path("count")
         try "echo x >> \(count)\necho '{\"step_img_s\": 4, \"peak_rss_kib\": 2048, \"versions\": \"stand-in\"}'\n"
             .write(toFile: peer, atomically: true, encoding: .utf8)
         let b = try StepBench(arch: .swinMini, backbone: Self.tiny, batch: 2, localCrops: 1, globalSize: 32, localSize: 16,

@@ -5,6 +5,7 @@
 // __builtin__.eval) and of the legacy format, and damaged archives.
 import Foundation
 import XCTest
+import ESTestSupport
 @testable import ESModel
 
 final class TorchCheckpointTests: XCTestCase {
@@ -56,13 +57,11 @@ final class TorchCheckpointTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("legacy (pre-1.6) torch.save file"), "\($0)")
         }
         let good = try Data(contentsOf: URL(fileURLWithPath: try torchFixture("state.pth")))
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("esvit-pth-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let cut = dir.appendingPathComponent("cut.pth").path
+        let tmp = try TemporaryDirectory(prefix: "esvit-pth")
+        let cut = tmp.path("cut.pth")
         try good.prefix(good.count / 2).write(to: URL(fileURLWithPath: cut))
         XCTAssertThrowsError(try TorchCheckpoint(path: cut)) { XCTAssertTrue("\($0)".contains("not a ZIP archive"), "\($0)") }
-        XCTAssertThrowsError(try TorchCheckpoint(path: dir.appendingPathComponent("missing.pth").path)) {
+        XCTAssertThrowsError(try TorchCheckpoint(path: tmp.path("missing.pth"))) {
             XCTAssertTrue("\($0)".contains("cannot read"), "\($0)")
         }
     }
