@@ -1,8 +1,8 @@
 // A frozen Swin backbone for evaluation (docs/algorithm.md §7): from a training checkpoint (teacher by
 // default, or the student; architecture and input size come from the checkpoint's metadata), from
-// a backbone-only safetensors file with the official key names (architecture from the caller;
-// the key prefix is found: none, "backbone.", "teacher.backbone.", "module." …), or freshly
-// initialised exactly as the trainer initialises it (the random-initialisation baseline).
+// a weights file from elsewhere, `.pth` or safetensors (architecture from the caller; where the
+// backbone sits and whether it has official or timm names is found: BackboneKeyMap.locate), or
+// freshly initialised exactly as the trainer initialises it (the random-initialisation baseline).
 import ESCheckpoint
 import ESKernels
 import ESModel
@@ -53,36 +53,46 @@ public final class EvalBackbone {
         }
     }
 
-    /// `which` network of a training checkpoint. `arch` and `inputSize` are needed for
-    /// backbone-only files and ignored for training checkpoints, which are checked first
-    /// (format version, configuration against tensors).
-    public init(path: String, which: EvalNetwork = .teacher, arch: SwinConfig? = nil, inputSize requested: Int? = nil) throws {
-        let checkpoint: CheckpointFile
-        do { checkpoint = try CheckpointFile(path: path) } catch { throw EvalError.invalid("cannot use \(path): \(error)") }
-        let file = checkpoint.safetensors
-        var cfg: SwinConfig, size: Int, filePrefix: String, from: String
-        if checkpoint.isTrainingCheckpoint {
-            let c: EsViTConfig
+    /// `which` network of a training checkpoint, or the backbone of a weights file from elsewhere
+    /// (a torch.save `.pth` or a safetensors file: upstream EsViT, official Swin, timm, our export).
+    /// `arch` and `inputSize` are needed for other files and ignored for training checkpoints,
+    /// which are checked first (format version, configuration against tensors). `prefix`
+    /// overrides where in the file the backbone is looked for.
+    public init(path: String, which: EvalNetwork = .teacher, arch: SwinConfig? = nil, inputSize requested: Int? = nil,
+                prefix: String? = nil) throws {
+        let source: TensorSource
+        do { source = try WeightsFile.open(path) } catch { throw EvalError.invalid("cannot use \(path): \(error)") }
+        var cfg: SwinConfig, size: Int, map: BackboneKeyMap, from: String
+        if let st = source as? SafeTensorsFile, CheckpointFile(st).isTrainingCheckpoint {
+            let checkpoint = CheckpointFile(st), c: EsViTConfig
             do { try checkpoint.checkFormat(); c = try checkpoint.modelConfig(); try checkpoint.checkConsistency() } catch { throw EvalError.invalid("\(error)") }
-            cfg = c.backbone; size = requested ?? c.globalSize; filePrefix = which.checkpointPrefix + CheckpointTensors.backbone
+            cfg = c.backbone; size = requested ?? c.globalSize
+            map = BackboneKeyMap(prefix: prefix ?? which.checkpointPrefix + CheckpointTensors.backbone)
             from = "\(which) of training checkpoint \(path)"
         } else {
-            guard let arch else { throw EvalError.invalid("\(path) is not an esvit training checkpoint; give --arch for a backbone-only file") }
+            guard let arch else { throw EvalError.invalid("\(path) is not an esvit training checkpoint; give --arch for a weights file") }
             cfg = arch; size = requested ?? arch.constructSize
-            let candidates = ["", "backbone.", "teacher.backbone.", "teacher.", "module.", "student.backbone.", "module.backbone."]
-            guard let p = candidates.first(where: { file.tensors[$0 + "patch_embed.proj.weight"] != nil }) else {
-                throw EvalError.invalid("\(path) holds no Swin backbone (no patch_embed.proj.weight under any known prefix)")
-            }
-            filePrefix = p
-            from = "backbone file \(path)" + (p.isEmpty ? "" : " (keys under '\(p)')")
+            do { map = try BackboneKeyMap.locate(in: source.shapes.keys, which: which.rawValue, prefix: prefix) }
+            catch { throw EvalError.invalid("\(path): \(error)") }
+            from = "weights \(path) (" + (map.prefix.isEmpty ? "no prefix" : "keys under '\(map.prefix)'") + ", \(map.naming) names)"
         }
-        origin = from + (file.checksummed ? "" : " (no tensor checksums: loaded unverified)")
+        origin = from + (source.unverifiedNote == nil ? "" : " (no tensor checksums: loaded unverified)")
         cfg.dropPathRate = 0
         config = cfg; inputSize = size
         model = SwinModel(config: cfg, table: table, prefix: EvalBackbone.tablePrefix)
         params = table.makeArena()
-        do { try Weights.load(file, table: table, into: params.pointer, tablePrefix: EvalBackbone.tablePrefix, filePrefix: filePrefix) }
+        do { skipped = try Weights.load(source, table: table, into: params.pointer, tablePrefix: EvalBackbone.tablePrefix, map: map) }
         catch { throw EvalError.invalid("\(error)") }
+    }
+
+    /// Keys under the backbone's prefix that were not loaded (heads, constant buffers).
+    public private(set) var skipped: [String] = []
+
+    /// One line naming the skipped keys that are not constant buffers (the heads), or nil.
+    public var skippedHeadsNote: String? {
+        let heads = skipped.filter { !$0.hasSuffix("relative_position_index") && !$0.hasSuffix("attn_mask") }
+        guard !heads.isEmpty else { return nil }
+        return "not part of the backbone, skipped (\(heads.count)): " + heads.prefix(6).joined(separator: ", ") + (heads.count > 6 ? ", …" : "")
     }
 
     public var featureDim: Int { config.numFeatures }

@@ -25,8 +25,11 @@ public enum EvalNetwork: String, CaseIterable, Sendable, ExpressibleByArgument, 
 /// subsets and the feature cache.
 public struct EvalOptions: ParsableArguments {
     public init() {}
-    @Option(help: "A training checkpoint, or a backbone-only safetensors file (then give --arch).") public var checkpoint: String?
-    @Option(help: "Which network of a training checkpoint.") public var which: EvalNetwork = .teacher
+    @Option(name: [.customLong("checkpoint"), .customLong("weights")],
+            help: "An esvit training checkpoint, or weights from elsewhere: a torch.save .pth or a safetensors file (upstream EsViT, official Swin, timm, esvit export; then give --arch).")
+    public var checkpoint: String?
+    @Option(help: "Which network of a file that holds both (a training checkpoint, an upstream EsViT .pth).") public var which: EvalNetwork = .teacher
+    @Option(help: "Where the backbone sits in a weights file (e.g. 'teacher.backbone.'); found by default.") public var prefix: String?
     @Flag(help: "Evaluate the untrained network instead (initialised as the trainer does, with --seed).") public var randomInit = false
     @Option(help: "Seed of --random-init.") public var seed: UInt64 = 0
     @OptionGroup(title: "Architecture (backbone-only files and --random-init)") public var archOptions: ArchOptions
@@ -70,11 +73,12 @@ public struct EvalOptions: ParsableArguments {
                 let cfg = try archOptions.config()
                 backbone = EvalBackbone(randomWith: cfg, seed: seed, inputSize: inputSize ?? cfg.constructSize)
             } else {
-                backbone = try EvalBackbone(path: checkpoint!, which: which, arch: try archOptions.config(), inputSize: inputSize)
+                backbone = try EvalBackbone(path: checkpoint!, which: which, arch: try archOptions.config(), inputSize: inputSize, prefix: prefix)
             }
         } catch { throw EvalError.invalid("\(error)") }
         let (train, test, nTrain, nTest) = try openData()
         say("esvit \(command): \(backbone.origin)")
+        if let note = backbone.skippedHeadsNote { say("  \(note)") }
         say("  \(backbone.config.depths.count)-stage Swin at \(backbone.inputSize) px; \(dataset): \(nTrain) training images, \(nTest) test images")
         return Setup(backbone: backbone, train: train, test: test, nTrain: nTrain, nTest: nTest,
                      mean: dataset.mean, std: dataset.std)

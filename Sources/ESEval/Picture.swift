@@ -1,5 +1,5 @@
 // What `esvit visualize` pictures are made of and written to: a backbone (a training checkpoint's
-// teacher or student, or a backbone-only file), one input image (a JPEG file, normalised with
+// teacher or student, or a weights file, .pth or safetensors), one input image (a JPEG file, normalised with
 // ImageNet's statistics, or a Fashion-MNIST test image with its own), and the output file whose
 // suffix picks PNG (lossless) or JPEG.
 import ESData
@@ -16,8 +16,8 @@ public struct PictureInput {
     public let image: RGBImage
     public let mean: [Float], std: [Float]
 
-    public init(checkpoint: String, which: EvalNetwork, arch: SwinConfig?, image source: PictureImage) throws {
-        backbone = try EvalBackbone(path: checkpoint, which: which, arch: arch)
+    public init(checkpoint: String, which: EvalNetwork, arch: SwinConfig?, prefix: String? = nil, image source: PictureImage) throws {
+        backbone = try EvalBackbone(path: checkpoint, which: which, arch: arch, prefix: prefix)
         switch source {
         case .fashionMNIST(let i, let root):
             let fm = try FashionMNIST(root: root, split: .test)

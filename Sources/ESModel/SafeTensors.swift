@@ -39,9 +39,6 @@ public final class SafeTensorsFile: @unchecked Sendable {
     private let data: Data
     private let dataStart: Int
 
-    static let dtypeSizes: [String: Int] = ["F32": 4, "F64": 8, "F16": 2, "BF16": 2, "I64": 8, "I32": 4,
-                                             "I16": 2, "I8": 1, "U8": 1, "BOOL": 1]
-
     public init(path: String) throws {
         self.path = path
         guard FileManager.default.fileExists(atPath: path) else {
@@ -84,7 +81,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
             guard shape.count == shapeAny.count, offs.count == 2, shape.allSatisfy({ $0 >= 0 }) else {
                 throw SafeTensorsError.malformed("\(path): tensor \(name): shape and offsets must be non-negative integers")
             }
-            guard let size = SafeTensorsFile.dtypeSizes[dtype] else {
+            guard let size = SafeTensorsFile.readers[dtype]?.0 else {
                 throw SafeTensorsError.malformed("\(path): tensor \(name): unknown dtype \(dtype)")
             }
             let (count, overflow) = shape.reduce((1, false)) { acc, x in
@@ -142,14 +139,18 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
     }
 
-    /// Copies an F32 tensor into `dst` (exactly `count` floats expected).
+    /// Copies a tensor into `dst` as Float (F32 as is, every other dtype converted; exactly
+    /// `count` values expected). Weights.check refuses non-float tensors as parameters first.
     public func copyFloats(_ name: String, into dst: UnsafeMutablePointer<Float>, count: Int) throws {
         guard let t = tensors[name] else { throw SafeTensorsError.mismatch("\(path): missing tensor \(name)") }
-        guard t.dtype == "F32" else { throw SafeTensorsError.mismatch("\(path): tensor \(name) is \(t.dtype), expected F32") }
+        guard let (size, read) = SafeTensorsFile.readers[t.dtype] else {
+            throw SafeTensorsError.mismatch("\(path): tensor \(name) has dtype \(t.dtype), which cannot be read")
+        }
         guard t.count == count else { throw SafeTensorsError.mismatch("\(path): tensor \(name) has \(t.count) values, expected \(count)") }
         data.withUnsafeBytes { raw in
             let src = raw.baseAddress! + dataStart + t.begin
-            memcpy(dst, src, count * 4)   // little-endian host, as the format
+            if t.dtype == "F32" { memcpy(dst, src, count * 4); return }   // little-endian host, as the format
+            for i in 0..<count { dst[i] = read(src + i * size) }
         }
     }
 

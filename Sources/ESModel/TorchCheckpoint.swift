@@ -17,8 +17,13 @@ public struct TorchCheckpoint {
     public let root: PickleValue
     /// Every tensor, in file order.
     public let tensors: [(name: String, tensor: TorchTensor)]
+    /// The file read.
+    public let file: String
+    /// Position in `tensors` by name.
+    let index: [String: Int]
 
     public init(path: String) throws {
+        file = path
         let zip = try TorchZip(path: path)
         guard let pkl = zip.entries.keys.filter({ $0.hasSuffix("data.pkl") }).min(by: { $0.count < $1.count }) else {
             throw TorchFileError.invalid("\(path): no data.pkl in the archive; is it a torch.save file?")
@@ -36,6 +41,7 @@ public struct TorchCheckpoint {
             out.append((name, try TorchCheckpoint.materialise(ref, storage, name: "\(path): tensor \(name)")))
         }
         tensors = out
+        index = Dictionary(out.enumerated().map { ($1.0, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// Calls `body` for every tensor under `v`, with its dotted path.

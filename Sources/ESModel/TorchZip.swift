@@ -1,7 +1,8 @@
 // The ZIP container of PyTorch's torch.save files (since torch 1.6): entries stored without
 // compression under one top folder (`NAME/data.pkl`, `NAME/data/0`, …, `NAME/version`). Entries are
 // found through the central directory (ZIP64 records included, for files past 4 GiB) and read as
-// slices of the memory-mapped file. Only the "stored" method is accepted (torch never compresses).
+// slices of the memory-mapped file, each checked against its CRC-32. Only the "stored" method is
+// accepted (torch never compresses).
 import Foundation
 
 public enum TorchFileError: Error, CustomStringConvertible {
@@ -68,6 +69,12 @@ struct TorchZip {
             guard local + 30 <= n, u32(local) == 0x0403_4b50 else { throw TorchFileError.invalid("\(name): damaged ZIP local header for \(entry)") }
             let start = local + 30 + u16(local + 26) + u16(local + 28)
             guard start + size <= n else { throw TorchFileError.invalid("\(name): entry \(entry) runs past the end of the file (truncated?)") }
+            let stored = UInt32(u32(p + 16))
+            let crc = d.withUnsafeBytes { SafeTensorsChecksum.crc32($0.baseAddress! + start, count: size) }
+            guard crc == stored else {
+                throw TorchFileError.invalid(String(format: "%@: entry %@ fails its CRC-32 check (stored %08x, data gives %08x): the file is damaged; copy it again",
+                                                    name, entry, stored, crc))
+            }
             map[entry] = (start, size)
             p += 46 + nameLen + extraLen + commentLen
         }

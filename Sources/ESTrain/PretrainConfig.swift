@@ -54,6 +54,11 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var saveckpFreq = 5           // epochs: numbered copies checkpoint<epoch>.safetensors
     public var saveckpIters = 100        // iterations: checkpoint.safetensors (0: epoch ends only)
     public var seed: UInt64 = 0
+    /// Start the student and teacher backbones from this weights file (.pth or safetensors) instead
+    /// of the seed's initialisation; the heads start fresh. Ignored when the run resumes.
+    public var initFrom: String? = nil
+    /// Which network of an --init-from file that holds both ("teacher" or "student").
+    public var initWhich = "teacher"
     public var threads = 1
     public var loaderThreads = 1
     public var maxIters: Int? = nil

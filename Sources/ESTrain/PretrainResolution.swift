@@ -44,7 +44,8 @@ extension PretrainOptions {
         take(freezeLastLayerFraction, &c.freezeLastLayerFraction)
         c.preset = preset
         take(batchSizePerRank, &c.batchSizePerRank); take(gradAccumSteps, &c.gradAccumSteps)
-        take(saveckpFreq, &c.saveckpFreq); take(saveckpIters, &c.saveckpIters); take(seed, &c.seed)
+        take(saveckpFreq, &c.saveckpFreq); take(saveckpIters, &c.saveckpIters); take(seed, &c.seed); take(initWhich, &c.initWhich)
+        c.initFrom = initFrom
         c.threads = threads ?? defaultThreads
         take(loaderThreads, &c.loaderThreads)
         c.maxIters = maxIters
@@ -79,6 +80,8 @@ extension PretrainOptions {
         if !FileManager.default.fileExists(atPath: c.dataPath, isDirectory: &isDir) || !isDir.boolValue {
             throw ValidationError("--data-path \(c.dataPath) is not a folder (\(c.dataset.installHint))")
         }
+        if let f = initFrom, !FileManager.default.fileExists(atPath: f) { throw ValidationError("--init-from \(f) does not exist") }
+        if !["teacher", "student"].contains(c.initWhich) { throw ValidationError("--init-which takes teacher or student, got '\(c.initWhich)'") }
         if let r = resumeFrom, !FileManager.default.fileExists(atPath: r) { throw ValidationError("--resume-from \(r) does not exist") }
         if resume && resumeFrom != nil { throw ValidationError("use either --resume (the checkpoint in --output-dir) or --resume-from PATH, not both") }
     }

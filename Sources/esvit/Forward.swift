@@ -1,4 +1,4 @@
-// `esvit forward`: run the backbone on a .npy batch with weights from a safetensors file and
+// `esvit forward`: run the backbone on a .npy batch with weights from any file esvit reads and
 // write the pooled features (and optionally the final token map) as .npy. This is how anyone
 // checks our backbone against PyTorch on their own weights. The work is ESEval's BackboneForward.
 import ArgumentParser
@@ -13,18 +13,26 @@ struct Forward: ParsableCommand {
         abstract: "Run the Swin backbone on a .npy batch and save features (checks against PyTorch).",
         discussion: """
         X must be float32 (N, C, H, W), already normalised, square, with H and W multiples of the \
-        patch size. Weights use the official key names (patch_embed.*, layers.S.blocks.B.*, norm.*); \
-        --prefix selects a sub-tree of a larger file, e.g. 'teacher.backbone.' in an esvit checkpoint. \
-        Missing, unexpected (other than relative_position_index) or mis-shaped keys are listed and \
-        the command fails before computing anything.
+        patch size. --weights is an esvit training checkpoint (its teacher by default; the \
+        architecture comes from the file) or weights from elsewhere: a torch.save .pth (upstream \
+        EsViT checkpoints, official Swin releases) or a safetensors file (timm, esvit export), with \
+        the architecture given by --arch and its overrides. Where the backbone sits in the file \
+        (no prefix, 'teacher.backbone.', 'student.module.backbone.', 'model.', …) and whether it \
+        uses official or timm names is found; --which picks teacher or student where a file has \
+        both, --prefix names the place outright. Missing, unexpected or mis-shaped keys are listed \
+        and the command fails before computing anything; classifier heads and constant buffers \
+        are skipped and named.
 
-        Example: esvit forward --arch swin_tiny --weights ckpt.safetensors --prefix teacher.backbone. \
-        --input x.npy --features f.npy --tokens t.npy --threads 2
+        Examples:
+          esvit forward --weights runs/quickstart/checkpoint.safetensors --input x.npy --features f.npy
+          esvit forward --arch swin_tiny --weights esvit_swin_tiny.pth --which teacher \
+            --input x.npy --features f.npy --tokens t.npy --threads 2
         """)
 
     @OptionGroup var archOptions: ArchOptions
-    @Option(help: "safetensors file with the backbone weights.") var weights: String
-    @Option(help: "Key prefix inside the weights file (e.g. 'teacher.backbone.').") var prefix: String = ""
+    @Option(help: "Weights: an esvit training checkpoint, a torch.save .pth or a safetensors file.") var weights: String
+    @Option(help: "Which network of a file that holds both (a training checkpoint, an upstream EsViT .pth).") var which: EvalNetwork = .teacher
+    @Option(help: "Where the backbone sits in the weights file (e.g. 'teacher.backbone.'); found by default.") var prefix: String?
     @Option(help: "Input .npy, float32 (N, C, H, W).") var input: String
     @Option(help: "Output .npy for the pooled features (N, C_out).") var features: String
     @Option(help: "Optional output .npy for the final normed tokens (N, L, C_out).") var tokens: String?
@@ -41,7 +49,8 @@ struct Forward: ParsableCommand {
         Compute.setThreads(threads)
         let x: NpyArray
         do { x = try Npy.read(input) } catch { throw CLIError("\(error)") }
-        let out = try BackboneForward.run(cfg, weights: weights, prefix: prefix, input: x, inputName: input, batch: batchSize, keepTokens: tokens != nil)
+        let out = try BackboneForward.run(cfg, weights: weights, which: which, prefix: prefix, input: x, inputName: input, batch: batchSize, keepTokens: tokens != nil)
+        print("forward: \(out.origin)")
         try Npy.write(out.features, to: features)
         if let t = tokens, let tk = out.tokens { try Npy.write(tk, to: t) }
         print("forward: \(x.shape[0]) images \(x.shape[2])×\(x.shape[3]) → features (\(out.features.shape.map(String.init).joined(separator: ", ")))"

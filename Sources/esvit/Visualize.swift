@@ -17,9 +17,12 @@ struct Visualize: ParsableCommand {
 
 /// The network and the image a picture is made of.
 struct PictureOptions: ParsableArguments {
-    @Option(help: "A training checkpoint, or a backbone-only safetensors file (then give --arch).") var checkpoint: String
-    @Option(help: "Which network of a training checkpoint.") var which: EvalNetwork = .teacher
-    @OptionGroup(title: "Architecture (backbone-only files)") var archOptions: ArchOptions
+    @Option(name: [.customLong("checkpoint"), .customLong("weights")],
+            help: "An esvit training checkpoint, or weights from elsewhere: a torch.save .pth or a safetensors file (then give --arch).")
+    var checkpoint: String
+    @Option(help: "Which network of a file that holds both (a training checkpoint, an upstream EsViT .pth).") var which: EvalNetwork = .teacher
+    @Option(help: "Where the backbone sits in a weights file (e.g. 'teacher.backbone.'); found by default.") var prefix: String?
+    @OptionGroup(title: "Architecture (weights files)") var archOptions: ArchOptions
     @Option(help: "A JPEG image.") var image: String?
     @Option(help: "Use this Fashion-MNIST test image instead of --image.") var fashionIndex: Int?
     @Option(help: "Dataset location for --fashion-index.") var dataPath: String = FashionMNIST.defaultRoot
@@ -34,7 +37,7 @@ struct PictureOptions: ParsableArguments {
     func load() throws -> PictureInput {
         Compute.setThreads(1)
         let source: PictureImage = fashionIndex.map { .fashionMNIST(index: $0, root: dataPath) } ?? .jpeg(path: image!)
-        return try cli { try PictureInput(checkpoint: checkpoint, which: which, arch: try archOptions.config(), image: source) }
+        return try cli { try PictureInput(checkpoint: checkpoint, which: which, arch: try archOptions.config(), prefix: prefix, image: source) }
     }
 
     func write(_ picture: RGBImage) throws { try cli { try PictureFile.write(picture, to: out) } }

@@ -35,10 +35,10 @@ final class EvalBackboneTests: XCTestCase {
         // Another format string: a backbone-only file to eval, which needs --arch.
         try CheckpointFixture.write(to: tmp.path("foreign.safetensors"), metadata: ["format": "other-tool"])
         XCTAssertThrowsError(try EvalBackbone(path: tmp.path("foreign.safetensors"))) {
-            XCTAssertTrue("\($0)".contains("is not an esvit training checkpoint; give --arch for a backbone-only file"), "\($0)")
+            XCTAssertTrue("\($0)".contains("is not an esvit training checkpoint; give --arch for a weights file"), "\($0)")
         }
         let b = try EvalBackbone(path: tmp.path("foreign.safetensors"), arch: CheckpointFixture.config.backbone)
-        XCTAssertTrue(b.origin.contains("(keys under 'teacher.backbone.')"), b.origin)
+        XCTAssertTrue(b.origin.contains("(keys under 'teacher.backbone.', official names)"), b.origin)
         // A configuration record for another backbone than the tensors hold.
         var c = CheckpointFixture.config
         c.backbone.depths = [2, 2, 4]

@@ -1,0 +1,28 @@
+// `pretrain --init-from FILE`: the student and teacher backbones start from weights made elsewhere
+// (a released EsViT .pth, an official or timm Swin, one of our checkpoints or exports); the heads
+// keep their fresh initialisation, as upstream's --pretrained_weights with new heads. The file is
+// found, mapped and checked as everywhere weights are read (ESModel's BackboneKeyMap and Weights):
+// nothing is modified unless every backbone tensor is there with its shape.
+import ESModel
+import Foundation
+
+extension EsViT {
+    /// Loads the backbone of `path` (`which` picks teacher or student in a file with both) into
+    /// the student and copies it into the teacher. Returns the lines to log.
+    public func initializeBackbone(from path: String, which: String) throws -> [String] {
+        let source = try WeightsFile.open(path)
+        let map = try BackboneKeyMap.locate(in: source.shapes.keys, which: which)
+        let staged = table.makeArena()
+        let skipped = try Weights.load(source, table: table, into: staged.pointer, tablePrefix: backbone.prefix, map: map)
+        for e in table.entries where e.key.hasPrefix(backbone.prefix) {
+            (student.pointer + e.offset).update(from: staged.pointer + e.offset, count: e.count)
+            (teacher.pointer + e.offset).update(from: staged.pointer + e.offset, count: e.count)
+        }
+        let heads = skipped.filter { !$0.hasSuffix("relative_position_index") && !$0.hasSuffix("attn_mask") }
+        var lines = ["initialised the student and teacher backbones from \(path) ("
+                     + (map.prefix.isEmpty ? "no prefix" : "keys under '\(map.prefix)'") + ", \(map.naming) names); the heads start fresh"]
+        if !heads.isEmpty { lines.append("  not part of the backbone, skipped (\(heads.count)): " + heads.prefix(6).joined(separator: ", ") + (heads.count > 6 ? ", …" : "")) }
+        if let note = source.unverifiedNote { lines.append("  " + note) }
+        return lines
+    }
+}
