@@ -49,7 +49,13 @@ struct ExportCommand: ParsableCommand {
         let what: String
         switch format {
         case .torch:
-            writer = try cli { try Export.trainingLayout(try CheckpointFile.openForLoading(checkpoint)) }
+            writer = try cli {
+                guard let st = try WeightsFile.open(checkpoint) as? SafeTensorsFile, CheckpointFile(st).isTrainingCheckpoint else {
+                    throw CLIError("\(checkpoint) is not an esvit training checkpoint; --format torch converts those "
+                                   + "(for the backbone of another file use --format timm or official)")
+                }
+                return try Export.trainingLayout(CheckpointFile(st))
+            }
             what = "student, teacher, centers and epoch in upstream EsViT's checkpoint layout"
         case .timm, .official:
             let b = try cli { try EvalBackbone(path: checkpoint, which: which, arch: try archOptions.config()) }
