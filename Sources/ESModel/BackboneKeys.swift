@@ -69,7 +69,7 @@ public struct BackboneKeyMap: Sendable, Equatable {
             let picked = which.map { w in candidates.filter { names($0, w) } } ?? []
             if picked.count == 1 { prefix = picked[0] }
             else if roles.isEmpty && candidates.count == 1 { prefix = candidates[0] }
-            else if candidates.isEmpty { throw SafeTensorsError.mismatch("no Swin backbone in the file (no tensor named …\(marker))") }
+            else if candidates.isEmpty { throw SafeTensorsError.mismatch("the file holds no Swin backbone (no tensor named …\(marker))") }
             else {
                 throw SafeTensorsError.mismatch("cannot tell which backbone to load\(which.map { " as the \($0)" } ?? ""); the file has backbones under: "
                                                 + BackboneKeyMap.list(candidates) + "; choose one with --prefix")

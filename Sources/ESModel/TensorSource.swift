@@ -18,12 +18,13 @@ public protocol TensorSource {
 
 public enum WeightsFile {
     /// Opens `path` as torch.save (a ZIP, or the legacy pickle format, which is refused with a hint)
-    /// or as safetensors, by its first bytes.
+    /// or as safetensors, by its first four bytes: "PK\3\4" (ZIP), 80 02 8a 0a (protocol-2 pickle
+    /// of torch's legacy magic number; as a safetensors header length it would exceed 100 MB).
     public static func open(_ path: String) throws -> TensorSource {
         guard let h = FileHandle(forReadingAtPath: path) else { throw SafeTensorsError.io("\(path): no such file or not readable") }
         let head = (try? h.read(upToCount: 4)) ?? Data()
         try? h.close()
-        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.first == 0x80 { return try TorchCheckpoint(path: path) }
+        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x80, 0x02, 0x8A, 0x0A]) { return try TorchCheckpoint(path: path) }
         return try SafeTensorsFile(path: path)
     }
 }

@@ -42,6 +42,20 @@ final class EvalCommandTests: XCTestCase {
         (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-knn", "--checkpoint", tmp.path("backbone.safetensors"), "--arch", "swin_mini"] + limits)
         XCTAssertEqual(c, 0, o)
         XCTAssertEqual(knnLines(o), teacher, o)
+        // Exported with timm's names, read back through --weights: the same numbers.
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["export", "--checkpoint", ck, "--format", "timm", "--out", tmp.path("timm.safetensors")])
+        XCTAssertEqual(c, 0, o)
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-knn", "--weights", tmp.path("timm.safetensors"), "--arch", "swin_mini"] + limits)
+        XCTAssertEqual(c, 0, o)
+        XCTAssertTrue(o.contains("(no prefix, timm names)"), o)
+        XCTAssertEqual(knnLines(o), teacher, o)
+        // A .pth written by torch in upstream EsViT's layout (the interop fixture, a tiny Swin).
+        let pth = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("interop/tiny_esvit.pth").path
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-knn", "--weights", pth, "--which", "student", "--arch", "swin_mini", "--patch-size", "2",
+                                                         "--embed-dim", "8", "--depths", "2,2", "--num-heads", "1,2", "--construct-size", "16"] + limits)
+        XCTAssertEqual(c, 0, o)
+        XCTAssertTrue(o.contains("keys under 'student.module.backbone.', official names") && o.contains("features: 16-d"), o)
+        XCTAssertEqual(knnLines(o).count, 4, o)
         // Cached features: computed once, then reused with the same result.
         let cache = ["--features-dir", tmp.path("cache")]
         (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-knn", "--checkpoint", ck, "--which", "student"] + limits + cache)

@@ -64,6 +64,25 @@ final class TorchCheckpointTests: XCTestCase {
         XCTAssertThrowsError(try TorchCheckpoint(path: tmp.path("missing.pth"))) {
             XCTAssertTrue("\($0)".contains("cannot read"), "\($0)")
         }
+        // One flipped byte inside a storage: the entry's CRC-32 names it.
+        var flipped = good
+        var at = flipped.range(of: Data("state/data/0".utf8))!.upperBound + 4   // past the name and the padding field's header
+        while flipped[at] == UInt8(ascii: "Z") { at += 1 }                        // past torch's alignment padding
+        flipped[at + 2] ^= 0x55                                                    // a byte of the first storage
+        try flipped.write(to: URL(fileURLWithPath: tmp.path("flipped.pth")))
+        XCTAssertThrowsError(try TorchCheckpoint(path: tmp.path("flipped.pth"))) {
+            XCTAssertTrue("\($0)".contains("fails its CRC-32 check"), "\($0)")
+        }
+        // The format is told by four bytes: a legacy file is refused with its hint, while a
+        // safetensors file whose header length is 640 (first bytes 80 02, like a pickle) opens.
+        XCTAssertThrowsError(try WeightsFile.open(try torchFixture("legacy.pth"))) {
+            XCTAssertTrue("\($0)".contains("legacy (pre-1.6) torch.save file"), "\($0)")
+        }
+        var header = Data(#"{"__metadata__":{}}"#.utf8)
+        header.append(Data(repeating: 0x20, count: 640 - header.count))
+        var st = Data([0x80, 0x02, 0, 0, 0, 0, 0, 0]); st.append(header)
+        try st.write(to: URL(fileURLWithPath: tmp.path("h640.safetensors")))
+        XCTAssertTrue(try WeightsFile.open(tmp.path("h640.safetensors")) is SafeTensorsFile)
     }
 
     /// Hand-written pickles: an opcode outside the subset, and a view past its storage.
