@@ -74,7 +74,7 @@ public final class EvalBackbone {
             cfg = arch; size = requested ?? arch.constructSize
             do { map = try BackboneKeyMap.locate(in: source.shapes.keys, which: which.rawValue, prefix: prefix) }
             catch { throw EvalError.invalid("\(path): \(error)") }
-            from = "weights \(path) (" + (map.prefix.isEmpty ? "no prefix" : "keys under '\(map.prefix)'") + ", \(map.naming) names)"
+            from = "weights \(path) (\(map.place))"
         }
         origin = from + (source.unverifiedNote == nil ? "" : " (no tensor checksums: loaded unverified)")
         cfg.dropPathRate = 0
@@ -89,11 +89,7 @@ public final class EvalBackbone {
     public private(set) var skipped: [String] = []
 
     /// One line naming the skipped keys that are not constant buffers (the heads), or nil.
-    public var skippedHeadsNote: String? {
-        let heads = skipped.filter { !$0.hasSuffix("relative_position_index") && !$0.hasSuffix("attn_mask") }
-        guard !heads.isEmpty else { return nil }
-        return "not part of the backbone, skipped (\(heads.count)): " + heads.prefix(6).joined(separator: ", ") + (heads.count > 6 ? ", …" : "")
-    }
+    public var skippedHeadsNote: String? { BackboneKeyMap.skippedNote(skipped) }
 
     public var featureDim: Int { config.numFeatures }
 }

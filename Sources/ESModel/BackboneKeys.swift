@@ -38,6 +38,9 @@ public struct BackboneKeyMap: Sendable, Equatable {
         self.prefix = prefix; self.naming = naming; self.skipsNonBackbone = skipsNonBackbone
     }
 
+    /// "keys under 'teacher.backbone.', official names" or "no prefix, timm names".
+    public var place: String { (prefix.isEmpty ? "no prefix" : "keys under '\(prefix)'") + ", \(naming) names" }
+
     /// The file key of an official key below the table prefix.
     public func fileKey(_ official: some StringProtocol) -> String { prefix + naming.name(String(official)) }
 
@@ -79,6 +82,13 @@ public struct BackboneKeyMap: Sendable, Equatable {
         let hasDownsample = set.contains { $0.hasPrefix(prefix + "layers.") && $0.contains(".downsample.") }
         let naming: SwinNaming = hasDownsample && !set.contains(prefix + "layers.0.downsample.reduction.weight") ? .timm : .official
         return BackboneKeyMap(prefix: prefix, naming: naming, skipsNonBackbone: true)
+    }
+
+    /// One line naming the skipped keys that are not constant buffers (the heads), or nil.
+    public static func skippedNote(_ skipped: [String]) -> String? {
+        let heads = skipped.filter { !$0.hasSuffix("relative_position_index") && !$0.hasSuffix("attn_mask") }
+        guard !heads.isEmpty else { return nil }
+        return "not part of the backbone, skipped (\(heads.count)): " + heads.prefix(6).joined(separator: ", ") + (heads.count > 6 ? ", …" : "")
     }
 
     static func list(_ prefixes: [String]) -> String {

@@ -18,10 +18,8 @@ extension EsViT {
             (student.pointer + e.offset).update(from: staged.pointer + e.offset, count: e.count)
             (teacher.pointer + e.offset).update(from: staged.pointer + e.offset, count: e.count)
         }
-        let heads = skipped.filter { !$0.hasSuffix("relative_position_index") && !$0.hasSuffix("attn_mask") }
-        var lines = ["initialised the student and teacher backbones from \(path) ("
-                     + (map.prefix.isEmpty ? "no prefix" : "keys under '\(map.prefix)'") + ", \(map.naming) names); the heads start fresh"]
-        if !heads.isEmpty { lines.append("  not part of the backbone, skipped (\(heads.count)): " + heads.prefix(6).joined(separator: ", ") + (heads.count > 6 ? ", …" : "")) }
+        var lines = ["initialised the student and teacher backbones from \(path) (\(map.place)); the heads start fresh"]
+        if let note = BackboneKeyMap.skippedNote(skipped) { lines.append("  " + note) }
         if let note = source.unverifiedNote { lines.append("  " + note) }
         return lines
     }
