@@ -49,6 +49,6 @@ public enum BackboneForward {
             start += n
         }
         return Output(features: NpyArray(shape: [N, Cf], data: feats), tokens: keepTokens ? NpyArray(shape: [N, Lf, Cf], data: toks) : nil,
-                      blocks: cfg.depths.reduce(0, +), origin: backbone.origin + (backbone.skippedHeadsNote.map { "; " + $0 } ?? ""))
+                      blocks: cfg.depths.reduce(0, +), origin: ([backbone.origin] + backbone.notes).joined(separator: "\n  "))
     }
 }

@@ -75,6 +75,7 @@ public final class EvalBackbone {
             do { map = try BackboneKeyMap.locate(in: source.shapes.keys, which: which.rawValue, prefix: prefix) }
             catch { throw EvalError.invalid("\(path): \(error)") }
             from = "weights \(path) (\(map.place))"
+            if let note = EvalBackbone.epsNote(source, map: map, eps: cfg.layerNormEps) { notes.append(note) }
         }
         origin = from + (source.unverifiedNote == nil ? "" : " (no tensor checksums: loaded unverified)")
         cfg.dropPathRate = 0
@@ -83,13 +84,24 @@ public final class EvalBackbone {
         params = table.makeArena()
         do { skipped = try Weights.load(source, table: table, into: params.pointer, tablePrefix: EvalBackbone.tablePrefix, map: map) }
         catch { throw EvalError.invalid("\(error)") }
+        if let note = BackboneKeyMap.skippedNote(skipped) { notes.append(note) }
     }
 
     /// Keys under the backbone's prefix that were not loaded (heads, constant buffers).
     public private(set) var skipped: [String] = []
+    /// Lines the commands print under `origin`: a LayerNorm eps that may not be the file's, skipped heads.
+    public private(set) var notes: [String] = []
 
-    /// One line naming the skipped keys that are not constant buffers (the heads), or nil.
-    public var skippedHeadsNote: String? { BackboneKeyMap.skippedNote(skipped) }
+    /// A note when the LayerNorm eps may not be the one the weights were trained with: the file
+    /// records another (our exports), or it looks like a timm or official Swin release (eps 1e-5)
+    /// while the model uses EsViT's 1e-6.
+    static func epsNote(_ source: TensorSource, map: BackboneKeyMap, eps: Float) -> String? {
+        if let st = source as? SafeTensorsFile, let v = st.metadata["layer_norm_eps"].flatMap(Float.init) {
+            return v == eps ? nil : "note: the file records LayerNorm eps \(v), the model uses \(eps); give --layer-norm-eps \(v)"
+        }
+        guard eps != 1e-5, map.naming == .timm || map.prefix == "model." else { return nil }
+        return "note: timm and official Swin releases use LayerNorm eps 1e-5, the model uses \(eps) (EsViT's); give --layer-norm-eps 1e-5 for such weights"
+    }
 
     public var featureDim: Int { config.numFeatures }
 }

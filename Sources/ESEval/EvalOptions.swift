@@ -1,5 +1,5 @@
 // What eval-knn and eval-linear share, as a library so tests reach it in-process: the network to
-// evaluate (a checkpoint's teacher or student, a backbone-only file, or a random init), the
+// evaluate (a checkpoint's teacher or student, a weights file from elsewhere, or a random init), the
 // labelled data, threads, subsets and the feature cache; and the typed choices of the commands.
 import ArgumentParser
 import ESCheckpoint
@@ -32,7 +32,7 @@ public struct EvalOptions: ParsableArguments {
     @Option(help: "Where the backbone sits in a weights file (e.g. 'teacher.backbone.'); found by default.") public var prefix: String?
     @Flag(help: "Evaluate the untrained network instead (initialised as the trainer does, with --seed).") public var randomInit = false
     @Option(help: "Seed of --random-init.") public var seed: UInt64 = 0
-    @OptionGroup(title: "Architecture (backbone-only files and --random-init)") public var archOptions: ArchOptions
+    @OptionGroup(title: "Architecture (weights files other than training checkpoints, and --random-init)") public var archOptions: ArchOptions
     @Option(help: "Input size (default: the checkpoint's global crop size, or the architecture's construction size).") public var inputSize: Int?
     @Option(help: "fashion-mnist, or folder (DATA_PATH/train and DATA_PATH/val).") public var dataset: DatasetKind = .standard
     @Option(help: "Dataset location (default for fashion-mnist: \(FashionMNIST.defaultRoot)).") public var dataPath: String?
@@ -78,7 +78,7 @@ public struct EvalOptions: ParsableArguments {
         } catch { throw EvalError.invalid("\(error)") }
         let (train, test, nTrain, nTest) = try openData()
         say("esvit \(command): \(backbone.origin)")
-        if let note = backbone.skippedHeadsNote { say("  \(note)") }
+        for note in backbone.notes { say("  \(note)") }
         say("  \(backbone.config.depths.count)-stage Swin at \(backbone.inputSize) px; \(dataset): \(nTrain) training images, \(nTest) test images")
         return Setup(backbone: backbone, train: train, test: test, nTrain: nTrain, nTest: nTest,
                      mean: dataset.mean, std: dataset.std)

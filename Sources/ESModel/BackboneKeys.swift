@@ -33,9 +33,17 @@ public struct BackboneKeyMap: Sendable, Equatable {
     /// Whether keys under `prefix` that are no backbone parameter (heads, buffers) are skipped
     /// rather than refused (true for weights from elsewhere; false inside our own checkpoints).
     public let skipsNonBackbone: Bool
+    /// Other backbones' prefixes that begin with `prefix` (e.g. 'ema.' beside a backbone with no
+    /// prefix): their keys are not this backbone's, nor unexpected.
+    public let others: [String]
+    /// The options that choose the network and the prefix, for hints ("--which", "--prefix";
+    /// pretrain: "--init-which", "--init-prefix").
+    public let whichOption: String, prefixOption: String
 
-    public init(prefix: String = "", naming: SwinNaming = .official, skipsNonBackbone: Bool = false) {
-        self.prefix = prefix; self.naming = naming; self.skipsNonBackbone = skipsNonBackbone
+    public init(prefix: String = "", naming: SwinNaming = .official, skipsNonBackbone: Bool = false, others: [String] = [],
+                whichOption: String = "--which", prefixOption: String = "--prefix") {
+        self.prefix = prefix; self.naming = naming; self.skipsNonBackbone = skipsNonBackbone; self.others = others
+        self.whichOption = whichOption; self.prefixOption = prefixOption
     }
 
     /// "keys under 'teacher.backbone.', official names" or "no prefix, timm names".
@@ -43,6 +51,9 @@ public struct BackboneKeyMap: Sendable, Equatable {
 
     /// The file key of an official key below the table prefix.
     public func fileKey(_ official: some StringProtocol) -> String { prefix + naming.name(String(official)) }
+
+    /// Whether `fileKey` lies under this backbone's prefix and under no other backbone's.
+    public func isUnder(_ fileKey: String) -> Bool { fileKey.hasPrefix(prefix) && !others.contains { fileKey.hasPrefix($0) } }
 
     /// A key under the prefix that is never a parameter: constant buffers always; heads when skipping.
     public func isSkipped(_ fileKey: String) -> Bool {
@@ -54,13 +65,16 @@ public struct BackboneKeyMap: Sendable, Equatable {
 
     /// Finds the backbone in a file with these tensor names: every prefix under which
     /// `patch_embed.proj.weight` appears is a candidate; `which` ("teacher"/"student") picks
-    /// among candidates that name a network, a lone candidate is taken as it is. The naming is
-    /// timm's when a downsample appears but `layers.0.downsample` does not.
-    public static func locate(in names: some Collection<String>, which: String?, prefix given: String? = nil) throws -> BackboneKeyMap {
+    /// among candidates that name a network, a lone candidate that names none is taken as it is.
+    /// The naming is timm's when the last stage starts with a downsample and stage 0 ends
+    /// without one; official otherwise.
+    public static func locate(in names: some Collection<String>, which: String?, prefix given: String? = nil,
+                              whichOption: String = "--which", prefixOption: String = "--prefix") throws -> BackboneKeyMap {
         let marker = "patch_embed.proj.weight"
         let candidates = names.filter { $0.hasSuffix(marker) }.map { String($0.dropLast(marker.count)) }.sorted()
         let prefix: String
-        if let given {
+        if var given {
+            if !given.isEmpty && !given.hasSuffix(".") { given += "." }
             guard candidates.contains(given) else {
                 throw SafeTensorsError.mismatch("no backbone under prefix '\(given)' (no \(given)\(marker)); backbones found under: "
                                                 + BackboneKeyMap.list(candidates))
@@ -73,15 +87,21 @@ public struct BackboneKeyMap: Sendable, Equatable {
             if picked.count == 1 { prefix = picked[0] }
             else if roles.isEmpty && candidates.count == 1 { prefix = candidates[0] }
             else if candidates.isEmpty { throw SafeTensorsError.mismatch("the file holds no Swin backbone (no tensor named …\(marker))") }
-            else {
+            else if let which, picked.isEmpty, roles.count == candidates.count {
+                throw SafeTensorsError.mismatch("the file has no \(which) backbone, only: " + BackboneKeyMap.list(candidates)
+                                                + "; choose the network with \(whichOption)")
+            } else {
                 throw SafeTensorsError.mismatch("cannot tell which backbone to load\(which.map { " as the \($0)" } ?? ""); the file has backbones under: "
-                                                + BackboneKeyMap.list(candidates) + "; choose one with --prefix")
+                                                + BackboneKeyMap.list(candidates) + "; choose one with \(prefixOption)")
             }
         }
         let set = Set(names)
-        let hasDownsample = set.contains { $0.hasPrefix(prefix + "layers.") && $0.contains(".downsample.") }
-        let naming: SwinNaming = hasDownsample && !set.contains(prefix + "layers.0.downsample.reduction.weight") ? .timm : .official
-        return BackboneKeyMap(prefix: prefix, naming: naming, skipsNonBackbone: true)
+        var last = 0
+        while set.contains(prefix + "layers.\(last + 1).blocks.0.norm1.weight") { last += 1 }
+        let timm = last > 0 && set.contains(prefix + "layers.\(last).downsample.reduction.weight")
+            && !set.contains(prefix + "layers.0.downsample.reduction.weight")
+        return BackboneKeyMap(prefix: prefix, naming: timm ? .timm : .official, skipsNonBackbone: true,
+                              others: candidates.filter { $0 != prefix && $0.hasPrefix(prefix) }, whichOption: whichOption, prefixOption: prefixOption)
     }
 
     /// One line naming the skipped keys that are not constant buffers (the heads), or nil.

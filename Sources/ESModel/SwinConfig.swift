@@ -36,6 +36,7 @@ public struct SwinConfig: Codable, Equatable, Sendable {
     /// Checks the configuration; returns a one-line reason when it is unusable.
     public func problem() -> String? {
         if patchSize < 1 || inChans < 1 || embedDim < 1 || windowSize < 1 || mlpRatio < 1 { return "sizes must be positive" }
+        if !(layerNormEps > 0 && layerNormEps.isFinite) { return "--layer-norm-eps must be a positive number" }
         if depths.isEmpty || depths.count != numHeads.count { return "--depths and --num-heads need the same, non-zero number of stages (got \(depths.count) and \(numHeads.count))" }
         if depths.contains(where: { $0 < 1 }) { return "every stage needs at least one block" }
         for s in 0..<numStages where numHeads[s] < 1 || stageDim(s) % numHeads[s] != 0 {

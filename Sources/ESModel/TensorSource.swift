@@ -54,13 +54,20 @@ extension SafeTensorsFile: TensorSource {
 
 extension TorchCheckpoint: TensorSource {
     public var path: String { file }
-    public var shapes: [String: [Int]] { index.mapValues { tensors[$0].tensor.shape } }
-    public func floatProblem(_ name: String) -> String? { index[name] == nil ? "missing" : nil }
-    public var unverifiedNote: String? { nil }
+    public var shapes: [String: [Int]] { index.mapValues { refs[$0].ref.shape } }
+
+    public func floatProblem(_ name: String) -> String? {
+        guard let i = index[name] else { return "missing" }
+        let type = refs[i].ref.storageType
+        return ["torch.FloatStorage", "torch.HalfStorage", "torch.BFloat16Storage", "torch.DoubleStorage"].contains(type) ? nil : "\(type), not floating-point"
+    }
+
+    public var unverifiedNote: String? {
+        archive.lacksChecksums ? "note: \(file) was saved without CRC-32s (torch.serialization.set_crc32_options(False)); its data is loaded unverified" : nil
+    }
 
     public func copyFloats(_ name: String, into dst: UnsafeMutablePointer<Float>, count: Int) throws {
-        guard let i = index[name] else { throw TorchFileError.invalid("\(file): missing tensor \(name)") }
-        let v = tensors[i].tensor.values
+        let v = try tensor(name).values
         guard v.count == count else { throw TorchFileError.invalid("\(file): tensor \(name) has \(v.count) values, expected \(count)") }
         v.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: count) }
     }

@@ -1,8 +1,8 @@
 // Reads the tensors of a torch.save file (`.pth`) without Python: TorchZip finds data.pkl and
 // the storages, the restricted Unpickler rebuilds the object tree, and every tensor in it
 // (in nested dicts and lists, named by its path joined with ".", e.g. `teacher.backbone.norm.weight`
-// or `student.module.head.mlp.0.bias`) is materialised from its storage, view offset and
-// strides, converted to Float (F32, F16, BF16, F64, I64, I32, I16, I8, U8, Bool storages).
+// or `student.module.head.mlp.0.bias`) is materialised on request from its storage, view offset
+// and strides, converted to Float (F32, F16, BF16, F64, I64, I32, I16, I8, U8, Bool storages).
 // Non-tensor leaves (epoch, args, …) are kept as PickleValues.
 import Foundation
 
@@ -15,34 +15,49 @@ public struct TorchTensor {
 
 public struct TorchCheckpoint {
     public let root: PickleValue
-    /// Every tensor, in file order.
-    public let tensors: [(name: String, tensor: TorchTensor)]
     /// The file read.
     public let file: String
-    /// Position in `tensors` by name.
+    /// Every tensor's name and view, in file order; storages are read (and CRC-checked) only
+    /// when a tensor is materialised, so optimizer state nobody asks for costs nothing.
+    public let refs: [(name: String, ref: TorchTensorRef)]
+    /// Position in `refs` by name.
     let index: [String: Int]
+    let archive: TorchZip
+    let storagePrefix: String
 
     public init(path: String) throws {
         file = path
-        let zip = try TorchZip(path: path)
-        guard let pkl = zip.entries.keys.filter({ $0.hasSuffix("data.pkl") }).min(by: { $0.count < $1.count }) else {
+        archive = try TorchZip(path: path)
+        guard let pkl = archive.entries.keys.filter({ $0.hasSuffix("data.pkl") }).min(by: { $0.count < $1.count }) else {
             throw TorchFileError.invalid("\(path): no data.pkl in the archive; is it a torch.save file?")
         }
         let prefix = String(pkl.dropLast("data.pkl".count))
-        if let order = zip.bytes(prefix + "byteorder"), String(decoding: order, as: UTF8.self) != "little" {
+        storagePrefix = prefix + "data/"
+        if let order = try archive.bytes(prefix + "byteorder", file: path), String(decoding: order, as: UTF8.self) != "little" {
             throw TorchFileError.invalid("\(path): big-endian storages are not supported")
         }
-        root = try Unpickler.load(zip.bytes(pkl)!, name: path)
-        var out: [(String, TorchTensor)] = []
-        try TorchCheckpoint.walk(root, "") { name, ref in
-            guard let storage = zip.bytes(prefix + "data/" + ref.storageKey) else {
+        root = try Unpickler.load(try archive.bytes(pkl, file: path)!, name: path)
+        var out: [(String, TorchTensorRef)] = []
+        try TorchCheckpoint.walk(root, "") { [archive, storagePrefix] name, ref in
+            guard archive.entries[storagePrefix + ref.storageKey] != nil else {
                 throw TorchFileError.invalid("\(path): tensor \(name) names storage \(ref.storageKey), which the archive lacks")
             }
-            out.append((name, try TorchCheckpoint.materialise(ref, storage, name: "\(path): tensor \(name)")))
+            out.append((name, ref))
         }
-        tensors = out
+        refs = out
         index = Dictionary(out.enumerated().map { ($1.0, $0) }, uniquingKeysWith: { a, _ in a })
     }
+
+    /// Tensor `name`, read from its storage and converted to Float.
+    public func tensor(_ name: String) throws -> TorchTensor {
+        guard let i = index[name] else { throw TorchFileError.invalid("\(file): missing tensor \(name)") }
+        let ref = refs[i].ref
+        let storage = try archive.bytes(storagePrefix + ref.storageKey, file: file)!
+        return try TorchCheckpoint.materialise(ref, storage, name: "\(file): tensor \(name)")
+    }
+
+    /// Every tensor, materialised, in file order.
+    public func tensors() throws -> [(name: String, tensor: TorchTensor)] { try refs.map { ($0.name, try tensor($0.name)) } }
 
     /// Calls `body` for every tensor under `v`, with its dotted path.
     static func walk(_ v: PickleValue, _ path: String, _ body: (String, TorchTensorRef) throws -> Void) throws {

@@ -1,7 +1,8 @@
 // The ZIP container of PyTorch's torch.save files (since torch 1.6): entries stored without
 // compression under one top folder (`NAME/data.pkl`, `NAME/data/0`, …, `NAME/version`). Entries are
 // found through the central directory (ZIP64 records included, for files past 4 GiB) and read as
-// slices of the memory-mapped file, each checked against its CRC-32. Only the "stored" method is
+// slices of the memory-mapped file, each checked against its CRC-32 when it is read (files saved
+// with torch's CRCs switched off store 0: not checked, and reported). Only the "stored" method is
 // accepted (torch never compresses).
 import Foundation
 
@@ -12,8 +13,10 @@ public enum TorchFileError: Error, CustomStringConvertible {
 
 struct TorchZip {
     let data: Data
-    /// Entry name → (offset of its bytes in `data`, size).
-    let entries: [String: (offset: Int, size: Int)]
+    /// Entry name → (offset of its bytes in `data`, size, the CRC-32 the directory stores).
+    let entries: [String: (offset: Int, size: Int, crc: UInt32)]
+    /// Whether an entry has a stored CRC of 0 (torch.serialization.set_crc32_options(False)).
+    var lacksChecksums: Bool { entries.values.contains { $0.crc == 0 && $0.size > 0 } }
 
     init(path: String) throws {
         guard let d = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
@@ -45,7 +48,7 @@ struct TorchZip {
             guard z + 56 <= n, u32(z) == 0x0606_4b50 else { throw TorchFileError.invalid("\(name): damaged ZIP64 record") }
             count = u64(z + 32); cdOffset = u64(z + 48)
         }
-        var map: [String: (Int, Int)] = [:]
+        var map: [String: (Int, Int, UInt32)] = [:]
         var p = cdOffset
         for _ in 0..<count {
             guard p + 46 <= n, u32(p) == 0x0201_4b50 else { throw TorchFileError.invalid("\(name): damaged ZIP central directory") }
@@ -69,21 +72,24 @@ struct TorchZip {
             guard local + 30 <= n, u32(local) == 0x0403_4b50 else { throw TorchFileError.invalid("\(name): damaged ZIP local header for \(entry)") }
             let start = local + 30 + u16(local + 26) + u16(local + 28)
             guard start + size <= n else { throw TorchFileError.invalid("\(name): entry \(entry) runs past the end of the file (truncated?)") }
-            let stored = UInt32(u32(p + 16))
-            let crc = d.withUnsafeBytes { SafeTensorsChecksum.crc32($0.baseAddress! + start, count: size) }
-            guard crc == stored else {
-                throw TorchFileError.invalid(String(format: "%@: entry %@ fails its CRC-32 check (stored %08x, data gives %08x): the file is damaged; copy it again",
-                                                    name, entry, stored, crc))
-            }
-            map[entry] = (start, size)
+            map[entry] = (start, size, UInt32(u32(p + 16)))
             p += 46 + nameLen + extraLen + commentLen
         }
         entries = map
     }
 
-    /// The bytes of `name`.
-    func bytes(_ name: String) -> Data? {
-        guard let (o, s) = entries[name] else { return nil }
-        return data[(data.startIndex + o)..<(data.startIndex + o + s)]
+    /// The bytes of `name` (nil: no such entry), checked against the entry's CRC-32 unless the
+    /// writer stored none (0).
+    func bytes(_ name: String, file: String) throws -> Data? {
+        guard let (o, s, stored) = entries[name] else { return nil }
+        let bytes = data[(data.startIndex + o)..<(data.startIndex + o + s)]
+        if stored != 0 {
+            let crc = bytes.withUnsafeBytes { SafeTensorsChecksum.crc32($0.baseAddress, count: s) }
+            guard crc == stored else {
+                throw TorchFileError.invalid(String(format: "%@: entry %@ fails its CRC-32 check (stored %08x, data gives %08x): the file is damaged; copy it again",
+                                                    file, name, stored, crc))
+            }
+        }
+        return bytes
     }
 }

@@ -42,7 +42,7 @@ public enum Weights {
             if let p = file.floatProblem(fk) { badShape.append("\(fk): file has \(p), model needs floats \(e.shape)") }
             else if shape != e.shape { badShape.append("\(fk): file has \(shape), model needs \(e.shape)") }
         }
-        let under = shapes.keys.filter { $0.hasPrefix(map.prefix) && !wanted.contains($0) }
+        let under = shapes.keys.filter { map.isUnder($0) && !wanted.contains($0) }
         let skipped = under.filter { map.isSkipped($0) }.sorted()
         let unexpected = under.filter { !map.isSkipped($0) }.sorted()
         guard missing.isEmpty && unexpected.isEmpty && badShape.isEmpty else {
@@ -59,7 +59,7 @@ public enum Weights {
         }
         list("missing", missing); list("unexpected", unexpected); list("wrong shape", badShape)
         if map.skipsNonBackbone, let arch = map.describe(file.shapes) { lines.append("  the file's backbone: \(arch)") }
-        lines.append("  hint: check --arch and the architecture overrides, and --which or --prefix (e.g. 'teacher.backbone.')")
+        lines.append("  hint: check --arch and the architecture overrides, and \(map.whichOption) or \(map.prefixOption) (e.g. 'teacher.backbone.')")
         return lines.joined(separator: "\n")
     }
 

@@ -9,14 +9,17 @@ import Foundation
 extension EsViT {
     /// Loads the backbone of `path` (`which` picks teacher or student in a file with both) into
     /// the student and copies it into the teacher. Returns the lines to log.
-    public func initializeBackbone(from path: String, which: String) throws -> [String] {
+    public func initializeBackbone(from path: String, which: String, prefix: String? = nil) throws -> [String] {
         let source = try WeightsFile.open(path)
-        let map = try BackboneKeyMap.locate(in: source.shapes.keys, which: which)
-        let staged = table.makeArena()
-        let skipped = try Weights.load(source, table: table, into: staged.pointer, tablePrefix: backbone.prefix, map: map)
-        for e in table.entries where e.key.hasPrefix(backbone.prefix) {
-            (student.pointer + e.offset).update(from: staged.pointer + e.offset, count: e.count)
-            (teacher.pointer + e.offset).update(from: staged.pointer + e.offset, count: e.count)
+        let map = try BackboneKeyMap.locate(in: source.shapes.keys, which: which, prefix: prefix, whichOption: "--init-which", prefixOption: "--init-prefix")
+        let staged = ParameterTable()
+        _ = SwinModel(config: backbone.config, table: staged, prefix: backbone.prefix)   // the backbone's entries alone
+        let values = staged.makeArena()
+        let skipped = try Weights.load(source, table: staged, into: values.pointer, tablePrefix: backbone.prefix, map: map)
+        for e in staged.entries {
+            guard let t = table.entry(e.key) else { preconditionFailure("no \(e.key) in the model's table") }
+            (student.pointer + t.offset).update(from: values.pointer + e.offset, count: e.count)
+            (teacher.pointer + t.offset).update(from: values.pointer + e.offset, count: e.count)
         }
         var lines = ["initialised the student and teacher backbones from \(path) (\(map.place)); the heads start fresh"]
         if let note = BackboneKeyMap.skippedNote(skipped) { lines.append("  " + note) }

@@ -20,6 +20,7 @@ public struct ArchOptions: ParsableArguments {
     @Option(help: "Window size (presets: 7 for ImageNet models, 4 for swin_mini; 14 is also common).") var windowSize: Int?
     @Option(help: "Input channels.") var inChans: Int?
     @Option(help: "Construction resolution that freezes window clamping and shifts (224 for ImageNet presets).") var constructSize: Int?
+    @Option(help: "LayerNorm eps (EsViT's 1e-6 is the default; timm and official Swin releases use 1e-5).") var layerNormEps: Float?
 
     /// The architecture's backbone with the overrides given.
     public func config() throws -> SwinConfig {
@@ -41,6 +42,7 @@ public struct ArchOptions: ParsableArguments {
         if let v = numHeads { c.numHeads = try ints(v, "--num-heads") }
         if let v = inChans { c.inChans = v }
         if let v = constructSize { c.constructSize = v }
+        if let v = layerNormEps { c.layerNormEps = v }
         if let p = c.problem() { throw ValidationError("architecture: \(p)") }
     }
 }

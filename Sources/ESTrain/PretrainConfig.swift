@@ -57,8 +57,12 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     /// Start the student and teacher backbones from this weights file (.pth or safetensors) instead
     /// of the seed's initialisation; the heads start fresh. Ignored when the run resumes.
     public var initFrom: String? = nil
-    /// Which network of an --init-from file that holds both ("teacher" or "student").
-    public var initWhich = "teacher"
+    /// Which network of an --init-from file that holds both ("teacher" or "student"; nil: teacher).
+    /// Optional, as every field added after checkpoints were first written, so that the run
+    /// configuration of an older checkpoint still decodes.
+    public var initWhich: String? = nil
+    /// Where the backbone sits in an --init-from file (nil: found).
+    public var initPrefix: String? = nil
     public var threads = 1
     public var loaderThreads = 1
     public var maxIters: Int? = nil

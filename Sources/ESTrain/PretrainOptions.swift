@@ -77,7 +77,8 @@ public struct PretrainOptions: ParsableArguments {
     @Option(help: help("Periodic k-NN: test images classified (the first N).", d.evalTestLimit)) var evalTestLimit: Int?
     @Option(help: "Periodic k-NN for --dataset folder: a folder with train/ and val/ (ImageNet layout).") var evalDataPath: String?
     @Option(help: "Start the backbones from these weights (.pth or safetensors: a released EsViT, an official or timm Swin, an esvit checkpoint or export); the heads start fresh. Ignored when the run resumes.") var initFrom: String?
-    @Option(help: help("Which network of an --init-from file that holds both (teacher or student).", d.initWhich)) var initWhich: String?
+    @Option(help: "Which network of an --init-from file that holds both (teacher or student; default teacher).") var initWhich: String?
+    @Option(help: "Where the backbone sits in the --init-from file (e.g. 'teacher.backbone.'); found by default.") var initPrefix: String?
     @Flag(help: "Require a checkpoint.safetensors in --output-dir to continue from (without it one is used if present).") public var resume = false
     @Option(help: "Continue from this checkpoint file instead.") public var resumeFrom: String?
 }

@@ -44,8 +44,8 @@ extension PretrainOptions {
         take(freezeLastLayerFraction, &c.freezeLastLayerFraction)
         c.preset = preset
         take(batchSizePerRank, &c.batchSizePerRank); take(gradAccumSteps, &c.gradAccumSteps)
-        take(saveckpFreq, &c.saveckpFreq); take(saveckpIters, &c.saveckpIters); take(seed, &c.seed); take(initWhich, &c.initWhich)
-        c.initFrom = initFrom
+        take(saveckpFreq, &c.saveckpFreq); take(saveckpIters, &c.saveckpIters); take(seed, &c.seed)
+        c.initFrom = initFrom; c.initWhich = initWhich; c.initPrefix = initPrefix
         c.threads = threads ?? defaultThreads
         take(loaderThreads, &c.loaderThreads)
         c.maxIters = maxIters
@@ -81,7 +81,8 @@ extension PretrainOptions {
             throw ValidationError("--data-path \(c.dataPath) is not a folder (\(c.dataset.installHint))")
         }
         if let f = initFrom, !FileManager.default.fileExists(atPath: f) { throw ValidationError("--init-from \(f) does not exist") }
-        if !["teacher", "student"].contains(c.initWhich) { throw ValidationError("--init-which takes teacher or student, got '\(c.initWhich)'") }
+        if let w = c.initWhich, !["teacher", "student"].contains(w) { throw ValidationError("--init-which takes teacher or student, got '\(w)'") }
+        if initFrom == nil && (initWhich != nil || initPrefix != nil) { throw ValidationError("--init-which and --init-prefix need --init-from FILE") }
         if let r = resumeFrom, !FileManager.default.fileExists(atPath: r) { throw ValidationError("--resume-from \(r) does not exist") }
         if resume && resumeFrom != nil { throw ValidationError("use either --resume (the checkpoint in --output-dir) or --resume-from PATH, not both") }
     }

@@ -48,7 +48,7 @@ extension Trainer {
         } else if resumeFrom != nil || requireResume {
             header.error = "no checkpoint to resume from at \(path)" + (resumeFrom == nil ? " (--resume needs a checkpoint.safetensors in --output-dir)" : "")
         } else if let w = config.initFrom {
-            do { for line in try model.initializeBackbone(from: w, which: config.initWhich) { reporter.say(line) } }
+            do { for line in try model.initializeBackbone(from: w, which: config.initWhich ?? "teacher", prefix: config.initPrefix) { reporter.say(line) } }
             catch { header.error = "--init-from: \(error)" }
         }
         if header.info != nil, let w = config.initFrom { reporter.say("note: --init-from \(w) is ignored: the run continues its checkpoint") }

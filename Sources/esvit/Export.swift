@@ -34,6 +34,7 @@ struct ExportCommand: ParsableCommand {
     @Option(name: [.customLong("checkpoint"), .customLong("weights")], help: "An esvit training checkpoint (or, for timm/official, any weights file).")
     var checkpoint: String
     @Option(help: "Which network: teacher or student.") var which: EvalNetwork = .teacher
+    @Option(help: "Where the backbone sits in a weights file (e.g. 'teacher.backbone.'); found by default.") var prefix: String?
     @Option(help: "timm, official or torch (see above).") var format: ExportFormat
     @Option(help: "Output .safetensors file.") var out: String
     @OptionGroup(title: "Architecture (weights files other than training checkpoints)") var archOptions: ArchOptions
@@ -41,7 +42,7 @@ struct ExportCommand: ParsableCommand {
     func validate() throws {
         if !FileManager.default.fileExists(atPath: checkpoint) { throw ValidationError("--checkpoint \(checkpoint) does not exist") }
         if !out.hasSuffix(".safetensors") { throw ValidationError("--out must end in .safetensors (the format written), got \(out)") }
-        if format == .torch && which != .teacher { throw ValidationError("--format torch writes both networks; leave out --which") }
+        if format == .torch && (which != .teacher || prefix != nil) { throw ValidationError("--format torch writes both networks of a training checkpoint; leave out --which and --prefix") }
     }
 
     func run() throws {
@@ -58,9 +59,9 @@ struct ExportCommand: ParsableCommand {
             }
             what = "student, teacher, centers and epoch in upstream EsViT's checkpoint layout"
         case .timm, .official:
-            let b = try cli { try EvalBackbone(path: checkpoint, which: which, arch: try archOptions.config()) }
+            let b = try cli { try EvalBackbone(path: checkpoint, which: which, arch: try archOptions.config(), prefix: prefix) }
             writer = try cli { try Export.backbone(b, naming: format == .timm ? .timm : .official) }
-            what = "the backbone of the \(b.origin), \(format) names"
+            what = "the backbone of the \(b.origin), \(format) names" + b.notes.map { "\n  " + $0 }.joined()
         }
         try cli { try writer.write(to: out) }
         print("export: wrote \(out): \(what)")

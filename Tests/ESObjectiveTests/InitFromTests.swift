@@ -25,6 +25,7 @@ final class InitFromTests: XCTestCase {
 
         let model = EsViT(config: config, seed: 3), fresh = EsViT(config: config, seed: 3)
         let lines = try model.initializeBackbone(from: tmp.path("timm.safetensors"), which: "teacher")
+        guard lines.count == 2 else { return XCTFail("expected the loaded line and the skipped head: \(lines)") }
         XCTAssertTrue(lines[0].contains("(no prefix, timm names); the heads start fresh"), lines[0])
         XCTAssertTrue(lines[1].contains("skipped (1): head.fc.weight"), lines[1])
         for e in model.table.entries {
@@ -42,9 +43,11 @@ final class InitFromTests: XCTestCase {
         other.backbone.embedDim = 24
         let untouched = EsViT(config: other, seed: 3)
         let before = Array(UnsafeBufferPointer(start: untouched.student.pointer, count: untouched.table.totalCount))
+        let beforeTeacher = Array(UnsafeBufferPointer(start: untouched.teacher.pointer, count: untouched.table.totalCount))
         XCTAssertThrowsError(try untouched.initializeBackbone(from: tmp.path("timm.safetensors"), which: "teacher")) {
             XCTAssertTrue("\($0)".contains("wrong shape"), "\($0)")
         }
         XCTAssertEqual(Array(UnsafeBufferPointer(start: untouched.student.pointer, count: untouched.table.totalCount)), before)
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: untouched.teacher.pointer, count: untouched.table.totalCount)), beforeTeacher)
     }
 }

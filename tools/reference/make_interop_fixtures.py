@@ -9,8 +9,10 @@ with every parameter perturbed away from its initial value, then:
   under official names (`backbone.`, with the relative_position_index buffers) plus a DINO head,
   student = a different backbone under DDP's `module.backbone.`, a real AdamW state_dict,
   dino_loss centers, epoch and args (argparse.Namespace);
+- tiny_timm_eps1e-5.safetensors: a third such Swin with timm's default LayerNorm eps (1e-5), as
+  timm and official Swin releases have it;
 - tiny_expected.json: the configuration, an input batch (2, 3, 16, 16) and the pooled features
-  timm computes for the teacher and for the student.
+  timm computes for the teacher, the student and the eps-1e-5 Swin.
 """
 import argparse
 import functools
@@ -27,9 +29,9 @@ OUT = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "ESEvalTests"
 KW = dict(img_size=16, patch_size=2, in_chans=3, embed_dim=8, depths=(2, 2), num_heads=(1, 2), window_size=4, mlp_ratio=4.0, num_classes=0)
 
 
-def model(seed):
+def model(seed, eps=1e-6):
     torch.manual_seed(seed)
-    m = SwinTransformer(**KW, norm_layer=functools.partial(torch.nn.LayerNorm, eps=1e-6)).eval()
+    m = SwinTransformer(**KW, norm_layer=functools.partial(torch.nn.LayerNorm, eps=eps)).eval()
     with torch.no_grad():
         for p in m.parameters():
             p.add_(torch.randn_like(p) * 0.2)
@@ -52,12 +54,13 @@ def official(state, m):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    teacher, student = model(0), model(1)
+    teacher, student, plain = model(0), model(1), model(3, eps=1e-5)
     torch.manual_seed(2)
     x = torch.randn(2, 3, 16, 16)
     with torch.no_grad():
-        ft, fs = teacher(x), student(x)
+        ft, fs, fp = teacher(x), student(x), plain(x)
     save_file({k: v.contiguous() for k, v in teacher.state_dict().items()}, os.path.join(OUT, "tiny_timm.safetensors"))
+    save_file({k: v.contiguous() for k, v in plain.state_dict().items()}, os.path.join(OUT, "tiny_timm_eps1e-5.safetensors"))
     head = OrderedDict([("head.mlp.0.weight", torch.randn(6, 16)), ("head.mlp.0.bias", torch.zeros(6)),
                         ("head.last_layer.weight_g", torch.ones(5, 1)), ("head.last_layer.weight_v", torch.randn(5, 6))])
     t_sd = OrderedDict([("backbone." + k, v) for k, v in official(teacher.state_dict(), teacher).items()] + list(head.items()))
@@ -73,7 +76,8 @@ def main():
     with open(os.path.join(OUT, "tiny_expected.json"), "w") as f:
         json.dump({"torch": torch.__version__, "timm": timm.__version__, "timm_kwargs": KW, "layer_norm_eps": 1e-6,
                    "input_shape": list(x.shape), "input": x.flatten().tolist(),
-                   "teacher_features": ft.flatten().tolist(), "student_features": fs.flatten().tolist()}, f)
+                   "teacher_features": ft.flatten().tolist(), "student_features": fs.flatten().tolist(),
+                   "eps1e5_features": fp.flatten().tolist()}, f)
 
 
 if __name__ == "__main__":
