@@ -3,33 +3,43 @@
 // (root/<class>/<image>.jpg; labelled data as root/train and root/val). Each kind also names its
 // normalisation (per-channel mean and std) and its default location.
 public enum DatasetKind: String, CaseIterable, Codable, Sendable, CustomStringConvertible {
-    case fashionMNIST = "fashion-mnist", folder
+    case fashionMNIST = "fashion-mnist", fashionScenes = "fashion-scenes", folder
     public var description: String { rawValue }
 
     /// What the commands use when --dataset is not given.
     public static let standard = DatasetKind.fashionMNIST
 
     /// Where the data is when --data-path is not given (nil: the path is required).
-    public var defaultPath: String? { self == .fashionMNIST ? FashionMNIST.defaultRoot : nil }
+    public var defaultPath: String? { self == .folder ? nil : FashionMNIST.defaultRoot }
 
-    public var mean: [Float] { self == .fashionMNIST ? MultiCropConfig.fashionMean : MultiCropConfig.imagenetMean }
-    public var std: [Float] { self == .fashionMNIST ? MultiCropConfig.fashionStd : MultiCropConfig.imagenetStd }
+    /// Normalisation: Fashion-MNIST's statistics for both Fashion-MNIST sets (a scene is mostly
+    /// background, as the items are; the constants only centre the input), ImageNet's otherwise.
+    public var mean: [Float] { self == .folder ? MultiCropConfig.imagenetMean : MultiCropConfig.fashionMean }
+    public var std: [Float] { self == .folder ? MultiCropConfig.imagenetStd : MultiCropConfig.fashionStd }
 
     /// How to get the data when `path` is missing.
     public var installHint: String {
-        self == .fashionMNIST ? "apt-get install dataset-fashion-mnist, or point --data-path at the IDX files"
-                              : "--data-path must name a folder of class sub-folders of JPEGs"
+        self == .folder ? "--data-path must name a folder of class sub-folders of JPEGs"
+                        : "apt-get install dataset-fashion-mnist, or point --data-path at the IDX files"
     }
 
-    /// The training images at `path`: Fashion-MNIST's training split, or the folder itself.
+    /// The training images at `path`: Fashion-MNIST's training split, the scenes made of it, or
+    /// the folder itself.
     public func trainingImages(at path: String) throws -> ImageSource {
-        self == .folder ? try ImageFolder(root: path) : try FashionMNIST(root: path, split: .train)
+        switch self {
+        case .folder: return try ImageFolder(root: path)
+        case .fashionMNIST: return try FashionMNIST(root: path, split: .train)
+        case .fashionScenes: return FashionScenes(items: try FashionMNIST(root: path, split: .train))
+        }
     }
 
-    /// Labelled training and test images at `path`: Fashion-MNIST's two splits, or the folder's
-    /// train/ and val/ sub-folders.
+    /// Labelled training and test images at `path`: Fashion-MNIST's two splits (for the scenes:
+    /// its single items on the scenes' canvas, FashionItems), or the folder's train/ and val/.
     public func labelledSplits(at path: String) throws -> (train: ImageSource, test: ImageSource) {
-        if self == .folder { return (try ImageFolder(root: path + "/train"), try ImageFolder(root: path + "/val")) }
-        return (try FashionMNIST(root: path, split: .train), try FashionMNIST(root: path, split: .test))
+        switch self {
+        case .folder: return (try ImageFolder(root: path + "/train"), try ImageFolder(root: path + "/val"))
+        case .fashionMNIST: return (try FashionMNIST(root: path, split: .train), try FashionMNIST(root: path, split: .test))
+        case .fashionScenes: return (FashionItems(items: try FashionMNIST(root: path, split: .train)), FashionItems(items: try FashionMNIST(root: path, split: .test)))
+        }
     }
 }

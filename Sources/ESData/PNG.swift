@@ -1,15 +1,25 @@
-// PNG encoding of an RGB image (8-bit, colour type 2, no interlace, filter 0 on every row,
-// zlib-compressed IDAT), for the plots and pictures the tools write.
+// PNG encoding of an RGB image (8-bit, colour type 2) or a gray one (8-bit, colour type 0, e.g.
+// the scenes' label maps), no interlace, filter 0 on every row, zlib-compressed IDAT, for the
+// plots, pictures and label maps the tools write.
 import CZlib
 import Foundation
 
 public enum PNG {
     public static func encode(_ image: RGBImage) throws -> Data {
-        let W = image.width, H = image.height
-        var raw = [UInt8](repeating: 0, count: H * (3 * W + 1))
+        try encode(image.pixels, width: image.width, height: image.height, channels: 3)
+    }
+
+    /// One byte per pixel, row-major (`width` × `height`).
+    public static func encodeGray(_ pixels: [UInt8], width: Int, height: Int) throws -> Data {
+        try encode(pixels, width: width, height: height, channels: 1)
+    }
+
+    static func encode(_ pixels: [UInt8], width W: Int, height H: Int, channels: Int) throws -> Data {
+        let row = channels * W
+        var raw = [UInt8](repeating: 0, count: H * (row + 1))
         for y in 0..<H {
-            raw[y * (3 * W + 1)] = 0
-            for i in 0..<(3 * W) { raw[y * (3 * W + 1) + 1 + i] = image.pixels[y * 3 * W + i] }
+            raw[y * (row + 1)] = 0
+            for i in 0..<row { raw[y * (row + 1) + 1 + i] = pixels[y * row + i] }
         }
         var size = compressBound(uLong(raw.count))
         var packed = [UInt8](repeating: 0, count: Int(size))
@@ -23,7 +33,7 @@ public enum PNG {
             let crc = (t + body).withUnsafeBufferPointer { crc32(0, $0.baseAddress, uInt($0.count)) }
             out.append(contentsOf: be32(Int(crc)))
         }
-        chunk("IHDR", be32(W) + be32(H) + [8, 2, 0, 0, 0])
+        chunk("IHDR", be32(W) + be32(H) + [8, channels == 1 ? 0 : 2, 0, 0, 0])
         chunk("IDAT", Array(packed[0..<Int(size)]))
         chunk("IEND", [])
         return out
