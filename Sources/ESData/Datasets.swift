@@ -33,6 +33,16 @@ public enum DatasetKind: String, CaseIterable, Codable, Sendable, CustomStringCo
         }
     }
 
+    /// The test images at `path` as they come (region-level measures): Fashion-MNIST's test split,
+    /// the test scenes, or the folder's val/.
+    public func testImages(at path: String) throws -> ImageSource {
+        switch self {
+        case .folder: return try ImageFolder(root: path + "/val")
+        case .fashionMNIST: return try FashionMNIST(root: path, split: .test)
+        case .fashionScenes: return FashionScenes(items: try FashionMNIST(root: path, split: .test))
+        }
+    }
+
     /// Labelled training and test images at `path`: Fashion-MNIST's two splits (for the scenes:
     /// its single items on the scenes' canvas, FashionItems), or the folder's train/ and val/.
     public func labelledSplits(at path: String) throws -> (train: ImageSource, test: ImageSource) {

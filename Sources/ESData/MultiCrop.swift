@@ -74,19 +74,7 @@ public enum MultiCrop {
         var out = ImageOps.cropResize(img, box: box, outWidth: size, outHeight: size)
         // flip_and_color_jitter
         if rng.uniform() < 0.5 { ImageOps.flipHorizontal(&out) }
-        if rng.uniform() < 0.8 {
-            var order = [0, 1, 2, 3]
-            for i in stride(from: 3, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
-            let b = rng.uniform32(0.6, 1.4), c = rng.uniform32(0.6, 1.4), s = rng.uniform32(0.8, 1.2), h = rng.uniform32(-0.1, 0.1)
-            for op in order {
-                switch op {
-                case 0: ImageOps.adjustBrightness(&out, b)
-                case 1: ImageOps.adjustContrast(&out, c)
-                case 2: ImageOps.adjustSaturation(&out, s)
-                default: ImageOps.adjustHue(&out, h)
-                }
-            }
-        }
+        if rng.uniform() < 0.8 { colorJitter(&out, rng: &rng) }
         if rng.uniform() < 0.2 { ImageOps.grayscale(&out) }
         // GaussianBlur (applied when rand ≤ p), then solarisation for global 2.
         let blurP = crop == 0 ? 1.0 : (crop == 1 ? 0.1 : 0.5)
@@ -96,6 +84,22 @@ public enum MultiCrop {
         }
         if crop == 1 && rng.uniform() < 0.2 { ImageOps.solarize(&out) }
         return out
+    }
+
+    /// torchvision's ColorJitter(brightness 0.4, contrast 0.4, saturation 0.2, hue 0.1): the four
+    /// adjustments in a random order with factors drawn from `rng`.
+    public static func colorJitter(_ out: inout RGBImage, rng: inout KeyedRandom) {
+        var order = [0, 1, 2, 3]
+        for i in stride(from: 3, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+        let b = rng.uniform32(0.6, 1.4), c = rng.uniform32(0.6, 1.4), s = rng.uniform32(0.8, 1.2), h = rng.uniform32(-0.1, 0.1)
+        for op in order {
+            switch op {
+            case 0: ImageOps.adjustBrightness(&out, b)
+            case 1: ImageOps.adjustContrast(&out, c)
+            case 2: ImageOps.adjustSaturation(&out, s)
+            default: ImageOps.adjustHue(&out, h)
+            }
+        }
     }
 
     /// ToTensor + Normalize: HWC uint8 → CHW floats at `dst`.

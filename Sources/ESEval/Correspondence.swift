@@ -27,9 +27,17 @@ public struct Correspondence {
         MultiCrop.normalize(v2, mean: mean, std: std, into: x.pointer + 3 * G * G)
         backbone.model.forward(params: backbone.params.pointer, image: x.pointer, workspace: ws)
         let L = ws.finalTokens, C = ws.finalDim
+        let side = Int(Double(L).squareRoot().rounded())
+        return Correspondence(gridHeight: side, gridWidth: L / side, matches: match(ws.tokens, ws.tokens + L * C, tokens: L, dim: C), views: (v1, v2))
+    }
+
+    /// Every token of map `a` (L × C) matched to its most cosine-similar token of map `b` (the
+    /// first on ties), sorted by similarity, descending (ties: lower `from` first).
+    public static func match(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, tokens L: Int, dim C: Int) -> [Match] {
         let t = FloatBuffer(count: 2 * L * C)
-        var norms = [Float](repeating: 0, count: 2 * L)
-        L2Normalize.forward(y: t.pointer, norms: &norms, x: ws.tokens, rows: 2 * L, dim: C)
+        var norms = [Float](repeating: 0, count: L)
+        L2Normalize.forward(y: t.pointer, norms: &norms, x: a, rows: L, dim: C)
+        L2Normalize.forward(y: t.pointer + L * C, norms: &norms, x: b, rows: L, dim: C)
         var matches: [Match] = []
         for i in 0..<L {
             var best = -Float.infinity, arg = 0
@@ -40,8 +48,7 @@ public struct Correspondence {
             matches.append(Match(from: i, to: arg, similarity: best))
         }
         matches.sort { $0.similarity > $1.similarity || ($0.similarity == $1.similarity && $0.from < $1.from) }
-        let side = Int(Double(L).squareRoot().rounded())
-        return Correspondence(gridHeight: side, gridWidth: L / side, matches: matches, views: (v1, v2))
+        return matches
     }
 
     /// The two views side by side (each `tile` px), the top `count` pairs joined by numbered lines.

@@ -21,9 +21,9 @@ public enum EvalNetwork: String, CaseIterable, Sendable, ExpressibleByArgument, 
     public var checkpointPrefix: String { self == .teacher ? CheckpointTensors.teacher : CheckpointTensors.student }
 }
 
-/// What eval-knn and eval-linear share: the network to evaluate, the labelled data, threads,
-/// subsets and the feature cache.
-public struct EvalOptions: ParsableArguments {
+/// The network an evaluation runs: a training checkpoint, weights from elsewhere, or a random
+/// initialisation (every evaluation command takes these).
+public struct EvalNetworkOptions: ParsableArguments {
     public init() {}
     @Option(name: [.customLong("checkpoint"), .customLong("weights")],
             help: "An esvit training checkpoint, or weights from elsewhere: a torch.save .pth or a safetensors file (upstream EsViT, official Swin, timm, esvit export; then give --arch).")
@@ -34,14 +34,6 @@ public struct EvalOptions: ParsableArguments {
     @Option(help: "Seed of --random-init.") public var seed: UInt64 = 0
     @OptionGroup(title: "Architecture (weights files other than training checkpoints, and --random-init)") public var archOptions: ArchOptions
     @Option(help: "Input size (default: the checkpoint's global crop size, or the architecture's construction size).") public var inputSize: Int?
-    @Option(help: "fashion-mnist, or folder (DATA_PATH/train and DATA_PATH/val).") public var dataset: DatasetKind = .standard
-    @Option(help: "Dataset location (default for fashion-mnist: \(FashionMNIST.defaultRoot)).") public var dataPath: String?
-    @Option(help: "Images per forward pass.") public var batchSize: Int = 128
-    @Option(help: "Compute threads per rank (default: OPENBLAS_NUM_THREADS if set, else the cores this process may use).") public var threads: Int?
-    @Option(help: "Use only the first N training images (the k-NN memory bank, the probe's training set).") public var trainLimit: Int?
-    @Option(help: "Classify only the first N test images.") public var testLimit: Int?
-    @Option(help: "Cache the features here (.npy) and reuse them when the same file and settings come again.") public var featuresDir: String?
-
 
     /// The commands that need a network call this from their validate().
     public func requireNetwork() throws {
@@ -51,6 +43,34 @@ public struct EvalOptions: ParsableArguments {
     public func validate() throws {
         if checkpoint != nil && randomInit { throw ValidationError("use either --checkpoint or --random-init, not both") }
         if let c = checkpoint, !FileManager.default.fileExists(atPath: c) { throw ValidationError("--checkpoint \(c) does not exist") }
+    }
+
+    /// The backbone these options name.
+    public func load() throws -> EvalBackbone {
+        do {
+            if randomInit {
+                let cfg = try archOptions.config()
+                return EvalBackbone(randomWith: cfg, seed: seed, inputSize: inputSize ?? cfg.constructSize)
+            }
+            return try EvalBackbone(path: checkpoint!, which: which, arch: try archOptions.config(), inputSize: inputSize, prefix: prefix)
+        } catch { throw EvalError.invalid("\(error)") }
+    }
+}
+
+/// What eval-knn and eval-linear share: the network to evaluate, the labelled data, threads,
+/// subsets and the feature cache.
+public struct EvalOptions: ParsableArguments {
+    public init() {}
+    @OptionGroup public var network: EvalNetworkOptions
+    @Option(help: "fashion-mnist, fashion-scenes (single items on the scenes' canvas), or folder (DATA_PATH/train and DATA_PATH/val).") public var dataset: DatasetKind = .standard
+    @Option(help: "Dataset location (default for the Fashion-MNIST sets: \(FashionMNIST.defaultRoot)).") public var dataPath: String?
+    @Option(help: "Images per forward pass.") public var batchSize: Int = 128
+    @Option(help: "Compute threads per rank (default: OPENBLAS_NUM_THREADS if set, else the cores this process may use).") public var threads: Int?
+    @Option(help: "Use only the first N training images (the k-NN memory bank, the probe's training set).") public var trainLimit: Int?
+    @Option(help: "Classify only the first N test images.") public var testLimit: Int?
+    @Option(help: "Cache the features here (.npy) and reuse them when the same file and settings come again.") public var featuresDir: String?
+
+    public func validate() throws {
         if dataset.defaultPath == nil && dataPath == nil { throw ValidationError("--dataset \(dataset) needs --data-path (with train/ and val/ inside)") }
         if batchSize < 1 || (threads ?? 1) < 1 || (trainLimit ?? 1) < 1 || (testLimit ?? 1) < 1 {
             throw ValidationError("--batch-size, --threads, --train-limit and --test-limit must be ≥ 1")
@@ -67,15 +87,7 @@ public struct EvalOptions: ParsableArguments {
     /// Loads the network and opens the data; prints what will be evaluated.
     public func prepare(say: (String) -> Void, command: String) throws -> Setup {
         Compute.setThreads(threads ?? defaultThreads)
-        let backbone: EvalBackbone
-        do {
-            if randomInit {
-                let cfg = try archOptions.config()
-                backbone = EvalBackbone(randomWith: cfg, seed: seed, inputSize: inputSize ?? cfg.constructSize)
-            } else {
-                backbone = try EvalBackbone(path: checkpoint!, which: which, arch: try archOptions.config(), inputSize: inputSize, prefix: prefix)
-            }
-        } catch { throw EvalError.invalid("\(error)") }
+        let backbone = try network.load()
         let (train, test, nTrain, nTest) = try openData()
         say("esvit \(command): \(backbone.origin)")
         for note in backbone.notes { say("  \(note)") }
@@ -112,7 +124,7 @@ public struct EvalOptions: ParsableArguments {
 
     func cacheKey(_ s: Setup, kind: FeatureKind) -> String {
         var parts = ["v2", "\(kind)", s.backbone.origin, "\(s.backbone.inputSize)", dataset.rawValue, dataPath ?? "", "\(s.nTrain)", "\(s.nTest)"]
-        if let c = checkpoint, let a = try? FileManager.default.attributesOfItem(atPath: c) {
+        if let c = network.checkpoint, let a = try? FileManager.default.attributesOfItem(atPath: c) {
             parts.append("\(a[.size] ?? 0)"); parts.append("\((a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)")
         }
         return parts.joined(separator: "|")

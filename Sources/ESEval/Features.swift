@@ -18,6 +18,11 @@ public func classCount(_ source: ImageSource, _ features: Features...) -> Int {
 public enum EvalTransform {
     /// Resize(⌊G·256/224⌋) + CenterCrop(G) of `img`, normalised, into `dst` (3, G, G).
     public static func apply(_ img: RGBImage, size G: Int, mean: [Float], std: [Float], into dst: UnsafeMutablePointer<Float>) {
+        MultiCrop.normalize(crop(img, size: G), mean: mean, std: std, into: dst)
+    }
+
+    /// Resize(⌊G·256/224⌋) + CenterCrop(G) of `img`, 8-bit.
+    public static func crop(_ img: RGBImage, size G: Int) -> RGBImage {
         let s = G * 256 / 224
         // torchvision Resize(int): the short side becomes s, the long side int(s · long / short).
         let (w, h) = img.width <= img.height ? (s, Int(Double(s) * Double(img.height) / Double(img.width)))
@@ -26,8 +31,7 @@ public enum EvalTransform {
         // CenterCrop: offsets int(round((size − G) / 2)) as torchvision computes them — Python's
         // round, which rounds halves to even (4.5 → 4).
         let top = Int((Double(h - G) / 2).rounded(.toNearestOrEven)), left = Int((Double(w - G) / 2).rounded(.toNearestOrEven))
-        let cropped = ImageOps.cropResize(resized, box: CropBox(top: top, left: left, height: G, width: G), outWidth: G, outHeight: G)
-        MultiCrop.normalize(cropped, mean: mean, std: std, into: dst)
+        return ImageOps.cropResize(resized, box: CropBox(top: top, left: left, height: G, width: G), outWidth: G, outHeight: G)
     }
 }
 

@@ -46,9 +46,9 @@ struct EvalKNN: ParsableCommand {
         _ = try ks()
         if !(temperature > 0) { throw ValidationError("--temperature must be > 0") }
         if pixels != nil {
-            if common.checkpoint != nil || common.randomInit { throw ValidationError("--pixels evaluates the images themselves; leave out --checkpoint and --random-init") }
+            if common.network.checkpoint != nil || common.network.randomInit { throw ValidationError("--pixels evaluates the images themselves; leave out --checkpoint and --random-init") }
         } else {
-            try common.requireNetwork()
+            try common.network.requireNetwork()
         }
     }
 

@@ -40,7 +40,7 @@ struct EvalLinear: ParsableCommand {
     @Option(help: "Seed of the classifier's initialisation and sample order.") var probeSeed: UInt64 = 0
 
     func validate() throws {
-        try common.requireNetwork()
+        try common.network.requireNetwork()
         if nLastBlocks < 1 || epochs < 1 || probeBatchSize < 1 { throw ValidationError("--n-last-blocks, --epochs and --probe-batch-size must be ≥ 1") }
         _ = try lrs()
     }
