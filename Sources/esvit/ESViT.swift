@@ -14,7 +14,7 @@ struct ESViT: ParsableCommand {
         discussion: """
         Quick start and the full guide: README.md. Every command explains its options with --help.
         """,
-        subcommands: [Pretrain.self, EvalKNN.self, EvalLinear.self, EvalCorrespondence.self, Plot.self, Visualize.self, Prepare.self, Forward.self, ExportCommand.self, Bench.self, Doctor.self])
+        subcommands: [Pretrain.self, EvalKNN.self, EvalLinear.self, EvalCorrespondence.self, EvalDense.self, Plot.self, Visualize.self, Prepare.self, Forward.self, ExportCommand.self, Bench.self, Doctor.self])
 
     static func main() {
         let note = BLASSetup.selectKernels()          // may re-exec with better OpenBLAS kernels

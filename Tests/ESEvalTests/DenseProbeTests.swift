@@ -1,0 +1,87 @@
+// The linear segmentation probe on cases with known answers: mIoU and pixel accuracy of a hand
+// confusion matrix; bilinear upsampling of 2×2 logits (align_corners false) to 4×4; cell targets
+// by majority with ties to the lower class; a toy set whose tokens encode their cell's class
+// (probe → 100 % mIoU and pixel accuracy, one pixel per token) and one whose tokens carry no information (probe →
+// background everywhere); and the real extraction on a small random network.
+import ESData
+import ESEval
+import ESKernels
+import ESModel
+import Foundation
+import XCTest
+
+final class DenseProbeTests: XCTestCase {
+    func testScoresPredictionAndTargets() {
+        // truth 0: 3 pixels predicted 0, 1 predicted 1; truth 1: 2 predicted 1; class 2 absent.
+        let s = DenseProbe.scores(confusion: [3, 1, 0, 0, 2, 0, 0, 0, 0], classes: 3)
+        XCTAssertEqual(s.iou[0]!, 75, accuracy: 1e-12)              // 3 / (3 + 0 + 1)
+        XCTAssertEqual(s.iou[1]!, 100.0 * 2 / 3, accuracy: 1e-12)   // 2 / (2 + 1 + 0)
+        XCTAssertNil(s.iou[2])
+        XCTAssertEqual(s.miou, (75 + 200.0 / 3) / 2, accuracy: 1e-12)
+        XCTAssertEqual(s.pixelAccuracy, 100.0 * 5 / 6, accuracy: 1e-12)
+        // Left tokens say class 0, right tokens class 1 (logits ±1): the 4×4 map splits down the middle.
+        let logits: [Float] = [1, -1, -1, 1, 1, -1, -1, 1]
+        XCTAssertEqual(DenseProbe.predict(logits: logits, side: 2, classes: 2, size: 4), [0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1])
+        // Cell targets: a 4×4 map in 2×2 cells; the top-right cell is a 2–2 tie between 3 and 1 → 1.
+        let labels: [UInt8] = [2, 2, 3, 1,
+                               2, 0, 1, 3,
+                               0, 0, 4, 4,
+                               0, 5, 4, 5]
+        let d = DenseData(tokens: FloatBuffer(count: 4), labels: labels, count: 1, side: 2, dim: 1, size: 4)
+        XCTAssertEqual(d.cellTargets(classes: 6), [2, 1, 0, 4])
+    }
+
+    /// `count` toy scenes of side² cells, each cell one class (0…K-1) over its size/side pixels;
+    /// tokens are one-hot codes of the cell's class (plus noise) when `informative`, else noise.
+    func toy(count: Int, side: Int, size: Int, classes K: Int, informative: Bool, seed: UInt64) -> DenseData {
+        var rng = KeyedRandom(seed, 0x70)
+        let D = 8, L = side * side
+        let tokens = FloatBuffer(count: count * L * D)
+        var labels = [UInt8](repeating: 0, count: count * size * size)
+        for i in 0..<count {
+            for t in 0..<L {
+                let cls = rng.uniform() < 0.5 ? 0 : 1 + Int(rng.next() % UInt64(K - 1))   // half background, as in the scenes
+                for k in 0..<D { tokens[(i * L + t) * D + k] = (informative && k == cls ? 1 : 0) + Float(0.05 * rng.normal()) }
+                let (r, c) = (t / side, t % side)
+                for y in (r * size / side)..<((r + 1) * size / side) { for x in (c * size / side)..<((c + 1) * size / side) {
+                    labels[i * size * size + y * size + x] = UInt8(cls)
+                } }
+            }
+        }
+        return DenseData(tokens: tokens, labels: labels, count: count, side: side, dim: D, size: size)
+    }
+
+    func testToyProbesWithKnownAnswers() {
+        let K = 5
+        // One pixel per token (size = side), so that upsampling is the identity and the answer is exact.
+        let learnt = DenseProbe.run(train: toy(count: 200, side: 3, size: 3, classes: K, informative: true, seed: 1),
+                                    test: toy(count: 50, side: 3, size: 3, classes: K, informative: true, seed: 2),
+                                    classes: K, lrs: [1], epochs: 20, batch: 64, seed: 0)[0]
+        XCTAssertEqual(learnt.scores.miou, 100, accuracy: 1e-9)
+        XCTAssertEqual(learnt.scores.pixelAccuracy, 100, accuracy: 1e-9)
+        // Tokens without information: the best a linear probe can do is the majority class
+        // (background); mIoU = background IoU / 5 classes present in truth.
+        let blind = DenseProbe.run(train: toy(count: 200, side: 3, size: 12, classes: K, informative: false, seed: 3),
+                                   test: toy(count: 50, side: 3, size: 12, classes: K, informative: false, seed: 4),
+                                   classes: K, lrs: [0.01], epochs: 5, batch: 64, seed: 0)[0]
+        print("dense toy: informative mIoU \(learnt.scores.miou), blind mIoU \(blind.scores.miou), pixel accuracy \(blind.scores.pixelAccuracy)")
+        XCTAssertLessThan(blind.scores.miou, 25)
+        XCTAssertEqual(blind.scores.pixelAccuracy, blind.scores.iou[0]!, accuracy: 8, "background everywhere: accuracy ≈ background IoU")
+    }
+
+    func testExtractionOnScenes() throws {
+        var cfg = SwinConfig.preset("swin_mini")!
+        cfg.patchSize = 4; cfg.depths = [1, 1, 1]
+        let b = EvalBackbone(randomWith: cfg, seed: 1, inputSize: 64)
+        let scenes = FashionScenes(items: try FashionMNIST(split: .test))
+        let d = DenseData.extract(b, scenes: scenes, count: 5, mean: MultiCropConfig.fashionMean, std: MultiCropConfig.fashionStd, batch: 2)
+        XCTAssertEqual(d.side, 4); XCTAssertEqual(d.size, 64); XCTAssertEqual(d.dim, 192)
+        XCTAssertEqual(Array(d.labels[(3 * 64 * 64)..<(4 * 64 * 64)]), scenes.scene(3).labels)
+        for r in 0..<(5 * 16) { XCTAssertEqual(dot(d.tokens.pointer + r * 192, d.tokens.pointer + r * 192, 192), 1, accuracy: 1e-5) }
+        // Batching changes only the GEMMs' blocking: unit vectors agree to float rounding (T121).
+        let e = DenseData.extract(b, scenes: scenes, count: 5, mean: MultiCropConfig.fashionMean, std: MultiCropConfig.fashionStd, batch: 5)
+        let diff = (0..<(5 * 16 * 192)).map { abs(d.tokens[$0] - e.tokens[$0]) }.max()!
+        print("dense extraction, batch 2 vs 5: max |Δ| \(diff)")
+        XCTAssertLessThan(diff, 1e-5)
+    }
+}
