@@ -5,6 +5,7 @@
 // `--preset fm-quick --time-budget 30` is the quick recipe for 30 minutes and
 // `--preset fm-quick --iterations 3741` repeats a budgeted run exactly.
 // `esvit pretrain --preset NAME --print-preset` shows the settings.
+import ESData
 import Foundation
 
 /// How a preset's value is written on a command line.
@@ -14,6 +15,7 @@ extension Bool: PresetValue { public var commandLine: String { "\(self)" } }
 extension Double: PresetValue { public var commandLine: String { String(format: "%g", self) } }
 extension Array: PresetValue where Element == Double { public var commandLine: String { map(\.commandLine).joined(separator: " ") } }
 extension Optional: PresetValue where Wrapped: PresetValue { public var commandLine: String { map(\.commandLine) ?? "" } }
+extension DatasetKind: PresetValue { public var commandLine: String { rawValue } }
 
 public struct RecipePreset {
     /// One option of a preset: its command-line spelling and the change it makes.
@@ -48,6 +50,15 @@ public struct RecipePreset {
     /// region loss because the EsViT objective is what this tool is for.
     static let twoHours: [Setting] = [.set("--time-budget", \.timeBudgetMinutes, 120), .set("--eval-every-iters", \.evalEveryIters, 2000)] + fashionMNIST
 
+    /// The Fashion-MNIST scenes (docs/results.md §9): the Fashion-MNIST recipe at 64 px, so that a
+    /// global crop ends with 4×4 final tokens and a 32-px local crop with 2×2.
+    static let scenes: [Setting] = [.set("--dataset", \.dataset, DatasetKind.fashionScenes), .set("--construct-size", \.backbone.constructSize, 64)]
+        + fashionMNIST
+    static func scenes(minutes: Double, region: Bool) -> [Setting] {
+        [.set("--time-budget", \.timeBudgetMinutes, minutes), .set("--eval-every-iters", \.evalEveryIters, minutes >= 60 ? 2000 : 500)] + scenes
+            + (region ? [] : [.set("--use-dense-prediction", \.useDensePrediction, false)])
+    }
+
     public static let all: [RecipePreset] = [
         RecipePreset(name: "fm-quick", summary: "Fashion-MNIST, 15 minutes on 2 cores (the README quick start)",
                      settings: [.set("--time-budget", \.timeBudgetMinutes, 15), .set("--eval-every-iters", \.evalEveryIters, 500)] + fashionMNIST),
@@ -55,6 +66,16 @@ public struct RecipePreset {
                      settings: twoHours),
         RecipePreset(name: "fm-2h-noregion", summary: "fm-2h with the region loss off: the best two-hour k-NN and linear probe (see docs/results.md)",
                      settings: twoHours + [.set("--use-dense-prediction", \.useDensePrediction, false)]),
+        RecipePreset(name: "fs-quick", summary: "Fashion-MNIST scenes (64 px, 4×4 final tokens), 15 minutes, view + region loss",
+                     settings: scenes(minutes: 15, region: true)),
+        RecipePreset(name: "fs-30m", summary: "Fashion-MNIST scenes, 30 minutes, view + region loss (the region-loss experiment's arm)",
+                     settings: scenes(minutes: 30, region: true)),
+        RecipePreset(name: "fs-30m-noregion", summary: "fs-30m with the region loss off (the experiment's other arm)",
+                     settings: scenes(minutes: 30, region: false)),
+        RecipePreset(name: "fs-2h", summary: "Fashion-MNIST scenes, two hours, view + region loss",
+                     settings: scenes(minutes: 120, region: true)),
+        RecipePreset(name: "fs-2h-noregion", summary: "fs-2h with the region loss off",
+                     settings: scenes(minutes: 120, region: false)),
     ]
 
     public static func named(_ name: String) -> RecipePreset? { all.first { $0.name == name } }

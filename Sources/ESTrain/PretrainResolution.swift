@@ -24,6 +24,7 @@ extension PretrainOptions {
             // The run length is one choice: a length given on the command line replaces the preset's.
             if iterations != nil || timeBudget != nil || epochs != nil { c.timeBudgetMinutes = nil; c.iterations = nil }
         }
+        if let dataset { c.dataset = dataset }   // the command line wins over a preset's dataset
         try archOptions.apply(to: &c.backbone)
         take(dropPathRate, &c.backbone.dropPathRate)
         take(outDim, &c.head.outDim); take(hiddenDim, &c.head.hidden); take(bottleneckDim, &c.head.bottleneck)

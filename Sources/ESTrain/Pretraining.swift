@@ -44,7 +44,10 @@ public enum Pretraining {
     /// or --eval-data-path's train/ and val/ for a folder dataset (nil: no periodic k-NN).
     static func evaluationSplits(_ c: PretrainConfig, training: ImageSource) throws -> (train: ImageSource, test: ImageSource)? {
         guard c.evaluates else { return nil }
-        if c.dataset == .folder { return try c.dataset.labelledSplits(at: c.evalDataPath ?? "") }
-        return (training, try FashionMNIST(root: c.dataPath, split: .test))
+        switch c.dataset {
+        case .folder: return try c.dataset.labelledSplits(at: c.evalDataPath ?? "")
+        case .fashionMNIST: return (training, try FashionMNIST(root: c.dataPath, split: .test))   // the training images are the bank
+        case .fashionScenes: return try c.dataset.labelledSplits(at: c.dataPath)                 // single items on the canvas, as eval-knn
+        }
     }
 }
