@@ -1,5 +1,5 @@
 // Fashion-MNIST scenes: data with regions, made offline from the Debian package alone
-// (docs/results.md §9 gives the reasons for the numbers). Scene i of a split is a 64 × 64 black
+// (docs/results.md §10 gives the reasons for the numbers). Scene i of a split is a 64 × 64 black
 // canvas holding 2–4 Fashion-MNIST items of that split (train scenes from the training images,
 // test scenes from the test images), each scaled by a factor in [0.75, 1.5] (21–42 px, bicubic)
 // and placed uniformly at random wholly inside the canvas, painted in order; its label map gives

@@ -50,7 +50,7 @@ public struct RecipePreset {
     /// region loss because the EsViT objective is what this tool is for.
     static let twoHours: [Setting] = [.set("--time-budget", \.timeBudgetMinutes, 120), .set("--eval-every-iters", \.evalEveryIters, 2000)] + fashionMNIST
 
-    /// The Fashion-MNIST scenes (docs/results.md §9): the Fashion-MNIST recipe at 64 px, so that a
+    /// The Fashion-MNIST scenes (docs/results.md §10): the Fashion-MNIST recipe at 64 px, so that a
     /// global crop ends with 4×4 final tokens and a 32-px local crop with 2×2.
     static let scenes: [Setting] = [.set("--dataset", \.dataset, DatasetKind.fashionScenes), .set("--construct-size", \.backbone.constructSize, 64)]
         + fashionMNIST
