@@ -1,6 +1,6 @@
 // Training curves from a run's log.txt (the JSON lines the trainer writes) as one SVG: a panel
-// per series — loss, L_V, L_R, lr, teacher temperature, and k-NN top-1 when periodic evaluation
-// ran — against the iteration, each with its own y range and the first/last values labelled.
+// per series — loss, L_V, L_R, lr, teacher temperature, and k-NN top-1 (and correspondence
+// accuracy) when periodic evaluation ran — against the iteration, each with its own y range and the first/last values labelled.
 // The same layout rasterised (for PNG) draws with ESData's Canvas.
 import ESData
 import Foundation
@@ -12,7 +12,8 @@ public struct Curves {
     static let fields: [(key: String, name: String)] = [("loss", "loss"), ("loss_view", "L_V (view)"), ("loss_region", "L_R (region)"),
                                                          ("lr", "learning rate"), ("teacher_temp", "teacher temperature"),
                                                          ("teacher_sample_entropy_view", "teacher entropy per sample (view)"),
-                                                         ("kl_view", "KL(teacher, student) (view)"), ("knn_top1", "k-NN top-1 (%)")]
+                                                         ("kl_view", "KL(teacher, student) (view)"), ("knn_top1", "k-NN top-1 (%)"),
+                                                         ("corr_acc", "correspondence accuracy (%)")]
 
     /// Reads log.txt; series without any point are left out.
     public init(logText: String) throws {

@@ -55,7 +55,8 @@ public struct RecipePreset {
     static let scenes: [Setting] = [.set("--dataset", \.dataset, DatasetKind.fashionScenes), .set("--construct-size", \.backbone.constructSize, 64)]
         + fashionMNIST
     static func scenes(minutes: Double, region: Bool) -> [Setting] {
-        [.set("--time-budget", \.timeBudgetMinutes, minutes), .set("--eval-every-iters", \.evalEveryIters, minutes >= 60 ? 2000 : 500)] + scenes
+        [.set("--time-budget", \.timeBudgetMinutes, minutes), .set("--eval-every-iters", \.evalEveryIters, minutes >= 60 ? 2000 : 500),
+         .set("--eval-correspondence-limit", \.evalCorrespondenceLimit, Optional(1000))] + scenes
             + (region ? [] : [.set("--use-dense-prediction", \.useDensePrediction, false)])
     }
 

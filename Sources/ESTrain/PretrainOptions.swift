@@ -75,6 +75,7 @@ public struct PretrainOptions: ParsableArguments {
     @Option(help: help("k-NN of the teacher every N iterations (0: off), also at the start and the end.", d.evalEveryIters)) var evalEveryIters: Int?
     @Option(help: help("Periodic k-NN: training images in the memory bank (the first N).", d.evalTrainLimit)) var evalTrainLimit: Int?
     @Option(help: help("Periodic k-NN: test images classified (the first N).", d.evalTestLimit)) var evalTestLimit: Int?
+    @Option(help: "Periodic evaluation: also the correspondence accuracy (eval-correspondence) on the first N test images (0: off).") var evalCorrespondenceLimit: Int?
     @Option(help: "Periodic k-NN for --dataset folder: a folder with train/ and val/ (ImageNet layout).") var evalDataPath: String?
     @Option(help: "Start the backbones from these weights (.pth or safetensors: a released EsViT, an official or timm Swin, an esvit checkpoint or export); the heads start fresh. Ignored when the run resumes.") var initFrom: String?
     @Option(help: "Which network of an --init-from file that holds both (teacher or student; default teacher).") var initWhich: String?

@@ -53,6 +53,7 @@ extension PretrainOptions {
         take(logEvery, &c.logEvery); take(checkEvery, &c.checkEvery)
         take(evalEvery, &c.evalEvery); take(evalEveryIters, &c.evalEveryIters)
         take(evalTrainLimit, &c.evalTrainLimit); take(evalTestLimit, &c.evalTestLimit)
+        if let n = evalCorrespondenceLimit { c.evalCorrespondenceLimit = n }
         c.evalDataPath = evalDataPath
         return c
     }

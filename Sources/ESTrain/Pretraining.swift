@@ -41,13 +41,18 @@ public enum Pretraining {
     }
 
     /// The periodic k-NN's labelled data: Fashion-MNIST's test split against the training images,
-    /// or --eval-data-path's train/ and val/ for a folder dataset (nil: no periodic k-NN).
-    static func evaluationSplits(_ c: PretrainConfig, training: ImageSource) throws -> (train: ImageSource, test: ImageSource)? {
+    /// single items for the scenes, or --eval-data-path's train/ and val/ for a folder dataset; and
+    /// the test images of the correspondence measure when --eval-correspondence-limit asks for it
+    /// (the test scenes for the scenes). nil: no periodic evaluation.
+    static func evaluationSplits(_ c: PretrainConfig, training: ImageSource) throws -> EvaluationData? {
         guard c.evaluates else { return nil }
+        let root = c.dataset == .folder ? c.evalDataPath ?? "" : c.dataPath
+        let regions = (c.evalCorrespondenceLimit ?? 0) > 0 ? try c.dataset.testImages(at: root) : nil
         switch c.dataset {
-        case .folder: return try c.dataset.labelledSplits(at: c.evalDataPath ?? "")
-        case .fashionMNIST: return (training, try FashionMNIST(root: c.dataPath, split: .test))   // the training images are the bank
-        case .fashionScenes: return try c.dataset.labelledSplits(at: c.dataPath)                 // single items on the canvas, as eval-knn
+        case .fashionMNIST: return EvaluationData(train: training, test: try FashionMNIST(root: c.dataPath, split: .test), regions: regions)
+        case .folder, .fashionScenes:   // scenes: single items on the canvas, as eval-knn
+            let (train, test) = try c.dataset.labelledSplits(at: root)
+            return EvaluationData(train: train, test: test, regions: regions)
         }
     }
 }

@@ -58,11 +58,17 @@ final class RunReporter {
         if isRoot, let j = try? JSONEncoder().encode(p), let o = try? JSONSerialization.jsonObject(with: j) as? [String: Any] { log(["budget_plan": o]) }
     }
 
-    func evaluation(_ r: (top1: Double, seconds: Double), knn: PeriodicKNN, iteration: Int, epoch: Int) {
-        say(String(format: "k-NN of the teacher at iteration %d: %.2f%% top-1 (k = %d, %d train / %d test images, %.0f s)",
-                   iteration, r.top1, knn.k, knn.trainCount, knn.testCount, r.seconds))
-        log(["iteration": iteration, "epoch": epoch, "knn_top1": r.top1, "knn_k": knn.k,
-             "knn_train_images": knn.trainCount, "knn_test_images": knn.testCount, "eval_s": r.seconds])
+    func evaluation(_ r: PeriodicKNN.Result, knn: PeriodicKNN, iteration: Int, epoch: Int) {
+        var line = String(format: "k-NN of the teacher at iteration %d: %.2f%% top-1 (k = %d, %d train / %d test images", iteration, r.top1, knn.k,
+                          knn.trainCount, knn.testCount)
+        var record: [String: Any] = ["iteration": iteration, "epoch": epoch, "knn_top1": r.top1, "knn_k": knn.k,
+                                     "knn_train_images": knn.trainCount, "knn_test_images": knn.testCount, "eval_s": r.seconds]
+        if let c = r.correspondence, let n = knn.correspondence?.count {
+            line += String(format: "); correspondence %.2f%%, %.2f px (%d test images", 100 * c.accuracy, c.distance, n)
+            record["corr_acc"] = 100 * c.accuracy; record["corr_dist_px"] = c.distance; record["corr_images"] = n
+        }
+        say(line + String(format: ", %.0f s)", r.seconds))
+        log(record)
     }
 
     func progress(_ state: LoopState, plan: RunPlan, iteration it: Int, hyper: StepHyper, teacher: TeacherSummary?) {

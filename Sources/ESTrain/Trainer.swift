@@ -28,6 +28,14 @@ public struct RunSummary: Sendable {
     public var stopSignal: Int32? = nil
 }
 
+/// The periodic evaluation's data: the k-NN's memory bank and queries, and the images of the
+/// correspondence measure (nil: not measured).
+public struct EvaluationData {
+    public let train: ImageSource, test: ImageSource
+    public let regions: ImageSource?
+    public init(train: ImageSource, test: ImageSource, regions: ImageSource? = nil) { self.train = train; self.test = test; self.regions = regions }
+}
+
 public final class Trainer {
     /// The requested configuration (the plan fixes the run length; see RunPlan.config).
     public let config: PretrainConfig
@@ -43,14 +51,14 @@ public final class Trainer {
     /// Require a checkpoint (--resume): a missing one is an error instead of a fresh start.
     public let requireResume: Bool
     /// Labelled (train, test) sources for the periodic k-NN (nil: off).
-    public let evaluation: (train: ImageSource, test: ImageSource)?
+    public let evaluation: EvaluationData?
     /// Where the run reads time (budget, deadline, progress); tests inject a simulated clock.
     public let clock: RunClock
     let reporter: RunReporter
     let faults: FaultInjection?
 
     public init(config: PretrainConfig, comm: Communicator, source: ImageSource, resumeFrom: String? = nil, requireResume: Bool = false,
-                evaluation: (train: ImageSource, test: ImageSource)? = nil, startedAt: Double? = nil, clock: RunClock = WallClock(),
+                evaluation: EvaluationData? = nil, startedAt: Double? = nil, clock: RunClock = WallClock(),
                 faults: FaultInjection? = nil, say: @escaping (String) -> Void = { print($0) }) throws {
         var config = config
         layout = try RunLayout(config: config, worldSize: comm.size, datasetCount: source.count)
@@ -173,7 +181,9 @@ public final class Trainer {
         let c = config
         return evaluation.map {
             PeriodicKNN(config: c.backbone, inputSize: c.crops.globalSize, train: $0.train, test: $0.test, trainLimit: c.evalTrainLimit,
-                        testLimit: c.evalTestLimit, mean: c.crops.mean, std: c.crops.std, source: model.table, params: model.teacher.pointer)
+                        testLimit: c.evalTestLimit, mean: c.crops.mean, std: c.crops.std,
+                        correspondence: $0.regions.map { ($0, c.evalCorrespondenceLimit ?? 0) },
+                        source: model.table, params: model.teacher.pointer)
         }
     }
 }

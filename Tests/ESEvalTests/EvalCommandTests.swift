@@ -1,7 +1,8 @@
 // `esvit eval-knn` end to end on a checkpoint written by a short pretraining run: the teacher
 // and the student evaluate; 2 ranks (sharded extraction) give exactly the 1-rank numbers; a
 // backbone-only file with the official names gives the teacher's numbers; cached features are
-// reused with the same result; a damaged or foreign file is refused with a clear message.
+// reused with the same result; a damaged or foreign file is refused with a clear message; the
+// periodic k-NN and correspondence accuracy equal the commands' own on the same networks.
 import ESModel
 import ESTestSupport
 import Foundation
@@ -104,14 +105,16 @@ final class EvalCommandTests: XCTestCase {
                                                        "--warmup-epochs", "0", "--warmup-teacher-temp-epochs", "0", "--freeze-last-layer", "0",
                                                        "--lr", "0.05", "--batch-size-per-rank", "4", "--max-iters", "4", "--seed", "3",
                                                        "--eval-every-iters", "2", "--eval-train-limit", "1000", "--eval-test-limit", "300",
-                                                       "--output-dir", run])
+                                                       "--eval-correspondence-limit", "60", "--output-dir", run])
         XCTAssertEqual(c, 0, o)
-        var logged: [Int: Double] = [:]
+        var logged: [Int: Double] = [:], corr: [Int: Double] = [:]
         for line in try String(contentsOfFile: run + "/log.txt", encoding: .utf8).split(separator: "\n") {
             if let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let t = obj["knn_top1"] as? Double {
                 logged[obj["iteration"] as! Int] = t
+                corr[obj["iteration"] as! Int] = obj["corr_acc"] as? Double
             }
         }
+        XCTAssertEqual(corr.keys.sorted(), [0, 2, 4], o)
         XCTAssertEqual(logged.keys.sorted(), [0, 2, 4], o)
         func top1(_ out: String) -> Double? {
             out.split(separator: "\n").first { $0.contains("20-NN: top-1") }.flatMap { Double($0.split(separator: " ")[2].dropLast()) }
@@ -123,5 +126,16 @@ final class EvalCommandTests: XCTestCase {
         XCTAssertEqual(c, 0, o)
         XCTAssertEqual(try XCTUnwrap(top1(o)), try XCTUnwrap(logged[4]), accuracy: 0.005, "the last evaluation is the checkpoint's teacher:\n\(o)")
         XCTAssertNotEqual(logged[0], logged[4], "training changed the teacher's neighbours")
+        // The periodic correspondence accuracy is eval-correspondence's, at iteration 0 and at the end.
+        func accuracy(_ out: String) -> Double? {
+            out.split(separator: "\n").first { $0.hasPrefix("correspondence: accuracy") }.flatMap { Double($0.split(separator: " ")[2].dropLast(2)) }
+        }
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-correspondence", "--random-init", "--seed", "3", "--test-limit", "60", "--threads", "1"])
+        XCTAssertEqual(c, 0, o)
+        XCTAssertEqual(try XCTUnwrap(accuracy(o)), try XCTUnwrap(corr[0]), accuracy: 0.005, o)
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-correspondence", "--checkpoint", run + "/checkpoint.safetensors", "--test-limit", "60",
+                                                         "--no-baseline", "--threads", "1"])
+        XCTAssertEqual(c, 0, o)
+        XCTAssertEqual(try XCTUnwrap(accuracy(o)), try XCTUnwrap(corr[4]), accuracy: 0.005, o)
     }
 }

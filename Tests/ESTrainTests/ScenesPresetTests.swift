@@ -30,5 +30,7 @@ final class ScenesPresetTests: XCTestCase {
         let splits = try XCTUnwrap(try Pretraining.evaluationSplits(c, training: training))
         XCTAssertTrue(splits.train is FashionItems && splits.test is FashionItems)
         XCTAssertEqual(splits.test.count, 10000)
+        XCTAssertTrue(splits.regions is FashionScenes, "correspondence on the test scenes")
+        XCTAssertEqual(on.evalCorrespondenceLimit, 1000)
     }
 }
