@@ -2,7 +2,8 @@
 // resized crops of one image — scale (1, 1) and scale (0.4, 0.6), as upstream — through the
 // backbone; every final token of view 1 is matched to its most similar token of view 2 (cosine,
 // the argmax matching of the region loss); the 10 most similar pairs are drawn as numbered lines
-// between the two views placed side by side.
+// between the two views placed side by side. `match` (the matching alone) also serves the
+// correspondence accuracy (CorrespondenceAccuracy).
 import ESData
 import ESKernels
 import ESModel

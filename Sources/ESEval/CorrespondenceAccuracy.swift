@@ -5,7 +5,8 @@
 // final token of view 1 is matched to its most cosine-similar token of view 2; of the 10 most
 // similar matches, accuracy is the share that land exactly on the mirrored cell, and the distance
 // error the mean pixel distance between the matched cell's centre and the mirrored cell's centre
-// (cells of input / grid side pixels). Both are averaged over the images.
+// (cells of input / grid side pixels). Both are averaged over the images (unreadable ones are
+// left out and counted).
 import ESData
 import ESDistributed
 import ESKernels
@@ -13,13 +14,16 @@ import ESModel
 import Foundation
 
 public enum CorrespondenceAccuracy {
+    /// Upstream's matches kept per image, and the defaults of the view seed and the pairs per pass.
+    public static let pairs = 10, defaultSeed: UInt64 = 0, defaultBatch = 64
+
     public struct Score: Equatable, Sendable {
         public var accuracy: Double, distance: Double
         public init(accuracy: Double, distance: Double) { self.accuracy = accuracy; self.distance = distance }
     }
 
     /// One image's score from its sorted matches on a `side` × `side` grid of `cell`-pixel cells.
-    public static func score(_ matches: [Correspondence.Match], side: Int, cell: Double, pairs: Int = 10) -> Score {
+    public static func score(_ matches: [Correspondence.Match], side: Int, cell: Double, pairs: Int = CorrespondenceAccuracy.pairs) -> Score {
         let top = matches.prefix(pairs)
         var correct = 0, distance = 0.0
         for m in top {
@@ -45,10 +49,13 @@ public enum CorrespondenceAccuracy {
     public struct Result: Sendable {
         public let score: Score
         public let images: Int, side: Int, cell: Double
+        /// Images that could not be read (left out of the mean).
+        public let unreadable: Int
     }
 
     /// The mean score over the first `count` images of `source`, `batch` pairs per forward pass;
-    /// view 2 of image i draws from KeyedRandom(seed, i). `progress(done, total)` after each batch.
+    /// view 2 of image i draws from KeyedRandom(seed, tag, i); unreadable images are left out and
+    /// counted. `progress(done, total)` after each batch.
     public static func evaluate(_ backbone: EvalBackbone, source: ImageSource, count: Int, mean: [Float], std: [Float], seed: UInt64,
                                 batch: Int, progress: (Int, Int) -> Void = { _, _ in }) -> Result {
         let G = backbone.inputSize, per = 3 * G * G, B = max(1, min(batch, count))
@@ -56,26 +63,28 @@ public enum CorrespondenceAccuracy {
         let L = ws.finalTokens, C = ws.finalDim, side = Int(Double(L).squareRoot().rounded())
         let cell = Double(G) / Double(side)
         let x = FloatBuffer(count: 2 * B * per)
-        var sum = Score(accuracy: 0, distance: 0), done = 0
+        var sum = Score(accuracy: 0, distance: 0), done = 0, failed = Set<Int>(), unreadable = 0
         while done < count {
             let n = min(B, count - done)
             x.zero()
             for k in 0..<n {
-                let image = (try? source.load(done + k, minShortSide: 0)) ?? RGBImage(width: G, height: G, pixels: [UInt8](repeating: 0, count: 3 * G * G))
+                guard let image = try? source.load(done + k, minShortSide: 0) else { failed.insert(k); continue }
                 let v1 = EvalTransform.crop(image, size: G)
-                var rng = KeyedRandom(seed, UInt64(done + k))
+                var rng = KeyedRandom(seed, 0xC0_44E6, UInt64(done + k))
                 MultiCrop.normalize(v1, mean: mean, std: std, into: x.pointer + 2 * k * per)
                 MultiCrop.normalize(mirrorView(v1, rng: &rng), mean: mean, std: std, into: x.pointer + (2 * k + 1) * per)
             }
             backbone.model.forward(params: backbone.params.pointer, image: x.pointer, workspace: ws)
-            for k in 0..<n {
+            for k in 0..<n where !failed.contains(k) {
                 let s = score(Correspondence.match(ws.tokens + 2 * k * L * C, ws.tokens + (2 * k + 1) * L * C, tokens: L, dim: C), side: side, cell: cell)
                 sum.accuracy += s.accuracy; sum.distance += s.distance
             }
             done += n
+            unreadable += failed.count; failed.removeAll()
             progress(done, count)
         }
-        let m = Double(max(count, 1))
-        return Result(score: Score(accuracy: sum.accuracy / m, distance: sum.distance / m), images: count, side: side, cell: cell)
+        let m = Double(max(count - unreadable, 1))
+        return Result(score: Score(accuracy: sum.accuracy / m, distance: sum.distance / m), images: count - unreadable, side: side, cell: cell,
+                      unreadable: unreadable)
     }
 }

@@ -3,7 +3,7 @@
 // matches), trained on the train scenes with each token's target the majority class of its
 // cell of the label map, then scored on the test scenes at pixel level: the token logits are
 // upsampled bilinearly to the input grid (align_corners false, as F.interpolate), the argmax is
-// each pixel's class, and mIoU (over the classes that occur in truth or prediction) and pixel
+// each pixel's class (at the scenes' 64 px, whatever the input size), and mIoU (over the classes that occur in truth or prediction) and pixel
 // accuracy come from the confusion matrix over all test pixels. One classifier per base lr is
 // trained on the same batches (SGD with momentum, cosine schedule: the image-level probe's).
 import ESData
@@ -15,47 +15,48 @@ import Foundation
 public struct DenseData {
     /// (count · side², dim), L2-normalised rows.
     public let tokens: FloatBuffer
-    /// (count, size, size) class per pixel.
+    /// (count, size, size) class per pixel, at the scenes' own size (the input may be resized).
     public let labels: [UInt8]
     public let count: Int, side: Int, dim: Int, size: Int
     public init(tokens: FloatBuffer, labels: [UInt8], count: Int, side: Int, dim: Int, size: Int) {
         self.tokens = tokens; self.labels = labels; self.count = count; self.side = side; self.dim = dim; self.size = size
     }
 
-    /// The first `count` scenes of `scenes` through `backbone` (scene resized to the input size
-    /// when it differs: bicubic for the image, nearest for the labels), `batch` at a time.
+    /// The first `count` scenes of `scenes` through `backbone` (the image resized to the input size
+    /// when it differs; the labels stay at the scenes' size, which the whole frame maps onto), `batch` at a time.
     public static func extract(_ backbone: EvalBackbone, scenes: FashionScenes, count: Int, mean: [Float], std: [Float], batch: Int,
                                progress: (Int, Int) -> Void = { _, _ in }) -> DenseData {
         let G = backbone.inputSize, B = max(1, min(batch, count)), per = 3 * G * G
         let ws = SwinWorkspace(model: backbone.model, batch: B, height: G, width: G, training: false)
         let L = ws.finalTokens, C = ws.finalDim, side = Int(Double(L).squareRoot().rounded())
         let tokens = FloatBuffer(count: count * L * C), x = FloatBuffer(count: B * per)
-        var labels = [UInt8](repeating: 0, count: count * G * G), norms = [Float](repeating: 0, count: B * L)
+        let S = FashionScenes.canvas
+        var labels = [UInt8](repeating: 0, count: count * S * S), norms = [Float](repeating: 0, count: B * L)
         var done = 0
         while done < count {
             let n = min(B, count - done)
             x.zero()
             for k in 0..<n {
-                let (image, map) = scenes.scene(done + k), S = image.width
+                let (image, map) = scenes.scene(done + k)
                 let input = S == G ? image : ImageOps.cropResize(image, box: CropBox(top: 0, left: 0, height: S, width: S), outWidth: G, outHeight: G)
                 MultiCrop.normalize(input, mean: mean, std: std, into: x.pointer + k * per)
-                for y in 0..<G { for xx in 0..<G { labels[(done + k) * G * G + y * G + xx] = map[(y * S / G) * S + xx * S / G] } }
+                labels.replaceSubrange(((done + k) * S * S)..<((done + k + 1) * S * S), with: map)
             }
             backbone.model.forward(params: backbone.params.pointer, image: x.pointer, workspace: ws)
             L2Normalize.forward(y: tokens.pointer + done * L * C, norms: &norms, x: ws.tokens, rows: n * L, dim: C)
             done += n
             progress(done, count)
         }
-        return DenseData(tokens: tokens, labels: labels, count: count, side: side, dim: C, size: G)
+        return DenseData(tokens: tokens, labels: labels, count: count, side: side, dim: C, size: S)
     }
 
     /// Each token's target: the most frequent class in its cell of the label map (ties: the lower class).
     public func cellTargets(classes K: Int) -> [Int] {
-        var out = [Int](repeating: 0, count: count * side * side)
+        var out = [Int](repeating: 0, count: count * side * side), hist = [Int](repeating: 0, count: K)
         for i in 0..<count {
             for t in 0..<(side * side) {
                 let (r, c) = (t / side, t % side)
-                var hist = [Int](repeating: 0, count: K)
+                for k in 0..<K { hist[k] = 0 }
                 for y in (r * size / side)..<((r + 1) * size / side) {
                     for x in (c * size / side)..<((c + 1) * size / side) { hist[Int(labels[i * size * size + y * size + x])] += 1 }
                 }

@@ -1,4 +1,4 @@
-// What eval-knn and eval-linear share, as a library so tests reach it in-process: the network to
+// What the evaluation commands share, as a library so tests reach it in-process: the network to
 // evaluate (a checkpoint's teacher or student, a weights file from elsewhere, or a random init), the
 // labelled data, threads, subsets and the feature cache; and the typed choices of the commands.
 import ArgumentParser

@@ -45,7 +45,8 @@ public final class PeriodicKNN {
         let r = KNN.classify(train: a.values.pointer, trainLabels: a.labels, test: b.values.pointer, testLabels: b.labels,
                              dim: a.dim, classes: classCount(train, a, b), ks: [k])
         let corr = correspondence.map {
-            CorrespondenceAccuracy.evaluate(backbone, source: $0.images, count: $0.count, mean: mean, std: std, seed: 0, batch: 64).score
+            CorrespondenceAccuracy.evaluate(backbone, source: $0.images, count: $0.count, mean: mean, std: std,
+                                            seed: CorrespondenceAccuracy.defaultSeed, batch: CorrespondenceAccuracy.defaultBatch).score
         }
         return Result(top1: r[0].top1, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9, correspondence: corr)
     }

@@ -75,7 +75,8 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var evalTrainLimit = 10000
     public var evalTestLimit = 2000
     /// Periodic evaluation also measures correspondence accuracy on the first N test images (the
-    /// test scenes for fashion-scenes); nil or 0: not measured. Optional so older records decode.
+    /// test scenes for fashion-scenes); nil or 0: not measured (nor without periodic evaluation).
+    /// Optional so older records decode.
     public var evalCorrespondenceLimit: Int? = nil
     /// Labelled data for periodic k-NN of a folder dataset: EVAL_DATA_PATH/train and /val.
     public var evalDataPath: String? = nil
@@ -140,7 +141,6 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
             p.append("--eval-every and --eval-every-iters must be ≥ 0, --eval-train-limit and --eval-test-limit ≥ 1")
         }
         if let n = evalCorrespondenceLimit, n < 0 { p.append("--eval-correspondence-limit must be ≥ 0 (0: off)") }
-        if let n = evalCorrespondenceLimit, n > 0, !evaluates { p.append("--eval-correspondence-limit needs periodic evaluation: give --eval-every or --eval-every-iters") }
         if evaluates && dataset == .folder && evalDataPath == nil {
             p.append("periodic k-NN of a folder dataset needs --eval-data-path (a folder with train/ and val/ in the ImageNet layout)")
         }

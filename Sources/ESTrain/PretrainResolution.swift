@@ -25,6 +25,9 @@ extension PretrainOptions {
             if iterations != nil || timeBudget != nil || epochs != nil { c.timeBudgetMinutes = nil; c.iterations = nil }
         }
         if let dataset { c.dataset = dataset }   // the command line wins over a preset's dataset
+        if c.dataset != PretrainOptions.d.dataset || dataset != nil {             // the final dataset's normalisation and location
+            c.crops.mean = c.dataset.mean; c.crops.std = c.dataset.std; c.dataPath = c.dataset.defaultPath ?? ""
+        }
         try archOptions.apply(to: &c.backbone)
         take(dropPathRate, &c.backbone.dropPathRate)
         take(outDim, &c.head.outDim); take(hiddenDim, &c.head.hidden); take(bottleneckDim, &c.head.bottleneck)

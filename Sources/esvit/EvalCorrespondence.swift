@@ -29,9 +29,9 @@ struct EvalCorrespondence: ParsableCommand {
     @Option(help: "fashion-mnist (test images), fashion-scenes (test scenes) or folder (DATA_PATH/val).") var dataset: DatasetKind = .standard
     @Option(help: "Dataset location (default for the Fashion-MNIST sets: \(FashionMNIST.defaultRoot)).") var dataPath: String?
     @Option(help: "Measure only the first N test images.") var testLimit: Int?
-    @Option(help: "Seed of view 2's colour jitter (image i draws from (seed, i)).") var viewSeed: UInt64 = 0
+    @Option(help: "Seed of view 2's colour jitter (image i draws from (seed, i)).") var viewSeed: UInt64 = CorrespondenceAccuracy.defaultSeed
     @Flag(inversion: .prefixedNo, help: "Also measure the same architecture at random initialisation (the trainer's, seed 0), for the gain.") var baseline = true
-    @Option(help: "Image pairs per forward pass.") var batchSize: Int = 64
+    @Option(help: "Image pairs per forward pass.") var batchSize: Int = CorrespondenceAccuracy.defaultBatch
     @Option(help: "Compute threads (default: OPENBLAS_NUM_THREADS if set, else the cores this process may use).") var threads: Int?
 
     func validate() throws {
@@ -58,7 +58,8 @@ struct EvalCorrespondence: ParsableCommand {
         }
         let r = measure(backbone, "pairs")
         func line(_ s: CorrespondenceAccuracy.Score) -> String { String(format: "accuracy %.2f%%, distance error %.2f px", 100 * s.accuracy, s.distance) }
-        print("  \(dataset), \(n) images at \(backbone.inputSize) px: \(r.side)×\(r.side) final tokens, \(String(format: "%g", r.cell)) px cells, top \(min(10, r.side * r.side)) matches per image")
+        print("  \(dataset), \(n) images at \(backbone.inputSize) px: \(r.side)×\(r.side) final tokens, \(String(format: "%g", r.cell)) px cells, top \(min(CorrespondenceAccuracy.pairs, r.side * r.side)) matches per image"
+              + (r.unreadable > 0 ? "; \(r.unreadable) unreadable image(s) left out" : ""))
         var summary = "correspondence: \(line(r.score))"
         if baseline && !network.randomInit {
             let random = EvalBackbone(randomWith: backbone.config, seed: 0, inputSize: backbone.inputSize)

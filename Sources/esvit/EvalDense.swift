@@ -16,9 +16,10 @@ struct EvalDense: ParsableCommand {
         Features: the final-stage tokens (after the final LayerNorm, L2-normalised) of each 64 px \
         scene at the checkpoint's input size. A linear classifier per token (11 classes: background \
         and the 10 items) is trained on the train scenes with the majority class of each token's \
-        cell as its target (SGD, momentum 0.9, cosine schedule, one classifier per --lr on the same \
-        batches); on the test scenes the token logits are upsampled bilinearly to the pixels and \
-        scored as mIoU over the classes present and as pixel accuracy. The same network at random \
+        cell as its target (SGD with momentum, cosine schedule, one classifier per --lr on the same \
+        batches: the image probe's); on the test scenes the token logits are upsampled bilinearly \
+        to the scenes' 64 px and scored as mIoU over the classes present and as pixel accuracy; the \
+        best --lr on the test scenes is reported, as eval-linear does. The same network at random \
         initialisation is measured beside it (--no-baseline leaves it out).
 
         Examples:
@@ -32,7 +33,7 @@ struct EvalDense: ParsableCommand {
     @Option(help: "Test scenes scored (the first N).") var testLimit: Int = 10000
     @Option(help: "Base learning rates, comma separated (scaled by batch/256; the best is reported).") var lr: String = "0.01,0.1,1"
     @Option(help: "Epochs over the train tokens.") var epochs: Int = 10
-    @Option(help: "Tokens per SGD step.") var batch: Int = 256
+    @Option(help: "Tokens per SGD step.") var batch: Int = LinearProbeConfig().batch
     @Flag(inversion: .prefixedNo, help: "Also measure the same architecture at random initialisation (the trainer's, seed 0), for the gain.") var baseline = true
     @Option(help: "Write input | truth | prediction of the first test scenes here (.png or .jpg).") var picture: String?
     @Option(help: "Test scenes in the picture.") var pictureCount: Int = 6
@@ -90,7 +91,7 @@ struct EvalDense: ParsableCommand {
         }
         print(summary)
         if let p = picture {
-            let image = DensePicture.render(scenes: test, predictions: best.examples, size: backbone.inputSize)
+            let image = DensePicture.render(scenes: test, predictions: best.examples, size: FashionScenes.canvas)
             try cli { try PictureFile.write(image, to: p) }
             print("  → \(p) (input | truth | prediction, \(best.examples.count) test scenes)")
         }

@@ -1,7 +1,8 @@
 // Correspondence accuracy: hand-made token maps with known answers (a mirrored map scores 100 %
 // and 0 px; an unmirrored one on a 2×2 grid 0 % and one cell), a literal Double reimplementation
 // of upstream's accuracy_correspondence on random maps, view 2 as flip + gray (jitter skipped
-// when its draw says so), and the whole evaluation deterministic on a small network.
+// when its draw says so), and the whole evaluation deterministic on a small network (and keyed
+// by its view seed).
 import ESData
 import ESEval
 import ESKernels
@@ -108,9 +109,13 @@ final class CorrespondenceAccuracyTests: XCTestCase {
         let b = EvalBackbone(randomWith: cfg, seed: 3, inputSize: 32)
         let fm = try FashionMNIST(split: .test)
         let r1 = CorrespondenceAccuracy.evaluate(b, source: fm, count: 20, mean: MultiCropConfig.fashionMean, std: MultiCropConfig.fashionStd, seed: 0, batch: 8)
-        let r2 = CorrespondenceAccuracy.evaluate(b, source: fm, count: 20, mean: MultiCropConfig.fashionMean, std: MultiCropConfig.fashionStd, seed: 0, batch: 3)
-        XCTAssertEqual(r1.score, r2.score, "batching does not change the score")
+        // The same batching gives the same score, bit for bit. (Another batch size changes the GEMMs'
+        // rounding (T121) and may flip a match at a similarity near-tie, so it is not compared.)
+        let r2 = CorrespondenceAccuracy.evaluate(b, source: fm, count: 20, mean: MultiCropConfig.fashionMean, std: MultiCropConfig.fashionStd, seed: 0, batch: 8)
+        XCTAssertEqual(r1.score, r2.score)
+        let r3 = CorrespondenceAccuracy.evaluate(b, source: fm, count: 20, mean: MultiCropConfig.fashionMean, std: MultiCropConfig.fashionStd, seed: 1, batch: 8)
+        XCTAssertNotEqual(r1.score, r3.score, "another view seed, other jitter, another score")
         XCTAssertEqual(r1.side, 4); XCTAssertEqual(r1.cell, 8)
-        XCTAssertTrue((0...1).contains(r1.score.accuracy) && r1.score.distance >= 0)
+        XCTAssertEqual(r1.images, 20); XCTAssertEqual(r1.unreadable, 0)
     }
 }

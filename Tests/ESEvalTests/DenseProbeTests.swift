@@ -19,9 +19,12 @@ final class DenseProbeTests: XCTestCase {
         XCTAssertNil(s.iou[2])
         XCTAssertEqual(s.miou, (75 + 200.0 / 3) / 2, accuracy: 1e-12)
         XCTAssertEqual(s.pixelAccuracy, 100.0 * 5 / 6, accuracy: 1e-12)
-        // Left tokens say class 0, right tokens class 1 (logits ±1): the 4×4 map splits down the middle.
-        let logits: [Float] = [1, -1, -1, 1, 1, -1, -1, 1]
-        XCTAssertEqual(DenseProbe.predict(logits: logits, side: 2, classes: 2, size: 4), [0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1])
+        // Left tokens: class 0 logit 1, class 1 logit 0; right tokens the reverse; class 2 is 0.7
+        // everywhere. With align_corners false (F.interpolate's default) the inner columns sit a
+        // quarter of a cell from their token and keep it: rows [0, 0, 1, 1]. With align_corners
+        // true they would sit a third of the way and class 2 would win there: [0, 2, 2, 1].
+        let logits: [Float] = [1, 0, 0.7, 0, 1, 0.7, 1, 0, 0.7, 0, 1, 0.7]
+        XCTAssertEqual(DenseProbe.predict(logits: logits, side: 2, classes: 3, size: 4), [0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1])
         // Cell targets: a 4×4 map in 2×2 cells; the top-right cell is a 2–2 tie between 3 and 1 → 1.
         let labels: [UInt8] = [2, 2, 3, 1,
                                2, 0, 1, 3,
