@@ -59,7 +59,7 @@ public struct PretrainOptions: ParsableArguments {
     @Option(parsing: .upToNextOption, help: help("Scale range of the local crops (two numbers).", d.crops.localScale)) var localCropsScale: [Double] = []
     @Option(help: "Local crop size in pixels (default: half the global size for swin_mini, \(Architecture.swinTiny.localSize(global: 224)) otherwise).") var localCropsSize: Int?
     @Option(help: "Global crop size in pixels (default: the architecture's construction size).") var globalCropsSize: Int?
-    @Option(help: help("fashion-mnist (IDX files) or folder (ImageNet layout: root/<class>/<image>.jpg).", d.dataset)) var dataset: DatasetKind?
+    @Option(help: help("fashion-mnist (IDX files), fashion-scenes (64-px scenes of Fashion-MNIST items, made from the IDX files) or folder (ImageNet layout: root/<class>/<image>.jpg).", d.dataset)) var dataset: DatasetKind?
     @Option(help: "Dataset location (default for fashion-mnist: \(FashionMNIST.defaultRoot)).") var dataPath: String?
 
     @Option(help: "Output folder: checkpoints, log.txt, config.json (required, except with --print-preset).") public var outputDir: String?

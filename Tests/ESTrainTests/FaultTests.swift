@@ -102,7 +102,7 @@ final class FaultTests: XCTestCase {
             (["--epochs", "2", "--warmup-epochs", "5", "--warmup-teacher-temp-epochs", "0"], "--warmup-epochs 5 must be < --epochs 2"),
             (["--teacher-temp", "0.1"], "above 0.07"),
             (["--dataset", "folder"], "--dataset folder needs --data-path"),
-            (["--dataset", "imagenet"], "The value 'imagenet' is invalid for '--dataset <dataset>'. Please provide one of 'fashion-mnist' and 'folder'"),
+            (["--dataset", "imagenet"], "The value 'imagenet' is invalid for '--dataset <dataset>'. Please provide one of 'fashion-mnist', 'fashion-scenes' or 'folder'"),
             (["--arch", "vit_small"], "The value 'vit_small' is invalid for '--arch <arch>'. Please provide one of 'swin_tiny'"),
             (["--batch-size-per-rank", "0"], "--batch-size-per-rank must be ≥ 1"),
             (["--global-crops-scale", "0.5", "0.2"], "--global-crops-scale needs two values"),
