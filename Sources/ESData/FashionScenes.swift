@@ -72,29 +72,39 @@ public struct FashionScenes: Sendable {
     public static let segmentClasses = ["background"] + FashionMNIST.classNames
 }
 
-extension FashionScenes: ImageSource {
+/// What both canvas sources share: Fashion-MNIST's items give the count, the classes, each
+/// sample's label (for a scene: its first item's) and its name.
+public protocol FashionCanvas: ImageSource {
+    var items: FashionMNIST { get }
+    /// The name's first part ("fashion-scenes", "fashion-items").
+    static var kind: String { get }
+    /// Sample i, painted on the canvas.
+    func paint(_ i: Int) -> RGBImage
+}
+
+extension FashionCanvas {
     public var count: Int { items.count }
     public var classNames: [String] { FashionMNIST.classNames }
-    /// The class of the scene's first item (the image the scene leads with).
     public func label(_ i: Int) -> Int { items.label(i) }
-    public func name(_ i: Int) -> String { "fashion-scenes/\(items.split.rawValue)/\(i)" }
+    public func name(_ i: Int) -> String { "\(Self.kind)/\(items.split.rawValue)/\(i)" }
     public func load(_ i: Int, plan: (_ width: Int, _ height: Int) -> Int) throws -> RGBImage {
         _ = plan(FashionScenes.canvas, FashionScenes.canvas)
-        return scene(i).image
+        return paint(i)
     }
+}
+
+extension FashionScenes: FashionCanvas {
+    public static let kind = "fashion-scenes"
+    public func paint(_ i: Int) -> RGBImage { scene(i).image }
 }
 
 /// Single Fashion-MNIST items, unscaled, at the centre of the scenes' canvas (image-level k-NN
 /// and linear probe of networks trained on scenes).
-public struct FashionItems: ImageSource {
+public struct FashionItems: FashionCanvas {
+    public static let kind = "fashion-items"
     public let items: FashionMNIST
     public init(items: FashionMNIST) { self.items = items }
-    public var count: Int { items.count }
-    public var classNames: [String] { FashionMNIST.classNames }
-    public func label(_ i: Int) -> Int { items.label(i) }
-    public func name(_ i: Int) -> String { "fashion-items/\(items.split.rawValue)/\(i)" }
-    public func load(_ i: Int, plan: (_ width: Int, _ height: Int) -> Int) throws -> RGBImage {
-        _ = plan(FashionScenes.canvas, FashionScenes.canvas)
+    public func paint(_ i: Int) -> RGBImage {
         let at = (FashionScenes.canvas - 28) / 2
         return FashionScenes.paint([(FashionScenes.Placement(index: i, size: 28, x: at, y: at), items.label(i))], items: items).image
     }
