@@ -46,13 +46,19 @@ public enum Pretraining {
     /// (the test scenes for the scenes). nil: no periodic evaluation.
     static func evaluationSplits(_ c: PretrainConfig, training: ImageSource) throws -> EvaluationData? {
         guard c.evaluates else { return nil }
-        let root = c.dataset == .folder ? c.evalDataPath ?? "" : c.dataPath
-        let regions = (c.evalCorrespondenceLimit ?? 0) > 0 ? try c.dataset.testImages(at: root) : nil
+        let measuresRegions = (c.evalCorrespondenceLimit ?? 0) > 0
         switch c.dataset {
-        case .fashionMNIST: return EvaluationData(train: training, test: try FashionMNIST(root: c.dataPath, split: .test), regions: regions)
-        case .folder, .fashionScenes:   // scenes: single items on the canvas, as eval-knn
-            let (train, test) = try c.dataset.labelledSplits(at: root)
-            return EvaluationData(train: train, test: test, regions: regions)
+        case .fashionMNIST:   // the training images are the bank; the test split serves both measures
+            let test = try FashionMNIST(root: c.dataPath, split: .test)
+            return EvaluationData(train: training, test: test, regions: measuresRegions ? test : nil)
+        case .folder:
+            let (train, test) = try c.dataset.labelledSplits(at: c.evalDataPath ?? "")
+            return EvaluationData(train: train, test: test, regions: measuresRegions ? test : nil)
+        case .fashionScenes:  // single items on the canvas, as eval-knn; the test scenes for correspondence
+            let train = try (training as? FashionScenes)?.items ?? FashionMNIST(root: c.dataPath, split: .train)
+            let test = try FashionMNIST(root: c.dataPath, split: .test)
+            return EvaluationData(train: FashionItems(items: train), test: FashionItems(items: test), regions: measuresRegions ? FashionScenes(items: test) : nil)
         }
     }
+
 }
