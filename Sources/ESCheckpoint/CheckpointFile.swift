@@ -83,6 +83,9 @@ public struct CheckpointFile: Sendable {
         throw CheckpointError.invalid("\(path) was written for a different configuration: " + differences.joined(separator: "; "))
     }
 
+    /// Where the writing run stood (metadata `info`: iteration, seed, world size); nil when absent or damaged.
+    public func position() -> CheckpointInfo? { decoded(CheckpointInfo.self, CheckpointKey.info) }
+
     /// The writing run's whole configuration (metadata `pretrain_config`) as `type`; nil when
     /// the file has none.
     public func runConfiguration<T: Decodable>(_ type: T.Type) throws -> T? {

@@ -69,6 +69,7 @@ public final class EvalBackbone {
             cfg = c.backbone; size = requested ?? c.globalSize
             map = BackboneKeyMap(prefix: prefix ?? which.checkpointPrefix + CheckpointTensors.backbone)
             from = "\(which) of training checkpoint \(path)"
+            trainingSeed = checkpoint.position()?.seed
         } else {
             guard let arch else { throw EvalError.invalid("\(path) is not an esvit training checkpoint; give --arch for a weights file") }
             cfg = arch; size = requested ?? arch.constructSize
@@ -87,6 +88,9 @@ public final class EvalBackbone {
         if let note = BackboneKeyMap.skippedNote(skipped) { notes.append(note) }
     }
 
+    /// The seed of the run that wrote a training checkpoint (its random initialisation is the
+    /// baseline the gain is measured against); nil for other files.
+    public private(set) var trainingSeed: UInt64?
     /// Keys under the backbone's prefix that were not loaded (heads, constant buffers).
     public private(set) var skipped: [String] = []
     /// Lines the commands print under `origin`: a LayerNorm eps that may not be the file's, skipped heads.

@@ -31,7 +31,9 @@ public struct EvalNetworkOptions: ParsableArguments {
     @Option(help: "Which network of a file that holds both (a training checkpoint, an upstream EsViT .pth).") public var which: EvalNetwork = .teacher
     @Option(help: "Where the backbone sits in a weights file (e.g. 'teacher.backbone.'); found by default.") public var prefix: String?
     @Flag(help: "Evaluate the untrained network instead (initialised as the trainer does, with --seed).") public var randomInit = false
-    @Option(help: "Seed of --random-init.") public var seed: UInt64 = 0
+    @Option(help: "Seed of --random-init, and of the baseline of a weights file (a training checkpoint's baseline uses the run's own seed).") public var seed: UInt64 = 0
+    @Flag(inversion: .prefixedNo, help: "Also measure the same architecture at random initialisation (as the trainer initialises it), and print the gain.")
+    public var baseline = true
     @OptionGroup(title: "Architecture (weights files other than training checkpoints, and --random-init)") public var archOptions: ArchOptions
     @Option(help: "Input size (default: the checkpoint's global crop size, or the architecture's construction size).") public var inputSize: Int?
 
@@ -43,6 +45,13 @@ public struct EvalNetworkOptions: ParsableArguments {
     public func validate() throws {
         if checkpoint != nil && randomInit { throw ValidationError("use either --checkpoint or --random-init, not both") }
         if let c = checkpoint, !FileManager.default.fileExists(atPath: c) { throw ValidationError("--checkpoint \(c) does not exist") }
+    }
+
+    /// The same architecture at the trainer's random initialisation, for the gain: the training
+    /// run's own seed for a training checkpoint, else --seed. Nil with --no-baseline or --random-init.
+    public func baselineBackbone(like b: EvalBackbone) -> EvalBackbone? {
+        guard baseline && !randomInit else { return nil }
+        return EvalBackbone(randomWith: b.config, seed: b.trainingSeed ?? seed, inputSize: b.inputSize)
     }
 
     /// The backbone these options name.
@@ -82,6 +91,10 @@ public struct EvalOptions: ParsableArguments {
         public let train: ImageSource, test: ImageSource
         public let nTrain: Int, nTest: Int
         public let mean: [Float], std: [Float]
+        /// The same data with another network (the random-initialisation baseline).
+        public func with(_ other: EvalBackbone) -> Setup {
+            Setup(backbone: other, train: train, test: test, nTrain: nTrain, nTest: nTest, mean: mean, std: std)
+        }
     }
 
     /// Loads the network and opens the data; prints what will be evaluated.
@@ -103,9 +116,13 @@ public struct EvalOptions: ParsableArguments {
         return (train, test, min(trainLimit ?? train.count, train.count), min(testLimit ?? test.count, test.count))
     }
 
-    /// Train and test features of `kind`, from the cache when it matches, else extracted (sharded over ranks).
-    public func features(_ s: Setup, kind: FeatureKind, comm: Communicator, say: @escaping (String) -> Void) -> (Features, Features) {
-        let cache = featuresDir.map { FeatureCache(dir: $0, key: cacheKey(s, kind: kind)) }
+    /// Train and test features of `kind`, from the cache when it matches, else extracted (sharded
+    /// over ranks). `cacheSubdir` keeps a second network's features (the baseline) apart.
+    public func features(_ s: Setup, kind: FeatureKind, comm: Communicator, cacheSubdir: String? = nil,
+                         say: @escaping (String) -> Void) -> (Features, Features) {
+        let cache = featuresDir.map { dir in
+            FeatureCache(dir: cacheSubdir.map { (dir as NSString).appendingPathComponent($0) } ?? dir, key: cacheKey(s, kind: kind))
+        }
         if let cache, let cached = cache.load() {
             say("  features: reused from \(cache.dir)")
             return cached

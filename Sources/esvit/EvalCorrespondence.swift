@@ -30,7 +30,6 @@ struct EvalCorrespondence: ParsableCommand {
     @Option(help: "Dataset location (default for the Fashion-MNIST sets: \(FashionMNIST.defaultRoot)).") var dataPath: String?
     @Option(help: "Measure only the first N test images.") var testLimit: Int?
     @Option(help: "Seed of view 2's colour jitter (image i draws from (seed, i)).") var viewSeed: UInt64 = CorrespondenceAccuracy.defaultSeed
-    @Flag(inversion: .prefixedNo, help: "Also measure the same architecture at random initialisation (the trainer's, seed 0), for the gain.") var baseline = true
     @Option(help: "Image pairs per forward pass.") var batchSize: Int = CorrespondenceAccuracy.defaultBatch
     @Option(help: "Compute threads (default: OPENBLAS_NUM_THREADS if set, else the cores this process may use).") var threads: Int?
 
@@ -61,8 +60,7 @@ struct EvalCorrespondence: ParsableCommand {
         print("  \(dataset), \(n) images at \(backbone.inputSize) px: \(r.side)×\(r.side) final tokens, \(String(format: "%g", r.cell)) px cells, top \(min(CorrespondenceAccuracy.pairs, r.side * r.side)) matches per image"
               + (r.unreadable > 0 ? "; \(r.unreadable) unreadable image(s) left out" : ""))
         var summary = "correspondence: \(line(r.score))"
-        if baseline && !network.randomInit {
-            let random = EvalBackbone(randomWith: backbone.config, seed: 0, inputSize: backbone.inputSize)
+        if let random = network.baselineBackbone(like: backbone) {
             let b = measure(random, "random-init pairs")
             summary += String(format: "  (random init: %@; gain %+.2f points, %+.2f px)", line(b.score),
                               100 * (r.score.accuracy - b.score.accuracy), r.score.distance - b.score.distance)

@@ -34,7 +34,6 @@ struct EvalDense: ParsableCommand {
     @Option(help: "Base learning rates, comma separated (scaled by batch/256; the best is reported).") var lr: String = "0.01,0.1,1"
     @Option(help: "Epochs over the train tokens.") var epochs: Int = 10
     @Option(help: "Tokens per SGD step.") var batch: Int = LinearProbeConfig().batch
-    @Flag(inversion: .prefixedNo, help: "Also measure the same architecture at random initialisation (the trainer's, seed 0), for the gain.") var baseline = true
     @Option(help: "Write input | truth | prediction of the first test scenes here (.png or .jpg).") var picture: String?
     @Option(help: "Test scenes in the picture.") var pictureCount: Int = 6
     @Option(help: "Scenes per forward pass.") var batchSize: Int = 64
@@ -83,8 +82,7 @@ struct EvalDense: ParsableCommand {
         let perClass = zip(FashionScenes.segmentClasses, best.scores.iou).map { "\($0) \($1.map { String(format: "%.1f", $0) } ?? "–")" }
         print("  IoU per class (lr \(best.lr)): " + perClass.joined(separator: ", "))
         var summary = String(format: "dense: mIoU %.2f%%, pixel accuracy %.2f%% (best lr %g)", best.scores.miou, best.scores.pixelAccuracy, best.lr)
-        if baseline && !network.randomInit {
-            let random = EvalBackbone(randomWith: backbone.config, seed: 0, inputSize: backbone.inputSize)
+        if let random = network.baselineBackbone(like: backbone) {
             let b = measure(random, "random-init ").max { $0.scores.miou < $1.scores.miou }!
             summary += String(format: "  (random init: mIoU %.2f%%, pixel accuracy %.2f%%; gain %+.2f, %+.2f points)", b.scores.miou, b.scores.pixelAccuracy,
                               best.scores.miou - b.scores.miou, best.scores.pixelAccuracy - b.scores.pixelAccuracy)

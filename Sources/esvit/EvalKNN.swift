@@ -56,6 +56,7 @@ struct EvalKNN: ParsableCommand {
         try withCommunicator { comm, say in
             let t0 = DispatchTime.now().uptimeNanoseconds
             let trainF: Features, testF: Features, trainSource: ImageSource
+            var baseline: (Features, Features)?
             if let p = pixels {
                 guard comm.isRoot else { return }
                 let (train, test, nTrain, nTest) = try common.openData()
@@ -70,13 +71,27 @@ struct EvalKNN: ParsableCommand {
                 let setup = try common.prepare(say: say, command: "eval-knn")
                 (trainF, testF) = common.features(setup, kind: .pooledNormalized, comm: comm, say: say)
                 trainSource = setup.train
+                if let random = common.network.baselineBackbone(like: setup.backbone) {
+                    say("  baseline: \(random.origin)")
+                    baseline = common.features(setup.with(random), kind: .pooledNormalized, comm: comm, cacheSubdir: "random-init", say: say)
+                }
             }
             guard comm.isRoot else { return }
-            let results = KNN.classify(train: trainF.values.pointer, trainLabels: trainF.labels, test: testF.values.pointer, testLabels: testF.labels,
-                                       dim: trainF.dim, classes: classCount(trainSource, trainF, testF), ks: try ks(), temperature: Float(temperature))
+            let classes = classCount(trainSource, trainF, testF), kList = try ks()
+            func classify(_ f: (Features, Features)) -> [KNNResult] {
+                KNN.classify(train: f.0.values.pointer, trainLabels: f.0.labels, test: f.1.values.pointer, testLabels: f.1.labels,
+                             dim: f.0.dim, classes: classes, ks: kList, temperature: Float(temperature))
+            }
+            let results = classify((trainF, testF)), randomResults = baseline.map(classify)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-            for r in results { print(String(format: "  %d-NN: top-1 %.2f%%  top-5 %.2f%%", r.k, r.top1, r.top5)) }
-            if let r20 = results.first(where: { $0.k == 20 }) { print(String(format: "k-NN (k = 20, T = %.2g): %.2f%% top-1  [%.0f s]", temperature, r20.top1, seconds)) }
+            for (i, r) in results.enumerated() {
+                let gain = randomResults.map { String(format: "  (random init %.2f%%, gain %+.2f)", $0[i].top1, r.top1 - $0[i].top1) } ?? ""
+                print(String(format: "  %d-NN: top-1 %.2f%%  top-5 %.2f%%", r.k, r.top1, r.top5) + gain)
+            }
+            if let i = results.firstIndex(where: { $0.k == 20 }) {
+                let gain = randomResults.map { String(format: "  (random init %.2f%%; gain %+.2f points)", $0[i].top1, results[i].top1 - $0[i].top1) } ?? ""
+                print(String(format: "k-NN (k = 20, T = %.2g): %.2f%% top-1", temperature, results[i].top1) + gain + String(format: "  [%.0f s]", seconds))
+            }
         }
     }
 }

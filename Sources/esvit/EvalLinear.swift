@@ -81,27 +81,44 @@ struct EvalLinear: ParsableCommand {
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                 print(String(format: "linear probe (augmented mode): best val top-1 %.2f%% (lr %.3g, epoch %d), last %.2f%%  [%.0f s]",
                              r.best, bestLR, r.bestEpoch + 1, r.last, seconds))
+                if common.network.baseline && !common.network.randomInit {
+                    print("  (no random-initialisation baseline in augmented mode, where it would double hours of work; --mode fast measures it, "
+                          + "or run this command with --random-init)")
+                }
                 return
             }
-            let (trainF, testF) = common.features(setup, kind: .lastBlocks(nLastBlocks), comm: comm, say: say)
+            let kind = FeatureKind.lastBlocks(nLastBlocks)
+            let trained = common.features(setup, kind: kind, comm: comm, say: say)
+            let random = common.network.baselineBackbone(like: setup.backbone)
+            if let random { say("  baseline: \(random.origin)") }
+            let untrained = random.map { common.features(setup.with($0), kind: kind, comm: comm, cacheSubdir: "random-init", say: say) }
             guard comm.isRoot else { return }
             print("  mode: fast (frozen features of the last \(nLastBlocks) blocks, extracted once without augmentation); "
                   + "SGD, momentum 0.9, batch \(probeBatchSize), cosine over \(epochs) epochs")
-            let every = max(1, epochs / 5)
-            var results: [(Double, LinearProbeResult)] = []
-            for base in try lrs() {
-                var cfg = LinearProbeConfig()
-                cfg.epochs = epochs; cfg.batch = probeBatchSize; cfg.baseLR = base; cfg.seed = probeSeed
-                let r = LinearProbe.train(train: trainF, test: testF, classes: classCount(setup.train, trainF, testF), config: cfg) { e, loss, acc in
-                    if (e + 1) % every == 0 { print(String(format: "  lr %.3g, epoch %d/%d: train loss %.4f, val top-1 %.2f%%", base, e + 1, epochs, loss, acc)) }
-                }
-                print(String(format: "  lr %.3g: best val top-1 %.2f%% (epoch %d), last %.2f%%", base, r.best, r.bestEpoch + 1, r.last))
-                results.append((base, r))
-            }
-            let (bestLR, r) = results.max { $0.1.best < $1.1.best }!
+            let (bestLR, r) = try probe(trained, classes: classCount(setup.train, trained.0, trained.1), what: "")
+            let gain = try untrained.map { f -> String in
+                let (_, b) = try probe(f, classes: classCount(setup.train, f.0, f.1), what: "random init, ")
+                return String(format: "  (random init %.2f%%; gain %+.2f points)", b.best, r.best - b.best)
+            } ?? ""
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-            print(String(format: "linear probe (fast mode): best val top-1 %.2f%% (lr %.3g, epoch %d), last %.2f%%  [%.0f s]",
-                         r.best, bestLR, r.bestEpoch + 1, r.last, seconds))
+            print(String(format: "linear probe (fast mode): best val top-1 %.2f%% (lr %.3g, epoch %d), last %.2f%%", r.best, bestLR, r.bestEpoch + 1, r.last)
+                  + gain + String(format: "  [%.0f s]", seconds))
         }
+    }
+
+    /// One classifier per learning rate on fixed features; the best by validation top-1.
+    func probe(_ f: (Features, Features), classes: Int, what: String) throws -> (Double, LinearProbeResult) {
+        let every = max(1, epochs / 5)
+        var results: [(Double, LinearProbeResult)] = []
+        for base in try lrs() {
+            var cfg = LinearProbeConfig()
+            cfg.epochs = epochs; cfg.batch = probeBatchSize; cfg.baseLR = base; cfg.seed = probeSeed
+            let r = LinearProbe.train(train: f.0, test: f.1, classes: classes, config: cfg) { e, loss, acc in
+                if (e + 1) % every == 0 { print(String(format: "  %@lr %.3g, epoch %d/%d: train loss %.4f, val top-1 %.2f%%", what, base, e + 1, epochs, loss, acc)) }
+            }
+            print(String(format: "  %@lr %.3g: best val top-1 %.2f%% (epoch %d), last %.2f%%", what, base, r.best, r.bestEpoch + 1, r.last))
+            results.append((base, r))
+        }
+        return results.max { $0.1.best < $1.1.best }!
     }
 }

@@ -126,6 +126,19 @@ final class EvalCommandTests: XCTestCase {
         XCTAssertEqual(c, 0, o)
         XCTAssertEqual(try XCTUnwrap(top1(o)), try XCTUnwrap(logged[4]), accuracy: 0.005, "the last evaluation is the checkpoint's teacher:\n\(o)")
         XCTAssertNotEqual(logged[0], logged[4], "training changed the teacher's neighbours")
+        // The baseline beside it is the run's own initialisation (seed 3, read from the checkpoint), and the gain is the difference.
+        let (random, gain) = try XCTUnwrap(baselineAndGain(o, line: "k-NN (k = 20"), o)
+        XCTAssertEqual(random, try XCTUnwrap(logged[0]), accuracy: 0.005, o)
+        XCTAssertEqual(gain, try XCTUnwrap(top1(o)) - random, accuracy: 0.016, o)  // three roundings to 2 decimals
+        // The linear probe's baseline equals eval-linear --random-init with the run's seed.
+        let probe = ["eval-linear", "--mode", "fast", "--epochs", "3", "--lr", "1", "--threads", "1"] + limits
+        (c, o) = try TestProcess.run(TestProcess.esvit, probe + ["--random-init", "--seed", "3"])
+        XCTAssertEqual(c, 0, o)
+        let untrained = try XCTUnwrap(o.split(separator: "\n").first { $0.hasPrefix("linear probe") }.flatMap { Double($0.split(separator: " ")[7].dropLast()) }, o)
+        XCTAssertFalse(o.contains("random init "), "--random-init has no baseline of its own:\n\(o)")
+        (c, o) = try TestProcess.run(TestProcess.esvit, probe + ["--checkpoint", run + "/checkpoint.safetensors"])
+        XCTAssertEqual(c, 0, o)
+        XCTAssertEqual(try XCTUnwrap(baselineAndGain(o, line: "linear probe"), o).random, untrained, accuracy: 0.005, o)
         // The periodic correspondence accuracy is eval-correspondence's, at iteration 0 and at the end.
         func accuracy(_ out: String) -> Double? {
             out.split(separator: "\n").first { $0.hasPrefix("correspondence: accuracy") }.flatMap { Double($0.split(separator: " ")[2].dropLast(2)) }
@@ -134,8 +147,21 @@ final class EvalCommandTests: XCTestCase {
         XCTAssertEqual(c, 0, o)
         XCTAssertEqual(try XCTUnwrap(accuracy(o)), try XCTUnwrap(corr[0]), accuracy: 0.005, o)
         (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-correspondence", "--checkpoint", run + "/checkpoint.safetensors", "--test-limit", "60",
-                                                         "--no-baseline", "--threads", "1"])
+                                                         "--threads", "1"])
         XCTAssertEqual(c, 0, o)
         XCTAssertEqual(try XCTUnwrap(accuracy(o)), try XCTUnwrap(corr[4]), accuracy: 0.005, o)
+        XCTAssertTrue(o.contains(String(format: "(random init: accuracy %.2f%%", try XCTUnwrap(corr[0]))), "the baseline is the run's initialisation:\n\(o)")
+        (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-correspondence", "--checkpoint", run + "/checkpoint.safetensors", "--test-limit", "60",
+                                                         "--no-baseline", "--threads", "1"])
+        XCTAssertEqual(c, 0, o)
+        XCTAssertFalse(o.contains("random init"), o)
+    }
+
+    /// "(random init R%; gain G points)" on the summary line that starts with `line`.
+    func baselineAndGain(_ out: String, line: String) -> (random: Double, gain: Double)? {
+        guard let l = out.split(separator: "\n").first(where: { $0.hasPrefix(line) }), let r = l.range(of: "(random init ") else { return nil }
+        let words = l[r.upperBound...].split(separator: " ")
+        guard words.count >= 3, let random = Double(words[0].dropLast(2)), let gain = Double(words[2]) else { return nil }
+        return (random, gain)
     }
 }
