@@ -54,6 +54,6 @@ func asValidation<T>(_ make: () throws -> T) throws -> T {
 }
 
 /// A library error as the command's error message.
-func cli<T>(_ body: () throws -> T) throws -> T {
+@discardableResult func cli<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let e as ValidationError { throw e } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
 }
