@@ -1,6 +1,6 @@
 // The linear segmentation probe of `esvit eval-dense`: a per-token linear classifier on the frozen
 // final-stage tokens (after the final LayerNorm, L2-normalised; the tokens EsViT's region loss
-// matches), trained on the train scenes with each token's target the majority class of its
+// matches), or on those concatenated with earlier stages' tokens at the finest grid, trained on the train scenes with each token's target the majority class of its
 // cell of the label map, then scored on the test scenes at pixel level: the token logits are
 // upsampled bilinearly to the input grid (align_corners false, as F.interpolate), the argmax is
 // each pixel's class (at the scenes' 64 px, whatever the input size), and mIoU (over the classes that occur in truth or prediction) and pixel
@@ -24,14 +24,20 @@ public struct DenseData {
 
     /// The first `count` scenes of `scenes` through `backbone` (the image resized to the input size
     /// when it differs; the labels stay at the scenes' size, which the whole frame maps onto), `batch` at a time.
+    /// `stages` > 1 concatenates the outputs of that many last stages at the finest of their grids:
+    /// each stage's token (its last block's output; the final stage's after the final LayerNorm)
+    /// L2-normalised on its own and repeated over the finer cells it covers (nearest upsampling).
     public static func extract(_ backbone: EvalBackbone, scenes: FashionScenes, count: Int, mean: [Float], std: [Float], batch: Int,
-                               progress: (Int, Int) -> Void = { _, _ in }) -> DenseData {
+                               stages: Int = 1, progress: (Int, Int) -> Void = { _, _ in }) -> DenseData {
         let G = backbone.inputSize, B = max(1, min(batch, count)), per = 3 * G * G
         let ws = SwinWorkspace(model: backbone.model, batch: B, height: G, width: G, training: false)
-        let L = ws.finalTokens, C = ws.finalDim, side = Int(Double(L).squareRoot().rounded())
-        let tokens = FloatBuffer(count: count * L * C), x = FloatBuffer(count: B * per)
+        let maps = stageMaps(ws, config: backbone.config, stages: stages)
+        let side = maps.map(\.side).max()!, D = maps.reduce(0) { $0 + $1.dim }, L = side * side
+        let tokens = FloatBuffer(count: count * L * D), x = FloatBuffer(count: B * per)
         let S = FashionScenes.canvas
-        var labels = [UInt8](repeating: 0, count: count * S * S), norms = [Float](repeating: 0, count: B * L)
+        var labels = [UInt8](repeating: 0, count: count * S * S)
+        var norms = [Float](repeating: 0, count: B * maps.map { $0.side * $0.side }.max()!)
+        let unit = FloatBuffer(count: B * maps.map { $0.side * $0.side * $0.dim }.max()!)
         var done = 0
         while done < count {
             let n = min(B, count - done)
@@ -43,11 +49,33 @@ public struct DenseData {
                 labels.replaceSubrange(((done + k) * S * S)..<((done + k + 1) * S * S), with: map)
             }
             backbone.model.forward(params: backbone.params.pointer, image: x.pointer, workspace: ws)
-            L2Normalize.forward(y: tokens.pointer + done * L * C, norms: &norms, x: ws.tokens, rows: n * L, dim: C)
+            var offset = 0
+            for m in maps {
+                let l = m.side * m.side
+                L2Normalize.forward(y: unit.pointer, norms: &norms, x: m.values, rows: n * l, dim: m.dim)
+                for k in 0..<n {
+                    for t in 0..<L {
+                        let src = ((t / side) * m.side / side) * m.side + (t % side) * m.side / side
+                        (tokens.pointer + ((done + k) * L + t) * D + offset).update(from: unit.pointer + (k * l + src) * m.dim, count: m.dim)
+                    }
+                }
+                offset += m.dim
+            }
             done += n
             progress(done, count)
         }
-        return DenseData(tokens: tokens, labels: labels, count: count, side: side, dim: C, size: S)
+        return DenseData(tokens: tokens, labels: labels, count: count, side: side, dim: D, size: S)
+    }
+
+    /// The token maps of the last `stages` stages in `ws` (square grids): the final stage's
+    /// normalised tokens, earlier stages' last block outputs.
+    static func stageMaps(_ ws: SwinWorkspace, config: SwinConfig, stages: Int) -> [(values: UnsafeMutablePointer<Float>, side: Int, dim: Int)] {
+        let last = config.numStages - 1
+        return (max(0, last - stages + 1)...last).map { s in
+            if s == last { return (ws.tokens, Int(Double(ws.finalTokens).squareRoot().rounded()), ws.finalDim) }
+            let block = ws.blocks[config.depths[0...s].reduce(0, +) - 1]
+            return (block.xOut, block.height, config.stageDim(s))
+        }
     }
 
     /// Each token's target: the most frequent class in its cell of the label map (ties: the lower class).

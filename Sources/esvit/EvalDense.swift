@@ -32,6 +32,8 @@ struct EvalDense: ParsableCommand {
     @Option(help: "Train scenes for the probe (the first N).") var trainLimit: Int = 10000
     @Option(help: "Test scenes scored (the first N).") var testLimit: Int = 10000
     @Option(help: "Base learning rates, comma separated (scaled by batch/256; the best is reported).") var lr: String = "0.01,0.1,1"
+    @Option(help: "Stages whose tokens are concatenated, counted from the last: 1 is the final tokens EsViT's region loss matches; more add earlier, finer stages at the finest grid (swin_mini: 3 gives 16×16 cells of 48+96+192).")
+    var stages: Int = 1
     @Option(help: "Epochs over the train tokens.") var epochs: Int = 10
     @Option(help: "Tokens per SGD step.") var batch: Int = LinearProbeConfig().batch
     @Option(help: "Write input | truth | prediction of the first test scenes here (.png or .jpg).") var picture: String?
@@ -47,6 +49,7 @@ struct EvalDense: ParsableCommand {
     func validate() throws {
         try network.requireNetwork()
         _ = try lrs()
+        if stages < 1 { throw ValidationError("--stages must be ≥ 1") }
         if trainLimit < 1 || testLimit < 1 || epochs < 1 || batch < 1 || batchSize < 1 || pictureCount < 1 || (threads ?? 1) < 1 {
             throw ValidationError("--train-limit, --test-limit, --epochs, --batch, --batch-size, --picture-count and --threads must be ≥ 1")
         }
@@ -65,12 +68,15 @@ struct EvalDense: ParsableCommand {
         func measure(_ b: EvalBackbone, _ what: String) -> [DenseProbe.Result] {
             let start = Date()
             func extract(_ scenes: FashionScenes, _ n: Int, _ split: String) -> DenseData {
-                DenseData.extract(b, scenes: scenes, count: n, mean: mean, std: std, batch: batchSize) { done, total in
+                DenseData.extract(b, scenes: scenes, count: n, mean: mean, std: std, batch: batchSize, stages: stages) { done, total in
                     if done == total { print(String(format: "  %@%@ tokens: %d scenes (%.0f s)", what, split, total, Date().timeIntervalSince(start))) }
                 }
             }
             let tr = extract(train, nTrain, "train"), te = extract(test, nTest, "test")
-            if b === backbone { print("  \(tr.side)×\(tr.side) tokens of \(tr.dim) per scene at \(tr.size) px; \(nTrain) train, \(nTest) test scenes") }
+            if b === backbone {
+                let which = stages == 1 ? "final-stage tokens" : "tokens of the last \(min(stages, b.config.numStages)) stages concatenated"
+                print("  \(tr.side)×\(tr.side) \(which) of \(tr.dim) per scene at \(tr.size) px; \(nTrain) train, \(nTest) test scenes")
+            }
             return DenseProbe.run(train: tr, test: te, classes: K, lrs: rates, epochs: epochs, batch: batch, seed: 0,
                                   examples: picture == nil ? 0 : pictureCount) { epoch, loss in
                 if epoch + 1 == epochs { print(String(format: "  %@probe: %d epochs, last loss %.4f (lr %g)", what, epochs, loss, rates[0])) }

@@ -2,7 +2,8 @@
 // confusion matrix; bilinear upsampling of 2×2 logits (align_corners false) to 4×4; cell targets
 // by majority with ties to the lower class; a toy set whose tokens encode their cell's class
 // (probe → 100 % mIoU and pixel accuracy, one pixel per token) and one whose tokens carry no information (probe →
-// background everywhere); and the real extraction on a small random network.
+// background everywhere); and the real extraction on a small random network, final stage alone
+// and all three stages concatenated.
 import ESData
 import ESEval
 import ESKernels
@@ -86,5 +87,23 @@ final class DenseProbeTests: XCTestCase {
         let diff = (0..<(5 * 16 * 192)).map { abs(d.tokens[$0] - e.tokens[$0]) }.max()!
         print("dense extraction, batch 2 vs 5: max |Δ| \(diff)")
         XCTAssertLessThan(diff, 1e-5)
+        // All three stages at the finest grid (16×16 cells of 48 + 96 + 192): each slice a unit
+        // vector; the final slice is the final token of the 4×4 cell that covers the cell (the
+        // same forward pass, so bit-equal), the middle one constant over 2×2 cells.
+        let m = DenseData.extract(b, scenes: scenes, count: 5, mean: MultiCropConfig.fashionMean, std: MultiCropConfig.fashionStd, batch: 2, stages: 3)
+        XCTAssertEqual(m.side, 16); XCTAssertEqual(m.dim, 336); XCTAssertEqual(m.labels, d.labels)
+        var distinct = Set<Float>()
+        for i in 0..<5 {
+            for t in 0..<256 {
+                let row = m.tokens.pointer + (i * 256 + t) * 336, (r, c) = (t / 16, t % 16)
+                for (o, n) in [(0, 48), (48, 96), (144, 192)] { XCTAssertEqual(dot(row + o, row + o, n), 1, accuracy: 1e-5) }
+                let final = d.tokens.pointer + (i * 16 + (r / 4) * 4 + c / 4) * 192
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: row + 144, count: 192)), Array(UnsafeBufferPointer(start: final, count: 192)))
+                let mid = m.tokens.pointer + (i * 256 + (r / 2 * 2) * 16 + c / 2 * 2) * 336 + 48
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: row + 48, count: 96)), Array(UnsafeBufferPointer(start: mid, count: 96)))
+                distinct.insert(row[0])
+            }
+        }
+        XCTAssertGreaterThan(distinct.count, 200, "stage 0 gives every 4-px cell its own token")
     }
 }
