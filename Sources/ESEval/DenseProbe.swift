@@ -29,18 +29,31 @@ public struct DenseData {
     /// L2-normalised on its own and repeated over the finer cells it covers (nearest upsampling).
     public static func extract(_ backbone: EvalBackbone, scenes: FashionScenes, count: Int, mean: [Float], std: [Float], batch: Int,
                                stages: Int = 1, progress: (Int, Int) -> Void = { _, _ in }) -> DenseData {
-        let G = backbone.inputSize, B = max(1, min(batch, count)), per = 3 * G * G
+        let G = backbone.inputSize, B = max(1, min(batch, count)), per = 3 * G * G, cfg = backbone.config
         let ws = SwinWorkspace(model: backbone.model, batch: B, height: G, width: G, training: false)
-        let maps = stageMaps(ws, config: backbone.config, stages: stages)
+        let maps = stageMaps(cfg, grid: G / cfg.patchSize, stages: stages)
         let side = maps.map(\.side).max()!, D = maps.reduce(0) { $0 + $1.dim }, L = side * side
+        precondition(maps.last!.side * maps.last!.side == ws.finalTokens, "square input expected")
         let tokens = FloatBuffer(count: count * L * D), x = FloatBuffer(count: B * per)
         let S = FashionScenes.canvas
         var labels = [UInt8](repeating: 0, count: count * S * S)
-        var norms = [Float](repeating: 0, count: B * maps.map { $0.side * $0.side }.max()!)
-        let unit = FloatBuffer(count: B * maps.map { $0.side * $0.side * $0.dim }.max()!)
-        var done = 0
+        var norms = [Float](repeating: 0, count: B * L)
+        let unit = FloatBuffer(count: B * L * maps.map(\.dim).max()!)
+        var done = 0, n = 0
+        // One stage's tokens (rows n·side_s², L2-normalised here) into its columns of every finer cell.
+        func place(_ m: StageMap, _ values: UnsafePointer<Float>) {
+            let l = m.side * m.side
+            L2Normalize.forward(y: unit.pointer, norms: &norms, x: values, rows: n * l, dim: m.dim)
+            for k in 0..<n {
+                for t in 0..<L {
+                    let src = ((t / side) * m.side / side) * m.side + (t % side) * m.side / side
+                    (tokens.pointer + ((done + k) * L + t) * D + m.offset).update(from: unit.pointer + (k * l + src) * m.dim, count: m.dim)
+                }
+            }
+        }
+        let ends = Dictionary(uniqueKeysWithValues: maps.dropLast().map { (cfg.depths[0...$0.stage].reduce(0, +) - 1, $0) })
         while done < count {
-            let n = min(B, count - done)
+            n = min(B, count - done)
             x.zero()
             for k in 0..<n {
                 let (image, map) = scenes.scene(done + k)
@@ -48,34 +61,29 @@ public struct DenseData {
                 MultiCrop.normalize(input, mean: mean, std: std, into: x.pointer + k * per)
                 labels.replaceSubrange(((done + k) * S * S)..<((done + k + 1) * S * S), with: map)
             }
-            backbone.model.forward(params: backbone.params.pointer, image: x.pointer, workspace: ws)
-            var offset = 0
-            for m in maps {
-                let l = m.side * m.side
-                L2Normalize.forward(y: unit.pointer, norms: &norms, x: m.values, rows: n * l, dim: m.dim)
-                for k in 0..<n {
-                    for t in 0..<L {
-                        let src = ((t / side) * m.side / side) * m.side + (t % side) * m.side / side
-                        (tokens.pointer + ((done + k) * L + t) * D + offset).update(from: unit.pointer + (k * l + src) * m.dim, count: m.dim)
-                    }
-                }
-                offset += m.dim
-            }
+            // Earlier stages are taken as their last block finishes (the inference workspace
+            // reuses one stream buffer), the final stage from the normalised tokens at the end.
+            backbone.model.forward(params: backbone.params.pointer, image: x.pointer, workspace: ws,
+                                   blockOutput: ends.isEmpty ? nil : { plan, out, _ in if let m = ends[plan.globalIndex] { place(m, out) } })
+            place(maps.last!, ws.tokens)
             done += n
             progress(done, count)
         }
         return DenseData(tokens: tokens, labels: labels, count: count, side: side, dim: D, size: S)
     }
 
-    /// The token maps of the last `stages` stages in `ws` (square grids): the final stage's
-    /// normalised tokens, earlier stages' last block outputs.
-    static func stageMaps(_ ws: SwinWorkspace, config: SwinConfig, stages: Int) -> [(values: UnsafeMutablePointer<Float>, side: Int, dim: Int)] {
-        let last = config.numStages - 1
-        return (max(0, last - stages + 1)...last).map { s in
-            if s == last { return (ws.tokens, Int(Double(ws.finalTokens).squareRoot().rounded()), ws.finalDim) }
-            let block = ws.blocks[config.depths[0...s].reduce(0, +) - 1]
-            return (block.xOut, block.height, config.stageDim(s))
+    /// One stage's part of a dense token: its grid side, width, and first column.
+    struct StageMap { let stage: Int, side: Int, dim: Int, offset: Int }
+
+    /// The last `stages` stages of a network whose stage-0 grid is `grid` × `grid`.
+    static func stageMaps(_ cfg: SwinConfig, grid: Int, stages: Int) -> [StageMap] {
+        let last = cfg.numStages - 1
+        var maps: [StageMap] = [], side = grid, offset = 0
+        for s in 0...last {
+            if s > 0 { side = (side + 1) / 2 }
+            if s > last - stages { maps.append(StageMap(stage: s, side: side, dim: cfg.stageDim(s), offset: offset)); offset += cfg.stageDim(s) }
         }
+        return maps
     }
 
     /// Each token's target: the most frequent class in its cell of the label map (ties: the lower class).
