@@ -13,8 +13,10 @@ struct EvalDense: ParsableCommand {
         commandName: "eval-dense",
         abstract: "Linear segmentation probe (mIoU, pixel accuracy) of a checkpoint's frozen backbone on the Fashion-MNIST scenes.",
         discussion: """
-        Features: the final-stage tokens (after the final LayerNorm, L2-normalised) of each 64 px \
-        scene at the checkpoint's input size. A linear classifier per token (11 classes: background \
+        Features: by default the tokens of the last 3 stages (--stages), each L2-normalised and \
+        concatenated at the finest of their grids (swin_mini on the 64 px scenes: 16×16 cells of \
+        48 + 96 + 192); --stages 1 takes the final-stage tokens alone (after the final LayerNorm), \
+        the ones EsViT's region loss matches. A linear classifier per token (11 classes: background \
         and the 10 items) is trained on the train scenes with the majority class of each token's \
         cell as its target (SGD with momentum, cosine schedule, one classifier per --lr on the same \
         batches: the image probe's); on the test scenes the token logits are upsampled bilinearly \
@@ -29,12 +31,12 @@ struct EvalDense: ParsableCommand {
 
     @OptionGroup var network: EvalNetworkOptions
     @Option(help: "Folder with the Fashion-MNIST IDX files the scenes are made of.") var dataPath: String = FashionMNIST.defaultRoot
-    @Option(help: "Train scenes for the probe (the first N).") var trainLimit: Int = 10000
-    @Option(help: "Test scenes scored (the first N).") var testLimit: Int = 10000
-    @Option(help: "Base learning rates, comma separated (scaled by batch/256; the best is reported).") var lr: String = "0.01,0.1,1"
+    @Option(help: "Train scenes for the probe (the first N; at --stages 3 each holds 256 tokens of 336 floats).") var trainLimit: Int = 2000
+    @Option(help: "Test scenes scored (the first N).") var testLimit: Int = 1000
+    @Option(help: "Base learning rates, comma separated (scaled by batch/256; the best is reported).") var lr: String = "0.1,1,10,100"
     @Option(help: "Stages whose tokens are concatenated, counted from the last: 1 is the final tokens EsViT's region loss matches; more add earlier, finer stages at the finest grid (swin_mini: 3 gives 16×16 cells of 48+96+192).")
-    var stages: Int = 1
-    @Option(help: "Epochs over the train tokens.") var epochs: Int = 10
+    var stages: Int = 3
+    @Option(help: "Epochs over the train tokens.") var epochs: Int = 30
     @Option(help: "Tokens per SGD step.") var batch: Int = LinearProbeConfig().batch
     @Option(help: "Write input | truth | prediction of the first test scenes here (.png or .jpg).") var picture: String?
     @Option(help: "Test scenes in the picture.") var pictureCount: Int = 6
