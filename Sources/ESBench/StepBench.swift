@@ -56,6 +56,8 @@ public struct StepBench {
         if memoryOnly {
             var rest = model.workspaceBytes
             for (role, ws) in model.backboneWorkspaces { say("\(role): " + ws.memoryReport()); rest -= ws.bytes }
+            say("transient pool of the backbone workspaces (their shared and scratch buffers, used one workspace at a time): \(formatMiB(model.transientPoolBytes))")
+            rest -= model.transientPoolBytes
             say("heads, loss and gathered features: \(formatMiB(rest))")
             return nil
         }

@@ -1,8 +1,12 @@
 // Declared buffers in one arena: a table of entries (name, shape, lifetime) laid out at
 // 64-byte-aligned offsets (BufferLayout, which also prints a per-entry memory report without
-// allocating anything) and held in a single zeroed allocation (BufferArena).
+// allocating anything) and held in a zeroed allocation (BufferArena).
 // An entry whose lifetime is per instance (.perBlock, .perMerge) gets a region of its own; all
 // other entries with the same name share one region, sized for the largest of them.
+// Transient regions (.shared, .scratch) hold nothing from one forward or backward call to the
+// next, so arenas used one call at a time (EsViT's teacher and student workspaces) may lay them
+// over the same bytes: a TransientPool, sized for the largest of them. Without a pool they follow
+// the kept regions in the arena's own allocation.
 import ESKernels
 import Foundation
 
@@ -19,6 +23,8 @@ public enum BufferLifetime: String, Sendable {
     case scratch
 
     var perInstance: Bool { self == .perBlock || self == .perMerge }
+    /// Holds nothing between calls: may live in a TransientPool shared with other arenas.
+    public var transient: Bool { self == .shared || self == .scratch }
 }
 
 /// One declared buffer: `shape` in elements, `label` its symbolic form, e.g. "(B·L, C)".
@@ -51,10 +57,14 @@ public struct BufferRegion: Sendable {
 /// Where every region of a table lies, without allocating: the offsets, the total and the report.
 public struct BufferLayout: Sendable {
     public static let alignment = 64
-    /// Regions in order of first declaration; offsets ascend.
+    /// Kept regions, then transient ones, each in order of first declaration; offsets ascend.
     public let regions: [BufferRegion]
     /// Bytes of the arena: the regions plus alignment padding.
     public let totalBytes: Int
+    /// Where the transient regions begin: the bytes of the kept ones (with padding).
+    public let transientStart: Int
+    /// Bytes of the transient regions (with padding): what a TransientPool must hold for this layout.
+    public var transientBytes: Int { totalBytes - transientStart }
     private let index: [Key: Int]
 
     struct Key: Hashable { let name: String; let instance: Int? }
@@ -77,12 +87,16 @@ public struct BufferLayout: Sendable {
                 index[key] = largest.count; largest.append(e); users.append(1)
             }
         }
-        var offset = 0, regions: [BufferRegion] = []
-        for (e, n) in zip(largest, users) {
-            regions.append(BufferRegion(entry: e, offset: offset, bytes: e.bytes, users: n))
-            offset = BufferLayout.aligned(offset + e.bytes)
+        var offset = 0, regions = [BufferRegion](), at = [Int](repeating: 0, count: largest.count), start = 0
+        for transient in [false, true] {
+            if transient { start = offset }
+            for (r, (e, n)) in zip(largest, users).enumerated() where e.lifetime.transient == transient {
+                at[r] = regions.count
+                regions.append(BufferRegion(entry: e, offset: offset, bytes: e.bytes, users: n))
+                offset = BufferLayout.aligned(offset + e.bytes)
+            }
         }
-        self.regions = regions; self.index = index; totalBytes = offset
+        self.regions = regions; self.index = index.mapValues { at[$0] }; totalBytes = offset; transientStart = start
     }
 
     static func aligned(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
@@ -96,15 +110,38 @@ public struct BufferLayout: Sendable {
     }
 }
 
-/// One zeroed, aligned allocation holding every region of a layout.
+/// Zeroed, aligned bytes for the transient regions of several arenas that are used one call at
+/// a time (none may run while another's forward or backward is under way).
+public final class TransientPool: @unchecked Sendable {
+    public let base: UnsafeMutableRawPointer
+    public let bytes: Int
+
+    /// A pool for every layout given (sized for the largest transient part).
+    public init(for layouts: [BufferLayout]) {
+        bytes = layouts.map(\.transientBytes).max() ?? 0
+        let n = max(bytes, BufferLayout.alignment)
+        base = UnsafeMutableRawPointer.allocate(byteCount: n, alignment: BufferLayout.alignment)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: n)
+    }
+
+    deinit { base.deallocate() }
+}
+
+/// One zeroed, aligned allocation holding every region of a layout, or its kept regions only
+/// when the transient ones live in a TransientPool.
 public final class BufferArena: @unchecked Sendable {
     public let layout: BufferLayout
     public let base: UnsafeMutableRawPointer
+    /// Where the transient regions live when they are not in this arena's own allocation.
+    public let pool: TransientPool?
     public var totalBytes: Int { layout.totalBytes }
+    /// Bytes this arena allocated itself (all of them without a pool, the kept regions with one).
+    public var ownedBytes: Int { pool == nil ? layout.totalBytes : layout.transientStart }
 
-    public init(_ layout: BufferLayout) {
-        self.layout = layout
-        let n = max(layout.totalBytes, BufferLayout.alignment)
+    public init(_ layout: BufferLayout, transient pool: TransientPool? = nil) {
+        if let pool { precondition(pool.bytes >= layout.transientBytes, "a transient pool of \(pool.bytes) bytes cannot hold \(layout.transientBytes)") }
+        self.layout = layout; self.pool = pool
+        let n = max(pool == nil ? layout.totalBytes : layout.transientStart, BufferLayout.alignment)
         base = UnsafeMutableRawPointer.allocate(byteCount: n, alignment: BufferLayout.alignment)
         base.initializeMemory(as: UInt8.self, repeating: 0, count: n)
     }
@@ -113,10 +150,16 @@ public final class BufferArena: @unchecked Sendable {
 
     deinit { base.deallocate() }
 
+    /// The first byte of a region: in the pool for transient regions when there is one.
+    public func address(of r: BufferRegion) -> UnsafeMutableRawPointer {
+        if let pool, r.entry.lifetime.transient { return pool.base + (r.offset - layout.transientStart) }
+        return base + r.offset
+    }
+
     public func pointer<T>(_ name: String, _ instance: Int = 0, as type: T.Type) -> UnsafeMutablePointer<T> {
         let r = layout.region(name, instance)
         precondition(r.entry.elementBytes == MemoryLayout<T>.stride, "buffer \(name) does not hold \(T.self)")
-        return (base + r.offset).bindMemory(to: T.self, capacity: max(r.bytes / MemoryLayout<T>.stride, 1))
+        return address(of: r).bindMemory(to: T.self, capacity: max(r.bytes / MemoryLayout<T>.stride, 1))
     }
 
     public func floats(_ name: String, _ instance: Int = 0) -> UnsafeMutablePointer<Float> {

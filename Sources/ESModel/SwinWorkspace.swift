@@ -4,6 +4,8 @@
 // block's forward-only temporaries ln1, proj, attnTok, mlpOut and bias, and act, which the
 // backward recomputes, are shared: after a forward they hold the last block's values); inference mode (the teacher, feature extraction) saves nothing: all blocks share one set of
 // buffers and one residual stream buffer. Backward scratch is shared across blocks (max sizes).
+// Shared and scratch buffers hold nothing between calls, so workspaces used one call at a time
+// may take them from one TransientPool (EsViT's teacher and two student workspaces do).
 // Shape letters: B batch, L = H·W tokens of the stage, C width, N = ws² tokens per window,
 // nW windows per image, nH heads, Hd = mlpRatio·C hidden width.
 import ESKernels
@@ -56,20 +58,22 @@ public final class SwinWorkspace: @unchecked Sendable {
     // since backward refuses it).
     let dStreamA, dStreamB, dTok, dWinA, dWinB, dQKV, dHidden, dBias: FPtr
     public let dropKeys: UnsafeMutablePointer<UInt64>
-    /// Every buffer above, in one allocation.
+    /// Every buffer above, in one allocation (the shared and scratch ones in `arena.pool` if it has one).
     public let arena: BufferArena
-    /// Bytes of the arena: activations, scratch, DropPath keys and alignment padding.
-    public var bytes: Int { arena.totalBytes }
+    /// Bytes this workspace allocated: activations, scratch, DropPath keys and alignment
+    /// padding (without the shared and scratch buffers when they live in a TransientPool).
+    public var bytes: Int { arena.ownedBytes }
 
-    public init(model: SwinModel, batch B: Int, height: Int, width: Int, training: Bool) {
-        let cfg = model.config, p = cfg.patchSize
-        precondition(height % p == 0 && width % p == 0,
-                     "input \(height)×\(width) is not a multiple of the patch size \(p)")
+    /// `transient`: where the shared and scratch buffers live (nil: in the workspace's own arena);
+    /// size it with `layout(...)` of every workspace that will share it.
+    public init(model: SwinModel, batch B: Int, height: Int, width: Int, training: Bool, transient: TransientPool? = nil) {
         batch = B; imageHeight = height; imageWidth = width; self.training = training
-        let walk = SwinWalk(model, height: height / p, width: width / p)
+        let walk = SwinWalk(model, height: height / model.config.patchSize, width: width / model.config.patchSize)
         let table = SwinBufferTable(model: model, batch: B, training: training)
-        let arena = BufferArena(BufferLayout(table.entries(walk)))
+        let arena = BufferArena(SwinWorkspace.layout(model: model, batch: B, height: height, width: width, training: training),
+                                transient: transient)
         self.arena = arena
+        let cfg = model.config
         func f(_ name: String) -> FPtr { arena.floats(name) }
         cols = f("cols"); embedOut = f("embedOut"); embedMean = f("embedMean"); embedRstd = f("embedRstd")
         x0 = f(table.stream("x0"))
@@ -105,14 +109,25 @@ public final class SwinWorkspace: @unchecked Sendable {
 
     /// The per-buffer memory table of this workspace.
     public func memoryReport() -> String {
-        arena.layout.report(title: SwinWorkspace.title(training: training, batch: batch, height: imageHeight, width: imageWidth))
+        var title = SwinWorkspace.title(training: training, batch: batch, height: imageHeight, width: imageWidth)
+        if let pool = arena.pool {
+            title += "; its shared and scratch buffers (\(formatMiB(arena.layout.transientBytes)) of the total below) lie in a transient pool of \(formatMiB(pool.bytes)) shared with other workspaces"
+        }
+        return arena.layout.report(title: title)
+    }
+
+    /// Where a workspace's buffers would lie, without allocating them.
+    public static func layout(model: SwinModel, batch: Int, height: Int, width: Int, training: Bool) -> BufferLayout {
+        let p = model.config.patchSize
+        precondition(height % p == 0 && width % p == 0, "input \(height)×\(width) is not a multiple of the patch size \(p)")
+        let walk = SwinWalk(model, height: height / p, width: width / p)
+        return BufferLayout(SwinBufferTable(model: model, batch: batch, training: training).entries(walk))
     }
 
     /// The per-buffer memory table a workspace would have, without allocating it.
     public static func memoryReport(model: SwinModel, batch: Int, height: Int, width: Int, training: Bool) -> String {
-        let p = model.config.patchSize, walk = SwinWalk(model, height: height / p, width: width / p)
-        let layout = BufferLayout(SwinBufferTable(model: model, batch: batch, training: training).entries(walk))
-        return layout.report(title: title(training: training, batch: batch, height: height, width: width))
+        layout(model: model, batch: batch, height: height, width: width, training: training)
+            .report(title: title(training: training, batch: batch, height: height, width: width))
     }
 
     static func title(training: Bool, batch: Int, height: Int, width: Int) -> String {

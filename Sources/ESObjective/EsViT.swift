@@ -63,6 +63,8 @@ public final class EsViT: @unchecked Sendable {
     public let centers: Centers
     public let loss: EsViTLoss
     let wsGlobal: SwinWorkspace, wsLocal: SwinWorkspace?, wsTeacher: SwinWorkspace
+    /// The three backbone workspaces' shared and scratch buffers: they run one call at a time.
+    let transient: TransientPool
     let hView: DINOHead.Workspace, hDense: DINOHead.Workspace?, tView: DINOHead.Workspace, tDense: DINOHead.Workspace?
     let pooledAll, tokensAll, dPooledAll, dTokensAll: FloatBuffer
     public private(set) var times = StepTimes()
@@ -79,9 +81,13 @@ public final class EsViT: @unchecked Sendable {
         teacher.pointer.update(from: student.pointer, count: table.totalCount)
         optimizer = AdamW(table: table)
         centers = Centers(classes: config.head.outDim, momentum: config.centerMomentum)
-        wsGlobal = SwinWorkspace(model: backbone, batch: 2 * B, height: config.globalSize, width: config.globalSize, training: true)
-        wsLocal = nL > 0 ? SwinWorkspace(model: backbone, batch: nL * B, height: config.localSize, width: config.localSize, training: true) : nil
-        wsTeacher = SwinWorkspace(model: backbone, batch: 2 * B, height: config.globalSize, width: config.globalSize, training: false)
+        let G = config.globalSize, Ls = config.localSize, bb = backbone
+        transient = TransientPool(for: [SwinWorkspace.layout(model: bb, batch: 2 * B, height: G, width: G, training: true),
+                                        SwinWorkspace.layout(model: bb, batch: 2 * B, height: G, width: G, training: false)]
+                                  + (nL > 0 ? [SwinWorkspace.layout(model: bb, batch: nL * B, height: Ls, width: Ls, training: true)] : []))
+        wsGlobal = SwinWorkspace(model: bb, batch: 2 * B, height: G, width: G, training: true, transient: transient)
+        wsLocal = nL > 0 ? SwinWorkspace(model: bb, batch: nL * B, height: Ls, width: Ls, training: true, transient: transient) : nil
+        wsTeacher = SwinWorkspace(model: bb, batch: 2 * B, height: G, width: G, training: false, transient: transient)
         let layout = LossLayout(batch: B, localCrops: nL, globalTokens: wsGlobal.finalTokens, localTokens: wsLocal?.finalTokens ?? 0)
         loss = EsViTLoss(layout: layout, classes: config.head.outDim, channels: C, useRegion: config.useDense,
                          studentTemperature: config.studentTemperature)
@@ -95,9 +101,12 @@ public final class EsViT: @unchecked Sendable {
 
     /// Bytes of activations, head buffers and loss buffers (printed at start-up by the trainer).
     public var workspaceBytes: Int {
-        [wsGlobal.bytes, wsLocal?.bytes ?? 0, wsTeacher.bytes, hView.bytes, hDense?.bytes ?? 0, tView.bytes, tDense?.bytes ?? 0, loss.bytes,
+        [wsGlobal.bytes, wsLocal?.bytes ?? 0, wsTeacher.bytes, transient.bytes, hView.bytes, hDense?.bytes ?? 0, tView.bytes, tDense?.bytes ?? 0, loss.bytes,
          4 * (pooledAll.count + tokensAll.count + dPooledAll.count + dTokensAll.count)].reduce(0, +)
     }
+
+    /// Bytes of the transient pool the three backbone workspaces share (in workspaceBytes once).
+    public var transientPoolBytes: Int { transient.bytes }
 
     /// The backbone workspaces behind workspaceBytes, by role (for memory reports).
     public var backboneWorkspaces: [(role: String, workspace: SwinWorkspace)] {

@@ -3,7 +3,7 @@
 // entries get their own region, and the memory report has a row for every buffer. Checked on a
 // hand-written table and on Swin workspaces (training and inference, even and odd grids), where
 // inference must share one set of block buffers and one residual stream, and training its
-// forward-only temporaries.
+// forward-only temporaries; shared and scratch regions (the transient part) follow the kept ones.
 import XCTest
 import ESKernels
 @testable import ESModel
@@ -19,6 +19,8 @@ final class BufferArenaTests: XCTestCase {
         for r in layout.regions {
             XCTAssertEqual(r.offset % a, 0, "\(what): \(r.entry.name) at \(r.offset) is not aligned", file: file, line: line)
             XCTAssertEqual(r.bytes, r.entry.bytes, "\(what): \(r.entry.name)", file: file, line: line)
+            XCTAssertEqual(r.offset >= layout.transientStart, r.entry.lifetime.transient,
+                           "\(what): \(r.entry.name) (\(r.entry.lifetime)) is on the wrong side of the transient part", file: file, line: line)
         }
         if let last = sorted.last { XCTAssertLessThanOrEqual(last.offset + last.bytes, layout.totalBytes, file: file, line: line) }
         let padded = layout.regions.reduce(0) { $0 + ($1.bytes + a - 1) / a * a }
