@@ -10,6 +10,9 @@ import Foundation
 
 public struct StepBench {
     public var config: EsViTConfig, arch: Architecture, threads: Int, iters: Int
+    /// Threads take whole parts of the batch through the backbone (EsViT's batchSplit) instead of
+    /// splitting every kernel.
+    public var batchSplit = false
 
     /// The architecture's recipe with the given overrides (nil: the architecture's value).
     public init(arch: Architecture, backbone: SwinConfig, batch: Int, localCrops: Int?, globalSize: Int?, localSize: Int?,
@@ -45,13 +48,13 @@ public struct StepBench {
     public func run(memoryOnly: Bool = false, say: (String) -> Void) throws -> Result? {
         let c = config, batch = c.batch
         Compute.setThreads(threads)
-        let model = EsViT(config: c, seed: 0)
+        let model = EsViT(config: c, seed: 0, batchSplit: batchSplit ? min(threads, 2 * batch) : 1)
         var rng = KeyedRandom(3)
         let globals = (0..<(2 * batch * 3 * c.globalSize * c.globalSize)).map { _ in Float(rng.normal()) }
         let locals = (0..<(max(c.localCrops, 1) * batch * 3 * c.localSize * c.localSize)).map { _ in Float(rng.normal()) }
         say("esvit bench step: \(Machine.summary)")
         say("  \(arch), batch \(batch), 2×\(c.globalSize) px + \(c.localCrops)×\(c.localSize) px, head \(c.head.hidden)/\(c.head.bottleneck)/K \(c.head.outDim), "
-            + "region loss \(c.useDense ? "on" : "off"), threads \(threads)")
+            + "region loss \(c.useDense ? "on" : "off"), threads \(threads)" + (threads == 1 ? "" : batchSplit ? " (batch split: whole parts of the batch per thread through the backbone)" : " (every kernel split across them)"))
         say("  memory: parameters+grads+teacher+AdamW \(formatMiB(model.parameterBytes)), activations/heads/loss \(formatMiB(model.workspaceBytes))")
         if memoryOnly {
             var rest = model.workspaceBytes

@@ -1,6 +1,8 @@
 // `esvit bench swin`: a Swin backbone's no-grad forward and forward+backward throughput, the
 // achieved GFLOP/s against the sgemm roof, the split of time by op family, optionally beside
-// timm's Swin (tools/reference/bench_timm_swin.py) measured in the same run.
+// timm's Swin (tools/reference/bench_timm_swin.py) measured in the same run. With more than
+// one thread it also times the batch split (SwinSplit: whole parts of the batch per thread)
+// beside the per-op split (every kernel split across the threads).
 import ESKernels
 import ESModel
 import Foundation
@@ -24,6 +26,8 @@ public struct SwinBench {
         public var forwardSplit = "", trainSplit = "", backwardSplit = ""
         /// Seconds per batch of the forward that keeps activations, and of the backward alone.
         public var trainForwardSeconds = 0.0, backwardSeconds = 0.0
+        /// The batch split's images/s (nil with one thread).
+        public var splitForwardImagesPerSecond: Double?, splitTrainImagesPerSecond: Double?
     }
 
     /// Times the backbone and reports through `say`; returns the figures.
@@ -69,7 +73,27 @@ public struct SwinBench {
         say("  forward+backward time split: " + r.trainSplit)
         say(String(format: "  training forward %.1f ms, backward alone %.1f ms (%.2f× the training forward); backward split: ",
                    1e3 * r.trainForwardSeconds, 1e3 * r.backwardSeconds, r.backwardSeconds / max(r.trainForwardSeconds, 1e-12)) + r.backwardSplit)
+        if threads > 1 && batch >= threads { measureSplit(model, table, params, grads, img, dPool, fwdFlops, &r, say) }
         return r
+    }
+
+    /// The batch split: each thread runs whole parts of the batch with one-thread kernels.
+    func measureSplit(_ model: SwinModel, _ table: ParameterTable, _ params: FloatBuffer, _ grads: FloatBuffer, _ img: FloatBuffer,
+                      _ dPool: FloatBuffer, _ fwdFlops: Double, _ r: inout Result, _ say: (String) -> Void) {
+        let infer = SwinSplit(model: model, batch: batch, height: size, width: size, training: false, parts: threads)
+        let train = SwinSplit(model: model, batch: batch, height: size, width: size, training: true, parts: threads, gradientCount: table.totalCount)
+        let tf = Measure.medianSeconds(iters: iters) { infer.forward(model, params: params.pointer, image: img.pointer) }
+        let tt = Measure.medianSeconds(iters: iters) {
+            train.forward(model, params: params.pointer, image: img.pointer)
+            train.backward(model, params: params.pointer, grads: grads.pointer, dTokens: nil, dPooled: dPool.pointer)
+        }
+        let f = Double(batch) / tf, t = Double(batch) / tt
+        r.splitForwardImagesPerSecond = f; r.splitTrainImagesPerSecond = t
+        say("  batch split (\(threads) threads, samples \(train.ranges.map { "\($0.lowerBound)–\($0.upperBound - 1)" }.joined(separator: " | ")), one-thread kernels each):")
+        say(String(format: "    forward (no grad):  %8.1f img/s  %6.1f GFLOP/s (%.0f%% of roof); %.2f× the per-op split",
+                   f, fwdFlops / tf / 1e9, 100 * fwdFlops / tf / 1e9 / r.roof, f / r.forwardImagesPerSecond))
+        say(String(format: "    forward+backward:   %8.1f img/s  %6.1f GFLOP/s (%.0f%% of roof); %.2f× the per-op split",
+                   t, 3 * fwdFlops / tt / 1e9, 100 * 3 * fwdFlops / tt / 1e9 / r.roof, t / r.trainImagesPerSecond))
     }
 
     /// Runs timm's Swin of the same shape through `peer` and reports the ratios.
@@ -79,6 +103,9 @@ public struct SwinBench {
             ["forward_img_s", "train_img_s"])
         say(String(format: "  PyTorch/timm (same run): forward %.1f img/s, forward+backward %.1f img/s  [%@]", v[0], v[1], versions))
         say(String(format: "  ratio Swift/PyTorch: forward %.2f×, forward+backward %.2f×", r.forwardImagesPerSecond / v[0], r.trainImagesPerSecond / v[1]))
+        if let f = r.splitForwardImagesPerSecond, let t = r.splitTrainImagesPerSecond {
+            say(String(format: "  ratio Swift batch split/PyTorch: forward %.2f×, forward+backward %.2f×", f / v[0], t / v[1]))
+        }
     }
 
     /// --memory: the layouts of the two workspaces the benchmark would allocate (nothing is allocated).

@@ -93,20 +93,16 @@ public enum Linear {
     }
 }
 
-/// A grow-only vector of ones for BLAS reductions.
+/// A grow-only vector of ones for BLAS reductions, one per pool (the calling thread's).
 enum Ones {
-    nonisolated(unsafe) static var buffer: FloatBuffer = {
-        let b = FloatBuffer(count: 1 << 16)
-        b.pointer.update(repeating: 1, count: b.count)
-        return b
-    }()
     /// Grows when needed; never call it from inside a parallel region.
     static func atLeast(_ n: Int) -> UnsafePointer<Float> {
-        if buffer.count < n {
-            buffer = FloatBuffer(count: max(n, 2 * buffer.count))
-            buffer.pointer.update(repeating: 1, count: buffer.count)
+        let pool = Compute.pool
+        if pool.ones.count < n {
+            pool.ones = FloatBuffer(count: max(n, 2 * pool.ones.count, 1 << 16))
+            pool.ones.pointer.update(repeating: 1, count: pool.ones.count)
         }
-        return UnsafePointer(buffer.pointer)
+        return UnsafePointer(pool.ones.pointer)
     }
 }
 

@@ -1,5 +1,6 @@
 // Opt-in wall-clock accounting by op family for benchmarks (`esvit bench`). Kernels bracket
-// their body with start/stop; when disabled this is one branch per kernel call.
+// their body with start/stop; when disabled this is one branch per kernel call. Calls from the
+// threads of a batch split are not counted (the sums are not thread-safe).
 import Foundation
 
 public enum OpFamily: Int, CaseIterable, Sendable {
@@ -26,11 +27,11 @@ public enum Profiler {
 
     public static func reset() { seconds = [Double](repeating: 0, count: OpFamily.allCases.count); gemmFLOPs = 0 }
 
-    @inline(__always) public static func countGEMM(_ flops: Double) { if enabled { gemmFLOPs += flops } }
+    @inline(__always) public static func countGEMM(_ flops: Double) { if enabled && !Compute.inSplit { gemmFLOPs += flops } }
 
-    @inline(__always) public static func start() -> UInt64 { enabled ? DispatchTime.now().uptimeNanoseconds : 0 }
+    @inline(__always) public static func start() -> UInt64 { enabled && !Compute.inSplit ? DispatchTime.now().uptimeNanoseconds : 0 }
 
     @inline(__always) public static func stop(_ f: OpFamily, _ t0: UInt64) {
-        if enabled { seconds[f.rawValue] += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9 }
+        if enabled && t0 != 0 { seconds[f.rawValue] += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9 }
     }
 }

@@ -71,13 +71,13 @@ public enum SmallGEMM {
     }
 }
 
-/// A grow-only buffer holding Wᵀ for the current forward call; never call from inside a parallel region.
+/// Wᵀ for the current forward call, in the calling thread's pool's grow-only buffer; never call
+/// from inside a parallel region.
 enum TransposedWeights {
-    nonisolated(unsafe) static var buffer = FloatBuffer(count: SmallGEMM.maxWeights)
-
     static func of(_ w: UnsafePointer<Float>, rows N: Int, cols K: Int) -> UnsafePointer<Float> {
-        if buffer.count < N * K { buffer = FloatBuffer(count: N * K) }
-        let t = buffer.pointer
+        let pool = Compute.pool
+        if pool.transposed.count < N * K { pool.transposed = FloatBuffer(count: max(N * K, SmallGEMM.maxWeights)) }
+        let t = pool.transposed.pointer
         for n in 0..<N { for k in 0..<K { t[k * N + n] = w[n * K + k] } }
         return UnsafePointer(t)
     }

@@ -3,6 +3,9 @@
 // runs chunk 0, so `threads = 1` means no worker threads at all. Parallelism is per kernel call
 // (rows, windows, samples), never per element. Each thread also owns a growable scratch arena
 // for per-thread partial sums (e.g. LayerNorm weight gradients) so kernels do not allocate.
+// Batch split (`Compute.split`): n threads each run a whole part of the work (e.g. half a batch
+// through the backbone) with a one-thread pool of their own, read by `Compute.pool` on that
+// thread; kernels then run inline there and never share a pool's buffers.
 import Foundation
 import COpenBLAS
 import CCPUControl
@@ -15,6 +18,10 @@ public final class ThreadPool: @unchecked Sendable {
     private var job: ((Int) -> Void)?
     private var scratchStore: [UnsafeMutableRawPointer?]
     private var scratchBytes: [Int]
+    /// Grow-only buffers of the kernels called through this pool, filled on the calling thread
+    /// before a parallel region: Wᵀ of a small layer (SmallGEMM) and ones for BLAS sums (Linear).
+    var transposed = FloatBuffer(count: 0)
+    var ones = FloatBuffer(count: 0)
 
     public init(threads: Int) {
         threadCount = max(1, threads)
@@ -79,24 +86,59 @@ public final class ThreadPool: @unchecked Sendable {
 
 /// The process-wide compute setting: the kernel pool and the OpenBLAS thread count move together.
 public enum Compute {
-    nonisolated(unsafe) public private(set) static var pool = ThreadPool(threads: 1)
+    nonisolated(unsafe) private static var shared = ThreadPool(threads: 1)
     /// Pools are created once per thread count and never destroyed: their workers park on
     /// semaphores, so switching back and forth (tests, benchmarks) costs nothing.
-    nonisolated(unsafe) private static var pools: [Int: ThreadPool] = [1: pool]
+    nonisolated(unsafe) private static var pools: [Int: ThreadPool] = [1: shared]
+    /// One-thread pools of the threads of a batch split (part t uses splitPools[t]), never destroyed.
+    nonisolated(unsafe) private static var splitPools: [ThreadPool] = []
+    /// The calling thread's own pool during a batch split (unset otherwise).
+    private static let ownPool: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    /// The pool kernels split their work over: the thread's own one-thread pool inside a batch
+    /// split, the process-wide pool otherwise.
+    public static var pool: ThreadPool {
+        if let p = pthread_getspecific(ownPool) { return Unmanaged<ThreadPool>.fromOpaque(p).takeUnretainedValue() }
+        return shared
+    }
+
+    /// True on a thread running one part of a batch split.
+    public static var inSplit: Bool { pthread_getspecific(ownPool) != nil }
+
+    /// Runs `body(part)` for parts 0..<n at once, part t on thread t of the process-wide pool for
+    /// n threads with a one-thread pool of its own (so every kernel inside runs inline on that
+    /// thread, with buffers of its own). Call from the main thread, outside any split.
+    public static func split(_ n: Int, _ body: (Int) -> Void) {
+        precondition(!inSplit, "Compute.split does not nest")
+        if n <= 1 { body(0); return }
+        if pools[n] == nil { pools[n] = ThreadPool(threads: n) }
+        while splitPools.count < n { splitPools.append(ThreadPool(threads: 1)) }
+        let own = splitPools
+        pools[n]!.runOnAll { t in
+            pthread_setspecific(ownPool, Unmanaged.passUnretained(own[t]).toOpaque())
+            body(t)
+            pthread_setspecific(ownPool, nil)
+        }
+    }
 
     /// Sets the number of compute threads. OpenBLAS itself is kept single-threaded: the pool
     /// splits every GEMM (see Linear.swift). Call from the main thread, between kernel calls.
     public static func setThreads(_ n: Int) {
         ccpu_flush_denormals()             // the calling (main) thread computes chunk 0
         let n = max(1, n)
-        if n != pool.threadCount {
+        if n != shared.threadCount {
             if pools[n] == nil { pools[n] = ThreadPool(threads: n) }
-            pool = pools[n]!
+            shared = pools[n]!
         }
         openblas_set_num_threads(1)
     }
 
-    public static var threads: Int { pool.threadCount }
+    /// The process-wide thread count (a batch split's threads each see a one-thread `pool`).
+    public static var threads: Int { shared.threadCount }
 
     /// True when this thread flushes subnormals to zero (set by `setThreads`).
     public static var flushesDenormals: Bool { ccpu_flushing_denormals() != 0 }

@@ -62,15 +62,23 @@ public final class EsViT: @unchecked Sendable {
     public let optimizer: AdamW
     public let centers: Centers
     public let loss: EsViTLoss
-    let wsGlobal: SwinWorkspace, wsLocal: SwinWorkspace?, wsTeacher: SwinWorkspace
-    /// The three backbone workspaces' shared and scratch buffers: they run one call at a time.
-    let transient: TransientPool
+    /// The backbone's workspaces, each split into `batchSplit` parts (one part: every kernel split
+    /// across the threads instead).
+    let wsGlobal: SwinSplit, wsLocal: SwinSplit?, wsTeacher: SwinSplit
+    /// Per part, the shared and scratch buffers of its three workspaces, which run one call at a time.
+    let transient: [TransientPool]
+    /// Threads that each take whole parts of every batch through the backbone (SwinSplit).
+    public let batchSplit: Int
+    /// The teacher's final tokens and pooled features, gathered from its parts.
+    let teacherTokens, teacherPooled: FloatBuffer
     let hView: DINOHead.Workspace, hDense: DINOHead.Workspace?, tView: DINOHead.Workspace, tDense: DINOHead.Workspace?
     let pooledAll, tokensAll, dPooledAll, dTokensAll: FloatBuffer
     public private(set) var times = StepTimes()
 
-    public init(config: EsViTConfig, seed: UInt64) {
-        self.config = config
+    /// `batchSplit` > 1: that many threads each run whole parts of the batch through the backbone
+    /// with one-thread kernels (heads and loss stay whole); 1: every kernel is split instead.
+    public init(config: EsViTConfig, seed: UInt64, batchSplit: Int = 1) {
+        self.config = config; self.batchSplit = batchSplit
         let C = config.backbone.numFeatures, B = config.batch, nL = config.localCrops
         let modules = EsViTModules(config: config, table: table)
         backbone = modules.backbone; head = modules.head; denseHead = modules.denseHead
@@ -81,13 +89,17 @@ public final class EsViT: @unchecked Sendable {
         teacher.pointer.update(from: student.pointer, count: table.totalCount)
         optimizer = AdamW(table: table)
         centers = Centers(classes: config.head.outDim, momentum: config.centerMomentum)
-        let G = config.globalSize, Ls = config.localSize, bb = backbone
-        transient = TransientPool(for: [SwinWorkspace.layout(model: bb, batch: 2 * B, height: G, width: G, training: true),
-                                        SwinWorkspace.layout(model: bb, batch: 2 * B, height: G, width: G, training: false)]
-                                  + (nL > 0 ? [SwinWorkspace.layout(model: bb, batch: nL * B, height: Ls, width: Ls, training: true)] : []))
-        wsGlobal = SwinWorkspace(model: bb, batch: 2 * B, height: G, width: G, training: true, transient: transient)
-        wsLocal = nL > 0 ? SwinWorkspace(model: bb, batch: nL * B, height: Ls, width: Ls, training: true, transient: transient) : nil
-        wsTeacher = SwinWorkspace(model: bb, batch: 2 * B, height: G, width: G, training: false, transient: transient)
+        let G = config.globalSize, Ls = config.localSize, bb = backbone, n = batchSplit, count = table.totalCount
+        precondition(n >= 1 && n <= 2 * B, "batch split \(n) for \(2 * B) global crops")
+        let layouts = [SwinSplit.layouts(model: bb, batch: 2 * B, height: G, width: G, training: true, parts: n),
+                       SwinSplit.layouts(model: bb, batch: 2 * B, height: G, width: G, training: false, parts: n)]
+            + (nL > 0 ? [SwinSplit.layouts(model: bb, batch: nL * B, height: Ls, width: Ls, training: true, parts: n)] : [])
+        let pools = (0..<n).map { t in TransientPool(for: layouts.map { $0[t] }) }
+        transient = pools
+        wsGlobal = SwinSplit(model: bb, batch: 2 * B, height: G, width: G, training: true, parts: n, gradientCount: count, transient: pools)
+        wsLocal = nL > 0 ? SwinSplit(model: bb, batch: nL * B, height: Ls, width: Ls, training: true, parts: n, gradientCount: count, transient: pools) : nil
+        wsTeacher = SwinSplit(model: bb, batch: 2 * B, height: G, width: G, training: false, parts: n, transient: pools)
+        teacherTokens = FloatBuffer(count: 2 * B * wsTeacher.finalTokens * C); teacherPooled = FloatBuffer(count: 2 * B * C)
         let layout = LossLayout(batch: B, localCrops: nL, globalTokens: wsGlobal.finalTokens, localTokens: wsLocal?.finalTokens ?? 0)
         loss = EsViTLoss(layout: layout, classes: config.head.outDim, channels: C, useRegion: config.useDense,
                          studentTemperature: config.studentTemperature)
@@ -101,16 +113,19 @@ public final class EsViT: @unchecked Sendable {
 
     /// Bytes of activations, head buffers and loss buffers (printed at start-up by the trainer).
     public var workspaceBytes: Int {
-        [wsGlobal.bytes, wsLocal?.bytes ?? 0, wsTeacher.bytes, transient.bytes, hView.bytes, hDense?.bytes ?? 0, tView.bytes, tDense?.bytes ?? 0, loss.bytes,
+        [wsGlobal.bytes, wsLocal?.bytes ?? 0, wsTeacher.bytes, transientPoolBytes, 4 * (teacherTokens.count + teacherPooled.count), hView.bytes, hDense?.bytes ?? 0, tView.bytes, tDense?.bytes ?? 0, loss.bytes,
          4 * (pooledAll.count + tokensAll.count + dPooledAll.count + dTokensAll.count)].reduce(0, +)
     }
 
-    /// Bytes of the transient pool the three backbone workspaces share (in workspaceBytes once).
-    public var transientPoolBytes: Int { transient.bytes }
+    /// Bytes of the transient pools the three backbone workspaces share (in workspaceBytes once).
+    public var transientPoolBytes: Int { transient.reduce(0) { $0 + $1.bytes } }
 
-    /// The backbone workspaces behind workspaceBytes, by role (for memory reports).
+    /// The backbone workspaces behind workspaceBytes, by role and part (for memory reports).
     public var backboneWorkspaces: [(role: String, workspace: SwinWorkspace)] {
-        [("student, global crops", wsGlobal)] + (wsLocal.map { [("student, local crops", $0)] } ?? []) + [("teacher", wsTeacher)]
+        func named(_ role: String, _ s: SwinSplit) -> [(role: String, workspace: SwinWorkspace)] {
+            s.parts.enumerated().map { (s.parts.count == 1 ? role : "\(role), part \($0.offset + 1) of \(s.parts.count)", $0.element) }
+        }
+        return named("student, global crops", wsGlobal) + (wsLocal.map { named("student, local crops", $0) } ?? []) + named("teacher", wsTeacher)
     }
 
     public var parameterBytes: Int { table.totalCount * 4 * 5 }   // student, grads, teacher, m, v
@@ -124,9 +139,10 @@ public final class EsViT: @unchecked Sendable {
         let B = config.batch, nL = config.localCrops, C = config.backbone.numFeatures, Bn = config.head.bottleneck
         var t0 = EsViT.now()
         // 1. Teacher.
-        backbone.forward(params: teacher.pointer, image: globals, workspace: wsTeacher)
-        head.forward(params: teacher.pointer, x: wsTeacher.pooled, workspace: tView)
-        if let denseHead, let tDense { denseHead.forward(params: teacher.pointer, x: wsTeacher.tokens, workspace: tDense) }
+        wsTeacher.forward(backbone, params: teacher.pointer, image: globals)
+        wsTeacher.gather(tokens: teacherTokens.pointer, pooled: teacherPooled.pointer)
+        head.forward(params: teacher.pointer, x: teacherPooled.pointer, workspace: tView)
+        if let denseHead, let tDense { denseHead.forward(params: teacher.pointer, x: teacherTokens.pointer, workspace: tDense) }
         loss.teacherProbabilities(viewZn: tView.zn.pointer, viewW: tView.w.pointer, regionZn: tDense?.zn.pointer, regionW: tDense?.w.pointer,
                                   bottleneck: Bn, centers: centers, temperature: teacherTemperature)
         var t1 = EsViT.now(); times.teacherForward = t1 - t0; t0 = t1
@@ -134,20 +150,16 @@ public final class EsViT: @unchecked Sendable {
         func keys(_ views: Range<Int>) -> [UInt64]? {
             sampleKeys.map { k in views.flatMap { v in (0..<B).map { b in var r = KeyedRandom(k[b], UInt64(v)); return r.next() } } }
         }
-        backbone.forward(params: student.pointer, image: globals, workspace: wsGlobal, dropPathKeys: keys(0..<2))
-        if let wsLocal, let locals { backbone.forward(params: student.pointer, image: locals, workspace: wsLocal, dropPathKeys: keys(2..<(2 + nL))) }
+        wsGlobal.forward(backbone, params: student.pointer, image: globals, dropPathKeys: keys(0..<2))
+        if let wsLocal, let locals { wsLocal.forward(backbone, params: student.pointer, image: locals, dropPathKeys: keys(2..<(2 + nL))) }
         let gTok = 2 * B * wsGlobal.finalTokens * C
-        pooledAll.pointer.update(from: wsGlobal.pooled, count: 2 * B * C)
-        tokensAll.pointer.update(from: wsGlobal.tokens, count: gTok)
-        if let wsLocal {
-            (pooledAll.pointer + 2 * B * C).update(from: wsLocal.pooled, count: nL * B * C)
-            (tokensAll.pointer + gTok).update(from: wsLocal.tokens, count: nL * B * wsLocal.finalTokens * C)
-        }
+        wsGlobal.gather(tokens: tokensAll.pointer, pooled: pooledAll.pointer)
+        wsLocal?.gather(tokens: tokensAll.pointer + gTok, pooled: pooledAll.pointer + 2 * B * C)
         t1 = EsViT.now(); times.studentForward = t1 - t0; t0 = t1
         // 3. Heads, matching and losses.
         head.forward(params: student.pointer, x: pooledAll.pointer, workspace: hView)
         if let denseHead, let hDense { denseHead.forward(params: student.pointer, x: tokensAll.pointer, workspace: hDense) }
-        loss.match(studentTokens: tokensAll.pointer, teacherTokens: wsTeacher.tokens)
+        loss.match(studentTokens: tokensAll.pointer, teacherTokens: teacherTokens.pointer)
         hView.dW.zero(); hDense?.dW.zero()
         let values = try loss.student(viewZn: hView.zn.pointer, viewW: hView.w.pointer, viewDzn: hView.dzn.pointer, viewDW: hView.dW.pointer,
                                       regionZn: hDense?.zn.pointer, regionW: hDense?.w.pointer, regionDzn: hDense?.dzn.pointer,
@@ -161,10 +173,8 @@ public final class EsViT: @unchecked Sendable {
         }
         let dTok: (UnsafePointer<Float>?, UnsafePointer<Float>?) = config.useDense
             ? (UnsafePointer(dTokensAll.pointer), UnsafePointer(dTokensAll.pointer + gTok)) : (nil, nil)
-        backbone.backward(params: student.pointer, grads: grads.pointer, workspace: wsGlobal, dTokens: dTok.0, dPooled: dPooledAll.pointer)
-        if let wsLocal {
-            backbone.backward(params: student.pointer, grads: grads.pointer, workspace: wsLocal, dTokens: dTok.1, dPooled: dPooledAll.pointer + 2 * B * C)
-        }
+        wsGlobal.backward(backbone, params: student.pointer, grads: grads.pointer, dTokens: dTok.0, dPooled: dPooledAll.pointer)
+        wsLocal?.backward(backbone, params: student.pointer, grads: grads.pointer, dTokens: dTok.1, dPooled: dPooledAll.pointer + 2 * B * C)
         t1 = EsViT.now(); times.backward = t1 - t0
         return values
     }

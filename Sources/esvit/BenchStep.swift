@@ -32,11 +32,15 @@ struct BenchStep: ParsableCommand {
     @Option(help: "Path to bench_step.py.") var torchScript: String = "tools/reference/bench_step.py"
     @Option(help: "With --compare-torch: further rounds alternating this bench's timing and the reference's; prints every round's ratio and the median.") var rounds: Int = 1
     @Flag(help: "Print the backbone workspaces' per-buffer memory tables instead of timing.") var memory = false
+    @Flag(help: "Split the batch across --threads: each thread takes whole parts of it through the backbone with one-thread kernels (heads and loss stay whole), instead of every kernel being split across the threads.")
+    var batchSplit = false
 
     func bench() throws -> StepBench {
-        try asValidation { try StepBench(arch: archOptions.arch, backbone: try archOptions.config(), batch: batch, localCrops: localCrops,
-                                         globalSize: globalSize, localSize: localSize, hidden: hidden, bottleneck: bottleneck, outDim: outDim,
-                                         regionLoss: !noDense, threads: threads, iters: iters) }
+        var b = try asValidation { try StepBench(arch: archOptions.arch, backbone: try archOptions.config(), batch: batch, localCrops: localCrops,
+                                                 globalSize: globalSize, localSize: localSize, hidden: hidden, bottleneck: bottleneck, outDim: outDim,
+                                                 regionLoss: !noDense, threads: threads, iters: iters) }
+        b.batchSplit = batchSplit
+        return b
     }
 
     func validate() throws {

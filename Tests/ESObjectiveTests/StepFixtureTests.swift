@@ -3,7 +3,8 @@
 // window 4, 2×32 px + 2×16 px crops, batch 4, hidden 32, bottleneck 16, K 64), 5 steps with
 // lr warmup, the wd schedule, teacher-temperature warmup, per-tensor clipping (11 tensors at
 // step 0) and a frozen last layer for the first epoch. Losses within 1e-5 relative, every
-// gradient after step 1 within 1e-4, student, teacher and both centers after 5 steps within 1e-4.
+// gradient after step 1 within 1e-4, student, teacher and both centers after 5 steps within 1e-4;
+// on one thread, on two with every kernel split, and with the batch split over 2 and 3 threads.
 import XCTest
 import Foundation
 import ESCheckpoint
@@ -28,12 +29,13 @@ final class StepFixtureTests: XCTestCase {
     }
 
     func testFiveStepsMatchPyTorch() throws {
-        for threads in [1, 2] {
+        // One thread; two with every kernel split; two and three with the batch split (3: uneven parts).
+        for (threads, split) in [(1, 1), (2, 1), (2, 2), (3, 3)] {
             Compute.setThreads(threads)
             defer { Compute.setThreads(1) }
             let fx = try fixture()
             let cfg = StepFixtureTests.config, B = cfg.batch
-            let model = EsViT(config: cfg, seed: 0)
+            let model = EsViT(config: cfg, seed: 0, batchSplit: split)
             FixtureTensors.fillParameters(model.table, model.student.pointer)
             model.teacher.pointer.update(from: model.student.pointer, count: model.table.totalCount)
             let schedule = TrainingSchedule(baseLR: 0.5, globalBatch: B, minLR: 1e-4, warmupEpochs: 1, weightDecay: 0.04, weightDecayEnd: 0.4,
@@ -61,7 +63,7 @@ final class StepFixtureTests: XCTestCase {
                 print("step \(it): smallest region-match gap \(model.loss.smallestMatchGap)")
                 let want = try fx.floats("loss@\(it)")
                 for (name, got, w) in [("total", values.total, want[0]), ("L_V", values.view, want[1]), ("L_R", values.region, want[2])] {
-                    XCTAssertEqual(got, Double(w), accuracy: 1e-5 * abs(Double(w)), "step \(it) \(name) (threads \(threads))")
+                    XCTAssertEqual(got, Double(w), accuracy: 1e-5 * abs(Double(w)), "step \(it) \(name) (threads \(threads), batch split \(split))")
                 }
                 if it == 0 {
                     // Each gradient element is a float sum whose order differs from PyTorch's (and
