@@ -61,7 +61,7 @@ public struct StepBench {
             for (role, ws) in model.backboneWorkspaces { say("\(role): " + ws.memoryReport()); rest -= ws.bytes }
             say("transient pool of the backbone workspaces (their shared and scratch buffers, used one workspace at a time): \(formatMiB(model.transientPoolBytes))")
             rest -= model.transientPoolBytes
-            say("heads, loss and gathered features: \(formatMiB(rest))")
+            say("heads, loss, gathered features" + (batchSplit && threads > 1 ? " and the batch split's part gradients" : "") + ": \(formatMiB(rest))")
             return nil
         }
         var samples: [Double] = [], splits: [StepTimes] = []
