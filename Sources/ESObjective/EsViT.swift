@@ -78,7 +78,9 @@ public final class EsViT: @unchecked Sendable {
     /// `batchSplit` > 1: that many threads each run whole parts of the batch through the backbone
     /// with one-thread kernels (heads and loss stay whole); 1: every kernel is split instead.
     public init(config: EsViTConfig, seed: UInt64, batchSplit: Int = 1) {
-        self.config = config; self.batchSplit = batchSplit
+        self.config = config
+        // No more parts than crops in either group.
+        self.batchSplit = max(1, min(batchSplit, 2 * config.batch, config.localCrops > 0 ? config.localCrops * config.batch : 2 * config.batch))
         let C = config.backbone.numFeatures, B = config.batch, nL = config.localCrops
         let modules = EsViTModules(config: config, table: table)
         backbone = modules.backbone; head = modules.head; denseHead = modules.denseHead
@@ -89,8 +91,7 @@ public final class EsViT: @unchecked Sendable {
         teacher.pointer.update(from: student.pointer, count: table.totalCount)
         optimizer = AdamW(table: table)
         centers = Centers(classes: config.head.outDim, momentum: config.centerMomentum)
-        let G = config.globalSize, Ls = config.localSize, bb = backbone, n = batchSplit, count = table.totalCount
-        precondition(n >= 1 && n <= 2 * B, "batch split \(n) for \(2 * B) global crops")
+        let G = config.globalSize, Ls = config.localSize, bb = backbone, n = self.batchSplit, count = table.totalCount
         let layouts = [SwinSplit.layouts(model: bb, batch: 2 * B, height: G, width: G, training: true, parts: n),
                        SwinSplit.layouts(model: bb, batch: 2 * B, height: G, width: G, training: false, parts: n)]
             + (nL > 0 ? [SwinSplit.layouts(model: bb, batch: nL * B, height: Ls, width: Ls, training: true, parts: n)] : [])

@@ -64,6 +64,11 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     /// Where the backbone sits in an --init-from file (nil: found).
     public var initPrefix: String? = nil
     public var threads = 1
+    /// With more than one compute thread: each thread takes whole parts of the batch through the
+    /// backbone (true; nil reads as true) or every kernel is split across the threads (false).
+    /// Optional so that older run configurations still decode.
+    public var batchSplit: Bool? = nil
+    public var splitsBatch: Bool { batchSplit ?? true }
     public var loaderThreads = 1
     public var maxIters: Int? = nil
     public var logEvery = 10

@@ -67,6 +67,7 @@ public struct PretrainOptions: ParsableArguments {
     @Option(help: help("Overwrite checkpoint.safetensors every N iterations (0: only at epoch ends and the end).", d.saveckpIters)) var saveckpIters: Int?
     @Option(help: help("Seed for initialisation, sample order and every augmentation draw.", d.seed)) var seed: UInt64?
     @Option(help: "Compute threads per rank (default: OPENBLAS_NUM_THREADS if set, else the cores this process may use).") var threads: Int?
+    @Option(help: help("With --threads above 1: each thread takes whole parts of the batch through the backbone (true) or every kernel is split across the threads (false). The batch split measured 1.1-1.5x faster (docs/results.md §8.9).", d.splitsBatch)) var batchSplit: Bool?
     @Option(help: help("Data-loading threads per rank.", d.loaderThreads)) var loaderThreads: Int?
     @Option(help: "Stop after this global iteration, with a checkpoint (the schedules still span --epochs).") var maxIters: Int?
     @Option(help: help("Progress line (and log.txt line) every N iterations.", d.logEvery)) var logEvery: Int?

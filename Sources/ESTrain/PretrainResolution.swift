@@ -51,6 +51,7 @@ extension PretrainOptions {
         take(saveckpFreq, &c.saveckpFreq); take(saveckpIters, &c.saveckpIters); take(seed, &c.seed)
         c.initFrom = initFrom; c.initWhich = initWhich; c.initPrefix = initPrefix
         c.threads = threads ?? defaultThreads
+        if let batchSplit { c.batchSplit = batchSplit }
         take(loaderThreads, &c.loaderThreads)
         c.maxIters = maxIters
         take(logEvery, &c.logEvery); take(checkEvery, &c.checkEvery)

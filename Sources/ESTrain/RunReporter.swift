@@ -26,7 +26,8 @@ final class RunReporter {
             + "head \(c.head.hidden)/\(c.head.bottleneck)/K \(c.head.outDim), region loss \(c.useDensePrediction ? "on" : "off")")
         say("  data: \(c.dataset) at \(c.dataPath), \(L.datasetCount) images; crops 2×\(c.crops.globalSize) + \(c.crops.localCrops)×\(c.crops.localSize) px")
         say("  ranks \(L.worldSize) × batch \(c.batchSizePerRank) × accumulation \(c.gradAccumSteps) = global batch \(L.globalBatch); "
-            + "\(c.threads) compute thread(s) and \(c.loaderThreads) loader thread(s) per rank; hosts: \(p.hosts)")
+            + "\(c.threads) compute thread(s)" + (c.threads > 1 ? (c.splitsBatch ? " (batch split)" : " (every kernel split)") : "")
+            + " and \(c.loaderThreads) loader thread(s) per rank; hosts: \(p.hosts)")
         say(scheduleLine(c, L))
         say("  memory per rank: parameters, gradients, teacher and AdamW \(formatMiB(model.parameterBytes)); activations, heads and loss \(formatMiB(model.workspaceBytes))")
         say("  output: \(c.outputDir) (checkpoint.safetensors every \(c.saveckpIters > 0 ? "\(c.saveckpIters) iterations and " : "")epoch end; numbered copies every \(c.saveckpFreq) epochs; log.txt; config.json)")

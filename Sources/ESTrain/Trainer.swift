@@ -82,7 +82,7 @@ public final class Trainer {
         defer { lock?.release() }
         StopRequest.install()   // `esvit pretrain` installed them at its start already
         defer { StopRequest.uninstall(); StopRequest.reset() }
-        let model = EsViT(config: config.objective, seed: config.seed)
+        let model = EsViT(config: config.objective, seed: config.seed, batchSplit: config.splitsBatch ? config.threads : 1)
         let knn = periodicKNN(model)
         let plan = try makePlan(model, knn: knn)
         if plan.nothingToDo {
