@@ -54,12 +54,15 @@ final class SwinSplitTests: XCTestCase {
             XCTAssertEqual(bad, 0, "\(name): \(bad) of \(got.count) gradient entries differ from one-thread passes per part")
             XCTAssertGreaterThan(got.filter { $0 != 0 }.count, got.count / 2, "\(name): the backward reached the parameters")
 
-            // The whole batch in one pass: the same function of each sample.
+            // The whole batch in one pass: the same function of each sample; only the rows per
+            // product call differ, which may reassociate a dot product in a library's edge kernels:
+            // at most K·u relative per product, 2·768·6e-8 ≈ 1e-4 for the longest (K = 4·192).
+            // A slicing error moves whole samples: differences of order one.
             let whole = SwinWorkspace(model: m.model, batch: B, height: size, width: size, training: true)
             m.model.forward(params: m.params.pointer, image: img, workspace: whole, dropPathKeys: keys)
             let wholePooled = Array(UnsafeBufferPointer(start: whole.pooled, count: B * Cf))
             let worst = zip(pooled, wholePooled).map { abs($0 - $1) / max(1, abs($1)) }.max()!
-            XCTAssertLessThan(worst, 1e-5, "\(name): split pooled features vs one whole-batch pass")
+            XCTAssertLessThan(worst, 1e-4, "\(name): split pooled features vs one whole-batch pass")
         }
     }
 }
