@@ -73,11 +73,19 @@ public enum Measure {
 
 public enum Machine {
     /// The CPU's model name ("model name" in /proc/cpuinfo), or "unknown CPU".
+    /// The CPU's model name, with its family and model numbers and vector extension (a VM may
+    /// name only "AMD EPYC", which covers Zen 3 with AVX2 and Zen 4/5 with AVX-512).
     public static var cpuModel: String {
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
-              let colon = line.firstIndex(of: ":") else { return "unknown CPU" }
-        return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
+        let lines = info.split(separator: "\n")
+        func field(_ key: String) -> String? {
+            guard let line = lines.first(where: { $0.hasPrefix(key) }), let colon = line.firstIndex(of: ":") else { return nil }
+            return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        guard let name = field("model name") else { return "unknown CPU" }
+        let flags = Set((field("flags") ?? "").split(separator: " "))
+        let isa = flags.contains("avx512f") ? "AVX-512" : flags.contains("avx2") ? "AVX2" : "no AVX2"
+        return "\(name) (family \(field("cpu family") ?? "?") model \(field("model\t") ?? "?"), \(isa))"
     }
 
     /// This process's peak resident set so far (getrusage's ru_maxrss, KiB on Linux), in bytes.
@@ -90,7 +98,7 @@ public enum Machine {
     /// One line for every benchmark's header: CPU, OpenBLAS kernel set, the small-GEMM engine, the date.
     public static var summary: String {
         let date = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
-        return "\(cpuModel), OpenBLAS \(BLASSetup.coreName) kernels, small GEMMs \(SmallGEMM.engine.rawValue), \(date)"
+        return "\(cpuModel), OpenBLAS \(BLASSetup.coreName) kernels\(BLASSetup.userChoiceNote == nil ? "" : " (set by OPENBLAS_CORETYPE)"), small GEMMs \(SmallGEMM.engine.rawValue), \(date)"
     }
 }
 

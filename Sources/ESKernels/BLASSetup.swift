@@ -52,6 +52,17 @@ public enum BLASSetup {
         return nil
     }
 
+    /// When OPENBLAS_CORETYPE is set in the environment to kernels weaker than this CPU allows
+    /// (seen: a machine image exporting OPENBLAS_CORETYPE=Haswell on an AVX-512 EPYC, where the
+    /// SkylakeX kernels ran sgemm 1.66× faster), a one-line hint; nil otherwise. The setting is
+    /// respected either way.
+    public static var userChoiceNote: String? {
+        guard let set = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"],
+              ProcessInfo.processInfo.environment["ESVIT_BLAS_DETECTED"] == nil,
+              let best = bestCore(), level(best) > level(coreName) else { return nil }
+        return "OPENBLAS_CORETYPE=\(set) is set in the environment; this CPU also runs \(best) kernels (unset OPENBLAS_CORETYPE to let esvit choose them)"
+    }
+
     /// Checks sgemm against a Double product on awkward sizes; returns a message on failure.
     public static func selfCheck() -> String? {
         let M = 67, K = 53, N = 71

@@ -41,6 +41,7 @@ struct Doctor: ParsableCommand {
                   + (launch.source == nil ? "" : "; launcher and MPI agree"))
             print("  OpenBLAS kernels: \(BLASSetup.coreName); cores visible: \(ProcessInfo.processInfo.activeProcessorCount); "
                   + "OPENBLAS_NUM_THREADS=\(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "unset")")
+            if let hint = BLASSetup.userChoiceNote { print("  note: \(hint)") }
             let fm = (try? FashionMNIST(root: dataPath, split: .test)).map { "found (\($0.count) test images)" } ?? "not found (apt-get install dataset-fashion-mnist)"
             print("  Fashion-MNIST at \(dataPath): \(fm)")
         }
