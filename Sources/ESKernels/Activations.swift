@@ -42,6 +42,45 @@ public enum GELU {
     }
 }
 
+extension GELU {
+    /// y = GELU(x), bit for bit as `forward`, and slope = dGELU/dx in the same pass (one erf and
+    /// one exponential shared by both): the backward's recompute of y, fused with the slope its
+    /// gradient needs. `slope` may alias nothing else.
+    public static func forwardWithSlope(y: UnsafeMutablePointer<Float>, slope: UnsafeMutablePointer<Float>,
+                                        x: UnsafePointer<Float>, count n: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.gelu, t0) }
+        Compute.pool.parallelFor(n, minPerThread: 4096) { r, _ in
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound {
+                let v = load8(x + i), u = v * 0.70710678118654752
+                let g = vexp(-u * u)                          // e^(−x²/2): erf's and the pdf's
+                let e = verf(u, gauss: g)
+                store8(0.5 * v * (1 + e), y + i)
+                store8(0.5 * (1 + e) + v * (0.3989422804014327 * g), slope + i)
+                i += 8
+            }
+            while i < r.upperBound {
+                let v = x[i]
+                let cdf = 0.5 * (1 + erff(v * 0.70710678118654752))
+                y[i] = v * cdf
+                slope[i] = cdf + v * (0.3989422804014327 * expf(-0.5 * v * v))
+                i += 1
+            }
+        }
+    }
+
+    /// dx = dy ⊙ slope (slope from `forwardWithSlope`); dx may alias dy or slope.
+    public static func backward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
+                                slope: UnsafePointer<Float>, count n: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.gelu, t0) }
+        Compute.pool.parallelFor(n, minPerThread: 1 << 14) { r, _ in
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound { store8(load8(dy + i) * load8(slope + i), dx + i); i += 8 }
+            while i < r.upperBound { dx[i] = dy[i] * slope[i]; i += 1 }
+        }
+    }
+}
+
 public enum Softmax {
     /// max_j p[j] over n elements, eight lanes at a time.
     @inline(__always)

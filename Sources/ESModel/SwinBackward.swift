@@ -50,10 +50,14 @@ extension SwinModel {
         let drop1: UnsafePointer<Float>? = bp.plan.dropPath > 0 ? UnsafePointer(a.drop1) : nil
         // MLP branch: xOut = x1 + s2·fc2(gelu(fc1(ln2(x1)))).
         DropPath.branchBackward(dBranch: ws.dTok, dy: dStream, scales: drop2, batch: B, rowsPerSample: L, channels: C)
-        GELU.forward(y: a.act, x: a.hidden, count: B * L * Hd)      // act is shared between blocks: recompute it
-        Linear.backward(dx: ws.dHidden, dWeight: G + bp.fc2W, dBias: G + bp.fc2B, dy: ws.dTok, x: a.act,
+        // act is shared between blocks: recompute it, with GELU's slope into dHidden in the same
+        // pass; once fc2's weight gradient has read act, act's buffer takes d(act).
+        GELU.forwardWithSlope(y: a.act, slope: ws.dHidden, x: a.hidden, count: B * L * Hd)
+        Linear.backward(dx: nil, dWeight: G + bp.fc2W, dBias: G + bp.fc2B, dy: ws.dTok, x: a.act,
                         weight: P + bp.fc2W, rows: B * L, inFeatures: Hd, outFeatures: C)
-        GELU.backward(dx: ws.dHidden, dy: ws.dHidden, x: a.hidden, count: B * L * Hd)
+        Linear.backward(dx: a.act, dWeight: nil, dBias: nil, dy: ws.dTok, x: a.act,
+                        weight: P + bp.fc2W, rows: B * L, inFeatures: Hd, outFeatures: C)
+        GELU.backward(dx: ws.dHidden, dy: a.act, slope: ws.dHidden, count: B * L * Hd)
         Linear.backward(dx: ws.dTok, dWeight: G + bp.fc1W, dBias: G + bp.fc1B, dy: ws.dHidden, x: a.ln2,
                         weight: P + bp.fc1W, rows: B * L, inFeatures: C, outFeatures: Hd)
         LayerNorm.backward(dx: dStream, accumulate: true, dGamma: G + bp.norm2W, dBeta: G + bp.norm2B, dy: ws.dTok,

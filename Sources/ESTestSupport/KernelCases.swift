@@ -112,7 +112,7 @@ public enum KernelCases {
         [(5, 3), (4, 12), (37, 20), (3, 37), (6, 48), (5, 96)].map { layerNorm(rows: $0.0 * scale, C: $0.1) }
     }
 
-    public static func gelu(scale: Int = 1) -> [KernelCase] { [gelu(count: 37 * scale)] }
+    public static func gelu(scale: Int = 1) -> [KernelCase] { [gelu(count: 37 * scale), geluSlope(count: 37 * scale)] }
 
     public static func softmax(scale: Int = 1) -> [KernelCase] {
         [(3, 1), (4, 5), (2, 49)].map { softmax(rows: $0.0 * scale, cols: $0.1) }
@@ -202,6 +202,24 @@ extension KernelCases {
                 return FastKernel(outputs: [y], gradients: [dx], keepAlive: i + [dy],
                                   forward: { GELU.forward(y: yp, x: x, count: n) },
                                   backward: { GELU.backward(dx: dxp, dy: dyp, x: x, count: n) })
+            })
+    }
+
+    /// GELU as the backbone's backward runs it: y and its slope in one pass, then dx = dy ⊙ slope.
+    static func geluSlope(count n: Int) -> KernelCase {
+        KernelCase(
+            kernel: "gelu (slope form)", size: "n\(n)",
+            inputs: [KernelTensor("x", randoms(n, 9).map { $0 * 4 })], upstream: randoms(n, 10),
+            outputChecks: [KernelCheck("y", tolerance: 1e-6)], gradientChecks: [KernelCheck("dx", tolerance: 1e-5)],
+            reference: { [ActivationRef.gelu($0[0])] },
+            referenceBackward: { i, dy in [ActivationRef.geluBackward(dy, i[0])] },
+            makeFast: { i, dy in
+                let x = i[0].pointer, dyp = dy.pointer
+                let y = FloatBuffer(count: n), slope = FloatBuffer(count: n), dx = FloatBuffer(count: n)
+                let (yp, sp, dxp) = (y.pointer, slope.pointer, dx.pointer)
+                return FastKernel(outputs: [y], gradients: [dx], keepAlive: i + [dy, slope],
+                                  forward: { GELU.forwardWithSlope(y: yp, slope: sp, x: x, count: n) },
+                                  backward: { GELU.backward(dx: dxp, dy: dyp, slope: sp, count: n) })
             })
     }
 

@@ -64,6 +64,23 @@ final class KernelCaseTests: XCTestCase {
 
     func testGELUAndSoftmax() { runCases(KernelCases.gelu() + KernelCases.softmax()) }
 
+    /// The backbone's backward recomputes act = GELU(hidden) with `forwardWithSlope`; fc2's weight
+    /// gradient is only the forward's if that recompute is the forward's act bit for bit. Over
+    /// 2 threads, with an odd tail and values where erf saturates.
+    func testGELUSlopeFormRecomputesTheForwardBitForBit() {
+        let n = 3 * 4096 + 13
+        var rng = KeyedRandom(77)
+        let x = FloatBuffer(count: n)
+        for i in 0..<n { x.pointer[i] = Float(rng.uniform(-9, 9)) }
+        let y = FloatBuffer(count: n), y2 = FloatBuffer(count: n), slope = FloatBuffer(count: n)
+        Compute.setThreads(2)
+        defer { Compute.setThreads(1) }
+        GELU.forward(y: y.pointer, x: x.pointer, count: n)
+        GELU.forwardWithSlope(y: y2.pointer, slope: slope.pointer, x: x.pointer, count: n)
+        let differing = (0..<n).filter { y.pointer[$0].bitPattern != y2.pointer[$0].bitPattern }
+        XCTAssertEqual(differing.count, 0, "first differing index: \(differing.first ?? -1)")
+    }
+
     func testWindowAttention() { runCases(KernelCases.windowAttention()) }
 
     /// Partition/reverse against a direct implementation of pad + torch.roll + window split,
