@@ -72,9 +72,9 @@ public enum Measure {
 }
 
 public enum Machine {
-    /// The CPU's model name ("model name" in /proc/cpuinfo), or "unknown CPU".
-    /// The CPU's model name, with its family and model numbers and vector extension (a VM may
-    /// name only "AMD EPYC", which covers Zen 3 with AVX2 and Zen 4/5 with AVX-512).
+    /// The CPU's model name ("model name" in /proc/cpuinfo; "unknown CPU" without one), with its
+    /// family and model numbers and vector extension (a VM may name only "AMD EPYC", which covers
+    /// Zen 3 with AVX2 and Zen 4/5 with AVX-512).
     public static var cpuModel: String {
         guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
         let lines = info.split(separator: "\n")
