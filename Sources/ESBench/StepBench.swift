@@ -32,8 +32,9 @@ public struct StepBench {
         self.arch = arch; self.threads = threads; self.iters = iters
     }
 
-    /// What one run measured: images/s, the median step's split and the process's peak RSS.
-    public struct Result { public var imagesPerSecond: Double, split: StepTimes, peakRSSBytes: Int }
+    /// What one run measured: images/s, the median step's split, the process's peak RSS and, with
+    /// the per-op split, the roof bound of a profiled pass (nil with the batch split).
+    public struct Result { public var imagesPerSecond: Double, split: StepTimes, peakRSSBytes: Int, bound: RoofBound? = nil }
 
     /// The recipe's starting values (the lr is a small fixed one: the bench times, it does not train).
     static var hyper: StepHyper {
@@ -42,10 +43,11 @@ public struct StepBench {
                          teacherTemperature: Float(d.warmupTeacherTemp), clipGrad: Float(d.clipGrad), freezeLastLayer: false)
     }
 
-    /// Builds the model, times `iters` steps after one warm-up and reports through `say`;
-    /// with `memoryOnly` it prints the workspaces' memory tables instead of timing (nil result).
+    /// Builds the model, times `iters` steps after one warm-up and reports through `say`, then
+    /// (`withBound`) profiles `iters` more for the roof bound; with `memoryOnly` it prints the
+    /// workspaces' memory tables instead of timing (nil result).
     @discardableResult
-    public func run(memoryOnly: Bool = false, say: (String) -> Void) throws -> Result? {
+    public func run(memoryOnly: Bool = false, withBound: Bool = true, say: (String) -> Void) throws -> Result? {
         let c = config, batch = c.batch
         Compute.setThreads(threads)
         let model = EsViT(config: c, seed: 0, batchSplit: batchSplit ? min(threads, 2 * batch) : 1)
@@ -78,7 +80,17 @@ public struct StepBench {
         say("  split: " + parts.map { String(format: "%@ %.0f%%", $0.0, 100 * $0.1 / max(s.total, 1e-12)) }.joined(separator: ", "))
         let rss = Machine.peakRSSBytes
         say("  peak RSS of this process: \(formatMiB(rss))")
-        return Result(imagesPerSecond: Double(batch) / t, split: s, peakRSSBytes: rss)
+        var result = Result(imagesPerSecond: Double(batch) / t, split: s, peakRSSBytes: rss)
+        if !withBound { return result }
+        if batchSplit && threads > 1 {
+            say("  bound: not measured with --batch-split (the profiler does not see the split's threads); run without it")
+        } else {
+            result.bound = try RoofBound.measure(passes: iters, threads: threads) {
+                try model.step(globals: globals, locals: c.localCrops > 0 ? locals : nil, hyper: StepBench.hyper)
+            }
+            result.bound!.lines(images: batch).forEach(say)
+        }
+        return result
     }
 
     /// Runs the PyTorch reference step of the same recipe through `peer` and reports the ratio;
@@ -97,14 +109,20 @@ public struct StepBench {
         say(String(format: "  PyTorch reference step (same run): %.1f img/s, peak RSS %@ [%@]", v[0], formatMiB(peerRSS), versions))
         say(String(format: "  ratio Swift/PyTorch: %.2f× the speed, %.2f× the peak RSS", r.imagesPerSecond / v[0], Double(r.peakRSSBytes) / Double(peerRSS)))
         var ratios = [r.imagesPerSecond / v[0]]
-        if rounds < 2 { return ratios }
-        for round in 2...rounds {
-            guard let mine = try run(say: { _ in }) else { break }
-            let theirs = try peer.figures(args, ["step_img_s"]).values[0]
-            ratios.append(mine.imagesPerSecond / theirs)
-            say(String(format: "  round %d: Swift %.1f img/s, PyTorch %.1f img/s, ratio %.2f×", round, mine.imagesPerSecond, theirs, ratios.last!))
+        if rounds >= 2 {
+            for round in 2...rounds {
+                guard let mine = try run(withBound: false, say: { _ in }) else { break }
+                let theirs = try peer.figures(args, ["step_img_s"]).values[0]
+                ratios.append(mine.imagesPerSecond / theirs)
+                say(String(format: "  round %d: Swift %.1f img/s, PyTorch %.1f img/s, ratio %.2f×", round, mine.imagesPerSecond, theirs, ratios.last!))
+            }
+            say(Measure.roundsLine(ratios))
         }
-        say(Measure.roundsLine(ratios))
+        if let b = r.bound {
+            let m = ratios.sorted()[ratios.count / 2]
+            say(String(format: "  bound against PyTorch (the %@ratio × the bound): %.2f× with every linear layer at the roof and the rest as measured, %.2f× with the rest free as well",
+                       ratios.count > 1 ? "median " : "", m * b.speedupAtRoof, m * b.speedupLinearOnly))
+        }
         return ratios
     }
 }

@@ -12,7 +12,10 @@ struct BenchStep: ParsableCommand {
         discussion: """
         Images/s counts the batch (distinct images) per step; each image contributes 2 global and \
         --local-crops local views. With --compare-torch PYTHON it also runs \
-        tools/reference/bench_step.py (the same recipe in plain PyTorch, same threads) and prints the ratio.
+        tools/reference/bench_step.py (the same recipe in plain PyTorch, same threads) and prints the ratio. \
+        Without --batch-split it then profiles --iters more steps and prints a bound: how much faster the \
+        step would run with every linear layer at OpenBLAS's sgemm roof measured in the same process (the \
+        rest as measured, and the rest free), and that bound against PyTorch.
 
         Example: esvit bench step --arch swin_mini --batch 64 --local-crops 6 --threads 2 --compare-torch .venv/bin/python
         """)

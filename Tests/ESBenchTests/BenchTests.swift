@@ -149,6 +149,13 @@ final class BenchTests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.hasPrefix("  step: ") }, "\(lines)")
         XCTAssertGreaterThan(r.peakRSSBytes, 1 << 20)
         XCTAssertTrue(lines.contains { $0.hasPrefix("  peak RSS of this process: ") }, "\(lines)")
+        // The per-op split profiles the step for the roof bound: it counted linear layers, and
+        // putting them at the roof can only remove time the step spent.
+        let bound = try XCTUnwrap(r.bound)
+        XCTAssertGreaterThan(bound.gemmFLOPs, 0)
+        XCTAssertTrue(bound.gemmSeconds > 0 && bound.gemmSeconds < bound.stepSeconds, "\(bound)")
+        XCTAssertGreaterThan(bound.speedupLinearOnly, bound.speedupAtRoof)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("  bound: every linear layer at the roof, the rest as measured: ") }, "\(lines)")
         XCTAssertNil(try b.run(memoryOnly: true, say: { _ in }))
         XCTAssertThrowsError(try StepBench(arch: .swinMini, backbone: Self.tiny, batch: 0, localCrops: nil, globalSize: nil, localSize: nil,
                                            hidden: nil, bottleneck: nil, outDim: nil, regionLoss: true, threads: 1, iters: 1))
@@ -168,7 +175,32 @@ final class BenchTests: XCTestCase {
         XCTAssertTrue(ratios.allSatisfy { $0.isFinite && $0 > 0 })
         XCTAssertEqual(try String(contentsOfFile: count, encoding: .utf8).split(separator: "\n").count, 3, "the peer ran once per round")
         XCTAssertTrue(lines.contains { $0.hasPrefix("  round 3: Swift ") }, "\(lines)")
-        XCTAssertTrue(lines.last?.hasPrefix("  ratio over 3 rounds: median ") == true, "\(lines)")
+        XCTAssertTrue(lines.dropLast().last?.hasPrefix("  ratio over 3 rounds: median ") == true, "\(lines)")
+        // The bound against PyTorch is the median ratio times the bound's speed-ups.
+        let m = ratios.sorted()[1], bound = try XCTUnwrap(r.bound)
+        XCTAssertEqual(lines.last, String(format: "  bound against PyTorch (the median ratio × the bound): %.2f× with every linear layer at the roof "
+                                          + "and the rest as measured, %.2f× with the rest free as well", m * bound.speedupAtRoof, m * bound.speedupLinearOnly))
+    }
+
+    func testRoofBoundArithmetic() {
+        // 6 GFLOP in 0.06 s (100 GFLOP/s) of a 0.1 s step, roof 150: the products would take 0.04 s.
+        let b = RoofBound(gemmFLOPs: 6e9, gemmSeconds: 0.06, stepSeconds: 0.1, roof: 150)
+        XCTAssertEqual(b.gemmRate, 100, accuracy: 1e-9)
+        XCTAssertEqual(b.atRoofSeconds, 0.08, accuracy: 1e-12)
+        XCTAssertEqual(b.speedupAtRoof, 1.25, accuracy: 1e-12)
+        XCTAssertEqual(b.speedupLinearOnly, 2.5, accuracy: 1e-12)
+        XCTAssertEqual(b.lines(images: 8), [
+            "  linear layers: 6.0 GFLOP per step at 100.0 GFLOP/s, 60% of the step's time; sgemm roof 150.0 GFLOP/s (they run at 67% of it)",
+            "  bound: every linear layer at the roof, the rest as measured: 1.25× this step (100.0 img/s); the rest free as well: 2.50×"])
+    }
+
+    func testStepBenchLeavesTheBoundOutWithTheBatchSplit() throws {
+        var b = try StepBench(arch: .swinMini, backbone: Self.tiny, batch: 2, localCrops: 1, globalSize: 32, localSize: 16,
+                              hidden: 16, bottleneck: 8, outDim: 16, regionLoss: true, threads: 2, iters: 1)
+        b.batchSplit = true
+        var lines: [String] = []
+        XCTAssertNil(try XCTUnwrap(try b.run(say: { lines.append($0) })).bound)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("  bound: not measured with --batch-split") }, "\(lines)")
     }
 
     func testKernelBenchNamesTheKernelsItKnows() {
