@@ -96,7 +96,7 @@ let package = Package(
                                                          "ESTestSupport", "CZlib", argumentParser]),
         .testTarget(name: "ESEvalTests", dependencies: ["ESEval", "ESCheckpoint", "ESData", "ESDistributed", "ESModel", "ESKernels", "ESTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "ESBenchTests", dependencies: ["ESBench", "ESModel", "ESTestSupport"]),
+        .testTarget(name: "ESBenchTests", dependencies: ["ESBench", "ESModel", "ESKernels", "ESTestSupport"]),
         .testTarget(name: "ESCheckpointTests", dependencies: ["ESCheckpoint", "ESModel", "ESTestSupport"]),
         .testTarget(name: "ESModelTests", dependencies: ["ESModel", "ESKernels", "ESTestSupport", "ESTestAssertions"],
                     resources: [.copy("Fixtures")]),

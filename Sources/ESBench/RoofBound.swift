@@ -1,7 +1,8 @@
 // How far a step could go on this machine if its linear layers ran at the sgemm roof: a bound
 // from one profiled pass (the layers' FLOPs and seconds, the step's wall time) and OpenBLAS's own
 // 1024³ rate measured in the same process. It names the limit a speed target meets: a step whose
-// bound is below the target cannot reach it by faster matrix products alone.
+// bound is below the target cannot reach it by faster linear layers alone. The window attention's
+// own products are not linear layers and count as the rest.
 import ESKernels
 import Foundation
 

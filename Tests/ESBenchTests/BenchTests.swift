@@ -3,6 +3,7 @@
 // that report finite figures, the pretraining bench on a stand-in launcher, and settings refused
 // with the flag's name.
 import ESBench
+import ESKernels
 import ESModel
 import ESTestSupport
 import Foundation
@@ -192,6 +193,26 @@ final class BenchTests: XCTestCase {
         XCTAssertEqual(b.lines(images: 8), [
             "  linear layers: 6.0 GFLOP per step at 100.0 GFLOP/s, 60% of the step's time; sgemm roof 150.0 GFLOP/s (they run at 67% of it)",
             "  bound: every linear layer at the roof, the rest as measured: 1.25× this step (100.0 img/s); the rest free as well: 2.50×"])
+    }
+
+    func testRoofBoundCountsTheLinearLayersPerPass() {
+        // Per pass: one forward (2·M·K·N) and one backward with dx and dW (4·M·K·N) of known shape.
+        let (M, K, N) = (64, 48, 96)
+        let x = FloatBuffer(count: M * K), w = FloatBuffer(count: N * K), y = FloatBuffer(count: M * N)
+        let dx = FloatBuffer(count: M * K), dw = FloatBuffer(count: N * K)
+        for i in 0..<x.count { x[i] = Float(i % 7) * 0.1 }
+        for i in 0..<w.count { w[i] = Float(i % 5) * 0.1 }
+        var passes = 0
+        let b = RoofBound.measure(passes: 3, threads: 1) {
+            passes += 1
+            Linear.forward(y: y.pointer, x: x.pointer, weight: w.pointer, bias: nil, rows: M, inFeatures: K, outFeatures: N)
+            Linear.backward(dx: dx.pointer, dWeight: dw.pointer, dBias: nil, dy: y.pointer, x: x.pointer, weight: w.pointer,
+                            rows: M, inFeatures: K, outFeatures: N)
+        }
+        XCTAssertEqual(passes, 3)
+        XCTAssertEqual(b.gemmFLOPs, 6 * Double(M * K * N), "FLOPs per pass, not per measurement")
+        XCTAssertTrue(b.gemmSeconds > 0 && b.gemmSeconds <= b.stepSeconds && b.roof > 0, "\(b)")
+        XCTAssertFalse(Profiler.enabled, "the profiler is switched off after the passes")
     }
 
     func testStepBenchLeavesTheBoundOutWithTheBatchSplit() throws {
