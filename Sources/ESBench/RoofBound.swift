@@ -30,14 +30,9 @@ public struct RoofBound: Equatable, Sendable {
     /// Profiles `passes` runs of `step`, then measures the roof at `threads`. Linear layers inside
     /// a batch split's threads are not counted by the profiler, so callers use the per-op split.
     public static func measure(passes: Int, threads: Int, _ step: () throws -> Void) rethrows -> RoofBound {
-        Profiler.reset(); Profiler.enabled = true
-        defer { Profiler.enabled = false }
-        let t0 = Measure.monotonic()
-        for _ in 0..<passes { try step() }
-        let wall = Double(Measure.monotonic() - t0) * 1e-9, n = Double(passes)
-        Profiler.enabled = false
-        return RoofBound(gemmFLOPs: Profiler.gemmFLOPs / n, gemmSeconds: Profiler.seconds[OpFamily.gemm.rawValue] / n,
-                         stepSeconds: wall / n, roof: Measure.sgemmRoof(threads: threads))
+        let ops = try OpSplit.measure(iters: passes, wall: nil, step), n = Double(passes)
+        return RoofBound(gemmFLOPs: ops.gemmFLOPs / n, gemmSeconds: ops.seconds[OpFamily.gemm.rawValue] / n,
+                         stepSeconds: ops.wall / n, roof: Measure.sgemmRoof(threads: threads))
     }
 
     /// The report's two lines; `images` per step turns seconds into images/s.

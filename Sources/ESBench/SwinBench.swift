@@ -122,11 +122,14 @@ public struct SwinBench {
 struct OpSplit {
     var seconds: [Double], gemmFLOPs: Double, wall: Double
 
-    static func measure(iters: Int, wall: Double, _ body: () -> Void) -> OpSplit {
+    /// `wall`: seconds per run to charge (e.g. an unprofiled median); nil: the profiled runs' own.
+    static func measure(iters: Int, wall: Double?, _ body: () throws -> Void) rethrows -> OpSplit {
         Profiler.reset(); Profiler.enabled = true
-        for _ in 0..<iters { body() }
-        Profiler.enabled = false
-        return OpSplit(seconds: Profiler.seconds, gemmFLOPs: Profiler.gemmFLOPs, wall: wall * Double(iters))
+        defer { Profiler.enabled = false }
+        let t0 = Measure.monotonic()
+        for _ in 0..<iters { try body() }
+        let own = Double(Measure.monotonic() - t0) * 1e-9
+        return OpSplit(seconds: Profiler.seconds, gemmFLOPs: Profiler.gemmFLOPs, wall: wall.map { $0 * Double(iters) } ?? own)
     }
 
     /// What `self` spent beyond `other` (e.g. forward+backward minus the training forward).
