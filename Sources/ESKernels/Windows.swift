@@ -14,6 +14,8 @@ public final class WindowGeometry: @unchecked Sendable {
     public let tokensPerWindow: Int
     /// (nW·N) source token index or −1.
     public let tokenMap: [Int32]
+    /// Whether any window slot is a padding token (the grid is not a multiple of the window).
+    public var hasPadding: Bool { paddedHeight * paddedWidth > height * width }
     /// (nW, N, N) additive mask, or nil when shift = 0.
     public let mask: FloatBuffer?
 
@@ -56,9 +58,10 @@ public final class WindowGeometry: @unchecked Sendable {
         return (0..<windowsPerImage).filter { w in (0..<NN).contains { mask[w * NN + $0] != 0 } }.count
     }
 
-    /// win(B·nW, N, C) = partition(roll(pad(x(B, H·W, C)))).
+    /// win(B·nW, N, C) = partition(roll(pad(x(B, H·W, C)))); padding slots get `fill` (C values),
+    /// or zeros when it is nil.
     public func partition(windows: UnsafeMutablePointer<Float>, tokens x: UnsafePointer<Float>,
-                          batch B: Int, channels C: Int) {
+                          batch B: Int, channels C: Int, fill: UnsafePointer<Float>? = nil) {
         let t0 = Profiler.start(); defer { Profiler.stop(.layout, t0) }
         let slots = tokenMap.count, L = height * width
         tokenMap.withUnsafeBufferPointer { map in
@@ -68,6 +71,7 @@ public final class WindowGeometry: @unchecked Sendable {
                     let b = k / slots, src = mp[k - b * slots]
                     let dst = windows + k * C
                     if src >= 0 { dst.update(from: x + (b * L + Int(src)) * C, count: C) }
+                    else if let fill { dst.update(from: fill, count: C) }
                     else { dst.update(repeating: 0, count: C) }
                 }
             }
@@ -89,6 +93,19 @@ public final class WindowGeometry: @unchecked Sendable {
                     if accumulate { addInto(windows + k * C, dst, C) } else { dst.update(from: windows + k * C, count: C) }
                 }
             }
+        }
+    }
+}
+
+extension WindowGeometry {
+    /// sum[c] += Σ over the padding slots of win(B·nW, N, C)[slot, c]: the part of a bias
+    /// gradient that `reverse` drops.
+    public func addPaddingRows(into sum: UnsafeMutablePointer<Float>, windows: UnsafePointer<Float>,
+                               batch B: Int, channels C: Int) {
+        let t0 = Profiler.start(); defer { Profiler.stop(.layout, t0) }
+        let slots = tokenMap.count
+        tokenMap.withUnsafeBufferPointer { map in
+            for b in 0..<B { for k in 0..<slots where map[k] < 0 { addInto(windows + (b * slots + k) * C, sum, C) } }
         }
     }
 }

@@ -64,16 +64,32 @@ extension SwinModel {
                            x: a.x1, mean: a.mean2, rstd: a.rstd2, gamma: P + bp.norm2W, rows: B * L, channels: C)
         // Attention branch: x1 = xIn + s1·reverse(proj(attn(qkv(partition(ln1(xIn)))))).
         DropPath.branchBackward(dBranch: ws.dTok, dy: dStream, scales: drop1, batch: B, rowsPerSample: L, channels: C)
-        g.partition(windows: ws.dWinA, tokens: ws.dTok, batch: B, channels: C)
-        Linear.backward(dx: ws.dWinB, dWeight: G + bp.projW, dBias: G + bp.projB, dy: ws.dWinA, x: a.attnOut,
-                        weight: P + bp.projW, rows: Nw, inFeatures: C, outFeatures: C)
-        ws.dBias.update(repeating: 0, count: nH * NN)
-        WindowAttention.backward(dqkv: ws.dQKV, dBias: ws.dBias, dOut: ws.dWinB, qkv: a.qkv, probs: a.probs,
-                                 windows: B * g.windowsPerImage, tokens: g.tokensPerWindow, channels: C, heads: nH)
-        RelativePosition.scatter(dTable: G + bp.table, dBias: ws.dBias, index: bp.relIndex, heads: nH)
-        Linear.backward(dx: ws.dWinA, dWeight: G + bp.qkvW, dBias: G + bp.qkvB, dy: ws.dQKV, x: a.xw,
-                        weight: P + bp.qkvW, rows: Nw, inFeatures: C, outFeatures: 3 * C)
-        g.reverse(tokens: ws.dTok, windows: ws.dWinA, batch: B, channels: C, accumulate: false)
+        let attention = { (dOut: FPtr) in
+            ws.dBias.update(repeating: 0, count: nH * NN)
+            WindowAttention.backward(dqkv: ws.dQKV, dBias: ws.dBias, dOut: dOut, qkv: a.qkv, probs: a.probs,
+                                     windows: B * g.windowsPerImage, tokens: g.tokensPerWindow, channels: C, heads: nH)
+            RelativePosition.scatter(dTable: G + bp.table, dBias: ws.dBias, index: bp.relIndex, heads: nH)
+        }
+        if let qkvTok = a.qkvTok {
+            // Token rows only (see attentionBranchForward); the padding slots' qkv gradient
+            // reaches the qkv bias alone.
+            Linear.backward(dx: ws.dWinA, dWeight: G + bp.projW, dBias: G + bp.projB, dy: ws.dTok, x: a.attnOut,
+                            weight: P + bp.projW, rows: B * L, inFeatures: C, outFeatures: C)
+            g.partition(windows: ws.dWinB, tokens: ws.dWinA, batch: B, channels: C)
+            attention(ws.dWinB)
+            g.reverse(tokens: qkvTok, windows: ws.dQKV, batch: B, channels: 3 * C, accumulate: false)
+            g.addPaddingRows(into: G + bp.qkvB, windows: ws.dQKV, batch: B, channels: 3 * C)
+            Linear.backward(dx: ws.dTok, dWeight: G + bp.qkvW, dBias: G + bp.qkvB, dy: qkvTok, x: a.xw,
+                            weight: P + bp.qkvW, rows: B * L, inFeatures: C, outFeatures: 3 * C)
+        } else {
+            g.partition(windows: ws.dWinA, tokens: ws.dTok, batch: B, channels: C)
+            Linear.backward(dx: ws.dWinB, dWeight: G + bp.projW, dBias: G + bp.projB, dy: ws.dWinA, x: a.attnOut,
+                            weight: P + bp.projW, rows: Nw, inFeatures: C, outFeatures: C)
+            attention(ws.dWinB)
+            Linear.backward(dx: ws.dWinA, dWeight: G + bp.qkvW, dBias: G + bp.qkvB, dy: ws.dQKV, x: a.xw,
+                            weight: P + bp.qkvW, rows: Nw, inFeatures: C, outFeatures: 3 * C)
+            g.reverse(tokens: ws.dTok, windows: ws.dWinA, batch: B, channels: C, accumulate: false)
+        }
         LayerNorm.backward(dx: dStream, accumulate: true, dGamma: G + bp.norm1W, dBeta: G + bp.norm1B, dy: ws.dTok,
                            x: a.xIn, mean: a.mean1, rstd: a.rstd1, gamma: P + bp.norm1W, rows: B * L, channels: C)
     }

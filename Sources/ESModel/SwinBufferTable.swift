@@ -98,6 +98,9 @@ struct SwinBufferTable {
                  e("hidden", [BL, Hd], "(B·L, Hd)"), e("act", [BL, Hd], "(B·L, Hd)", temp), e("mlpOut", [BL, C], "(B·L, C)", temp),
                  e(stream("xOut"), [BL, C], "(B·L, C)"), e("bias", [nH, N, N], "(nH, N, N)", temp),
                  e("drop1", [B], "(B)"), e("drop2", [B], "(B)")]
+        // A grid with padding runs qkv and proj on its B·L token rows only (SwinForward.swift):
+        // qkvTok holds qkv's token rows in the forward and their gradient in the backward.
+        if g.hasPadding { t.append(e("qkvTok", [BL, 3 * C], "(B·L, 3C)", temp)) }
         if training {
             t += ["dStreamA", "dStreamB", "dTok"].map { e($0, [BL, C], "(B·L, C)", .scratch) }
             t += [e("dHidden", [BL, Hd], "(B·L, Hd)", .scratch),

@@ -1,7 +1,8 @@
 // Analytic floating-point operation counts of the Swin forward (2 per multiply-add), used by
 // benchmarks to report achieved GFLOP/s. Counts the matrix products (patch embedding, qkv,
-// q·kᵀ, P·v, proj, MLP, merging); elementwise work is not counted. Padding tokens are counted,
-// since the engine computes them. Backward is taken as 2× the forward (dX and dW products).
+// q·kᵀ, P·v, proj, MLP, merging); elementwise work is not counted. Padding tokens are counted
+// in q·kᵀ and P·v, which the engine computes for them, not in qkv and proj, which run on the
+// real tokens only. Backward is taken as 2× the forward (dX and dW products).
 extension SwinModel {
     public func forwardFLOPs(batch B: Int, height: Int, width: Int) -> Double {
         let cfg = config, p = cfg.patchSize
@@ -12,9 +13,9 @@ extension SwinModel {
                 let C = Double(bp.plan.dim), ws = bp.plan.windowSize
                 let Hp = (H + ws - 1) / ws * ws, Wp = (W + ws - 1) / ws * ws
                 let Nw = Double(B * Hp * Wp), N = Double(ws * ws), L = Double(B * H * W)
-                f += 2 * Nw * C * 3 * C          // qkv
+                f += 2 * L * C * 3 * C           // qkv
                 f += 2 * 2 * Nw * N * C          // q·kᵀ and P·v over all heads
-                f += 2 * Nw * C * C              // proj
+                f += 2 * L * C * C               // proj
                 f += 2 * 2 * L * C * Double(bp.hiddenDim)  // fc1 + fc2
             }
             if let m = merges[s] {

@@ -46,18 +46,8 @@ extension SwinModel {
 
     func blockForward(_ bp: BlockParams, _ a: BlockActs, _ P: UnsafePointer<Float>, _ B: Int,
                       dropPath keys: UnsafeMutablePointer<UInt64>?) {
-        let C = bp.plan.dim, L = a.tokens, g = a.geometry, eps = config.layerNormEps
-        let Nw = B * g.windowsPerImage * g.tokensPerWindow
-        LayerNorm.forward(y: a.ln1, mean: a.mean1, rstd: a.rstd1, x: a.xIn, gamma: P + bp.norm1W, beta: P + bp.norm1B,
-                          rows: B * L, channels: C, eps: eps)
-        g.partition(windows: a.xw, tokens: a.ln1, batch: B, channels: C)
-        Linear.forward(y: a.qkv, x: a.xw, weight: P + bp.qkvW, bias: P + bp.qkvB, rows: Nw, inFeatures: C, outFeatures: 3 * C)
-        RelativePosition.gather(bias: a.bias, table: P + bp.table, index: bp.relIndex, heads: bp.plan.heads)
-        WindowAttention.forward(out: a.attnOut, probs: a.probs, qkv: a.qkv, bias: a.bias,
-                                mask: g.mask.map { UnsafePointer($0.pointer) }, windowsPerImage: g.windowsPerImage,
-                                windows: B * g.windowsPerImage, tokens: g.tokensPerWindow, channels: C, heads: bp.plan.heads)
-        Linear.forward(y: a.proj, x: a.attnOut, weight: P + bp.projW, bias: P + bp.projB, rows: Nw, inFeatures: C, outFeatures: C)
-        g.reverse(tokens: a.attnTok, windows: a.proj, batch: B, channels: C, accumulate: false)
+        let C = bp.plan.dim, L = a.tokens, eps = config.layerNormEps
+        attentionBranchForward(bp, a, P, B)
         let useDrop = keys != nil && bp.plan.dropPath > 0
         if let keys, useDrop {
             let site = UInt64(bp.plan.globalIndex) * 2
@@ -75,5 +65,38 @@ extension SwinModel {
         Linear.forward(y: a.mlpOut, x: a.act, weight: P + bp.fc2W, bias: P + bp.fc2B, rows: B * L, inFeatures: bp.hiddenDim, outFeatures: C)
         DropPath.residualForward(y: a.xOut, x: a.x1, branch: a.mlpOut, scales: useDrop ? a.drop2 : nil,
                                  batch: B, rowsPerSample: L, channels: C)
+    }
+
+    /// attnTok (B·L, C) = reverse(proj(attention(qkv(partition(LN1(xIn)))))).
+    /// On a grid with padding, qkv and proj run on the B·L token rows only: a padding token is
+    /// zero after LN1, so its qkv row is the bias (written into its slots), and its attention
+    /// output is cropped by `reverse`. Then xw keeps LN1's output in token order and attnOut
+    /// the attention output in token order (what the backward's weight gradients read).
+    func attentionBranchForward(_ bp: BlockParams, _ a: BlockActs, _ P: UnsafePointer<Float>, _ B: Int) {
+        let C = bp.plan.dim, L = a.tokens, g = a.geometry, eps = config.layerNormEps
+        let Nw = B * g.windowsPerImage * g.tokensPerWindow
+        RelativePosition.gather(bias: a.bias, table: P + bp.table, index: bp.relIndex, heads: bp.plan.heads)
+        func attention(into out: FPtr) {
+            WindowAttention.forward(out: out, probs: a.probs, qkv: a.qkv, bias: a.bias,
+                                    mask: g.mask.map { UnsafePointer($0.pointer) }, windowsPerImage: g.windowsPerImage,
+                                    windows: B * g.windowsPerImage, tokens: g.tokensPerWindow, channels: C, heads: bp.plan.heads)
+        }
+        if let qkvTok = a.qkvTok {
+            LayerNorm.forward(y: a.xw, mean: a.mean1, rstd: a.rstd1, x: a.xIn, gamma: P + bp.norm1W, beta: P + bp.norm1B,
+                              rows: B * L, channels: C, eps: eps)
+            Linear.forward(y: qkvTok, x: a.xw, weight: P + bp.qkvW, bias: P + bp.qkvB, rows: B * L, inFeatures: C, outFeatures: 3 * C)
+            g.partition(windows: a.qkv, tokens: qkvTok, batch: B, channels: 3 * C, fill: P + bp.qkvB)
+            attention(into: a.proj)
+            g.reverse(tokens: a.attnOut, windows: a.proj, batch: B, channels: C, accumulate: false)
+            Linear.forward(y: a.attnTok, x: a.attnOut, weight: P + bp.projW, bias: P + bp.projB, rows: B * L, inFeatures: C, outFeatures: C)
+        } else {
+            LayerNorm.forward(y: a.ln1, mean: a.mean1, rstd: a.rstd1, x: a.xIn, gamma: P + bp.norm1W, beta: P + bp.norm1B,
+                              rows: B * L, channels: C, eps: eps)
+            g.partition(windows: a.xw, tokens: a.ln1, batch: B, channels: C)
+            Linear.forward(y: a.qkv, x: a.xw, weight: P + bp.qkvW, bias: P + bp.qkvB, rows: Nw, inFeatures: C, outFeatures: 3 * C)
+            attention(into: a.attnOut)
+            Linear.forward(y: a.proj, x: a.attnOut, weight: P + bp.projW, bias: P + bp.projB, rows: Nw, inFeatures: C, outFeatures: C)
+            g.reverse(tokens: a.attnTok, windows: a.proj, batch: B, channels: C, accumulate: false)
+        }
     }
 }

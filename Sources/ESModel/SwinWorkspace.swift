@@ -25,6 +25,7 @@ public struct BlockActs {
     public let xOut: FPtr                      // (B·L, C) stream output
     public let bias: FPtr                      // (nH, N, N) gathered relative-position bias
     public let drop1, drop2: FPtr              // (B) DropPath scales
+    public let qkvTok: FPtr?                   // (B·L, 3C), only on a grid with padding
 
     /// Binds the buffers `buffer(name)` of a block on the grid of `g`.
     init(geometry g: WindowGeometry, xIn: FPtr, xOut: FPtr, _ buffer: (String) -> FPtr) {
@@ -35,6 +36,7 @@ public struct BlockActs {
         ln2 = buffer("ln2"); mean2 = buffer("mean2"); rstd2 = buffer("rstd2")
         hidden = buffer("hidden"); act = buffer("act"); mlpOut = buffer("mlpOut")
         bias = buffer("bias"); drop1 = buffer("drop1"); drop2 = buffer("drop2")
+        qkvTok = g.hasPadding ? buffer("qkvTok") : nil
     }
 }
 
