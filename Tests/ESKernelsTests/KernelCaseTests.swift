@@ -118,6 +118,41 @@ final class KernelCaseTests: XCTestCase {
         }
     }
 
+    /// Padding slots: `partition(fill:)` writes the given row there (and keeps the token rows of
+    /// the zero-fill partition); `addPaddingRows` sums exactly the rows `reverse` drops, so
+    /// reverse + padding sum = the column sums over all slots (the qkv bias gradient).
+    func testPaddingSlotsFillAndSum() {
+        for (H, ws, s) in [(2, 4, 0), (2, 4, 2), (6, 4, 2), (5, 7, 3), (8, 4, 2)] {
+            let B = 2, C = 6
+            let g = WindowGeometry(height: H, width: H, windowSize: ws, shift: s)
+            XCTAssertEqual(g.hasPadding, H % ws != 0, "H=\(H) ws=\(ws)")
+            let x = f32(FiniteDifference.randoms(B * H * H * C, seed: 18))
+            let fill = f32(FiniteDifference.randoms(C, seed: 19))
+            let slots = B * g.windowsPerImage * ws * ws
+            var zeroFilled = [Float](repeating: 0, count: slots * C), filled = zeroFilled
+            g.partition(windows: &zeroFilled, tokens: x, batch: B, channels: C)
+            g.partition(windows: &filled, tokens: x, batch: B, channels: C, fill: fill)
+            var paddingSlots = 0
+            for k in 0..<slots {
+                let pad = g.tokenMap[k % g.tokenMap.count] < 0
+                if pad { paddingSlots += 1 }
+                XCTAssertEqual(Array(filled[(k * C)..<((k + 1) * C)]), pad ? fill : Array(zeroFilled[(k * C)..<((k + 1) * C)]))
+            }
+            XCTAssertEqual(paddingSlots, B * (g.paddedHeight * g.paddedWidth - H * H))
+            let y = f32(FiniteDifference.randoms(slots * C, seed: 20))
+            var tokens = [Float](repeating: 0, count: x.count), sum = [Float](repeating: 0.5, count: C)
+            g.reverse(tokens: &tokens, windows: y, batch: B, channels: C, accumulate: false)
+            g.addPaddingRows(into: &sum, windows: y, batch: B, channels: C)
+            for c in 0..<C {
+                let all = (0..<slots).reduce(0.0) { $0 + Double(y[$1 * C + c]) }
+                let kept = (0..<(B * H * H)).reduce(0.0) { $0 + Double(tokens[$1 * C + c]) }
+                // addPaddingRows adds n ≤ 48 Float rows of size < 1 onto 0.5: its rounding is at most
+                // n·(n + 1)·2⁻²⁴ < 1.5e-4, under 1e-5·slots (≥ 32); `kept` and `all` are Double sums.
+                XCTAssertEqual(Double(sum[c]) - 0.5 + kept, all, accuracy: 1e-5 * Double(slots), "H=\(H) c=\(c)")
+            }
+        }
+    }
+
     func testRelativeBiasGatherScatterAdjoint() {
         for (ws, nH) in [(3, 1), (4, 3), (7, 2)] {
             let idx = RelativePosition.index(windowSize: ws), T = (2 * ws - 1) * (2 * ws - 1), NN = ws * ws * ws * ws
