@@ -1,8 +1,10 @@
 // Shifted-window geometry (Swin §1.3-1.6 of the spec), computed once per (H, W, ws, shift):
 //   * the token map: for each window slot (window-major, row-major inside a window) the source
-//     token h·W + w of the unpadded grid, or −1 for a zero padding token. Partition = gather by
-//     the map (cyclic roll by −s on the padded grid, torch.roll semantics); reverse = scatter
-//     by the map (roll back by +s, crop). The two are adjoint, so each is the other's backward.
+//     token h·W + w of the unpadded grid, or −1 for a padding token. Partition = gather by
+//     the map (cyclic roll by −s on the padded grid, torch.roll semantics; padding slots zero,
+//     or a given row); reverse = scatter by the map (roll back by +s, crop). With zero padding
+//     the two are adjoint, so each is the other's backward; with a fill row, the padding
+//     slots' gradient is what `addPaddingRows` sums.
 //   * the shift mask (nW, N, N): 0 where two tokens share a region label, −100 otherwise.
 //   * the relative position index (N, N) into the ((2ws−1)², nH) bias table.
 // Padding tokens are not masked, exactly as upstream (they act as qkv-bias-only keys/values).

@@ -85,14 +85,18 @@ struct SwinBufferTable {
         // written and consumed within the block's forward, so they are shared in training too;
         // so is act = GELU(hidden), which the backward recomputes from hidden (one GELU pass
         // instead of a kept (B·L, 4C) buffer per block: a sixth of a training workspace).
+        // On a grid with padding (SwinForward.attentionBranchForward) xw and attnOut hold token
+        // rows (B·L) instead of window slots, ln1 is not used and proj holds the attention
+        // output in slot order; qkvTok is a temporary of the forward and of the backward.
         let keep = kept(.perBlock), temp = BufferLifetime.shared
+        let rowsW = g.hasPadding ? BL : Nw, labelW = g.hasPadding ? "(B·L, C)" : "(B·nW·N, C)"
         func e(_ name: String, _ shape: [Int], _ label: String, _ life: BufferLifetime? = nil) -> BufferEntry {
             BufferEntry(name, shape, label, life ?? keep, instance: i)
         }
         var t = [e("ln1", [BL, C], "(B·L, C)", temp), e("mean1", [BL], "(B·L)"), e("rstd1", [BL], "(B·L)"),
-                 e("xw", [Nw, C], "(B·nW·N, C)"), e("qkv", [Nw, 3 * C], "(B·nW·N, 3C)"),
+                 e("xw", [rowsW, C], labelW), e("qkv", [Nw, 3 * C], "(B·nW·N, 3C)"),
                  e("probs", [B * nW, nH, N, N], "(B·nW, nH, N, N)"),
-                 e("attnOut", [Nw, C], "(B·nW·N, C)"), e("proj", [Nw, C], "(B·nW·N, C)", temp),
+                 e("attnOut", [rowsW, C], labelW), e("proj", [Nw, C], "(B·nW·N, C)", temp),
                  e("attnTok", [BL, C], "(B·L, C)", temp), e("x1", [BL, C], "(B·L, C)"),
                  e("ln2", [BL, C], "(B·L, C)"), e("mean2", [BL], "(B·L)"), e("rstd2", [BL], "(B·L)"),
                  e("hidden", [BL, Hd], "(B·L, Hd)"), e("act", [BL, Hd], "(B·L, Hd)", temp), e("mlpOut", [BL, C], "(B·L, C)", temp),

@@ -1,8 +1,9 @@
 // Activation workspace for one (batch, height, width) group, sized once up front: the buffers
 // declared in SwinBufferTable, laid out in one BufferArena (a single allocation) and bound to
 // the fields below. Training mode keeps every activation the backward needs, per block (a
-// block's forward-only temporaries ln1, proj, attnTok, mlpOut and bias, and act, which the
-// backward recomputes, are shared: after a forward they hold the last block's values); inference mode (the teacher, feature extraction) saves nothing: all blocks share one set of
+// block's forward-only temporaries ln1, proj, attnTok, mlpOut and bias, act, which the
+// backward recomputes, and qkvTok (grids with padding) are shared: after a forward they hold
+// the last block's values); inference mode (the teacher, feature extraction) saves nothing: all blocks share one set of
 // buffers and one residual stream buffer. Backward scratch is shared across blocks (max sizes).
 // Shared and scratch buffers hold nothing between calls, so workspaces used one call at a time
 // may take them from one TransientPool (EsViT's teacher and two student workspaces do).
@@ -18,7 +19,8 @@ public struct BlockActs {
     public var tokens: Int { height * width }
     public var xIn: FPtr                       // (B·L, C) stream input (not owned)
     public let ln1, mean1, rstd1: FPtr         // (B·L, C), (B·L), (B·L)
-    public let xw, qkv, probs, attnOut, proj: FPtr  // (B·nW·N, C), (·, 3C), (B·nW, nH, N, N), (·, C), (·, C)
+    public let xw, qkv, probs, attnOut, proj: FPtr  // (B·nW·N, C), (·, 3C), (B·nW, nH, N, N), (·, C), (·, C);
+                                                    // on a grid with padding xw and attnOut are (B·L, C)
     public let attnTok, x1: FPtr               // (B·L, C)
     public let ln2, mean2, rstd2: FPtr         // (B·L, C), (B·L), (B·L)
     public let hidden, act, mlpOut: FPtr       // (B·L, Hd), (B·L, Hd), (B·L, C)
