@@ -27,6 +27,9 @@ public final class SwinModel: @unchecked Sendable {
     /// merges[s] is the PatchMerging ending stage s (nil for the last stage).
     public let merges: [MergeParams?]
     public let normW: Int, normB: Int
+    /// The table's floats that hold this backbone's parameters (all of its entries lie inside):
+    /// the only part of a gradient arena its backward writes.
+    public let parameterRange: Range<Int>
 
     /// Lays the backbone out in `table` under `prefix` (e.g. "" or "backbone.").
     public init(config: SwinConfig, table: ParameterTable, prefix: String = "") {
@@ -65,6 +68,7 @@ public final class SwinModel: @unchecked Sendable {
         self.blocks = blocks; self.merges = merges
         normW = table.add(p + "norm.weight", [config.numFeatures])
         normB = table.add(p + "norm.bias", [config.numFeatures])
+        parameterRange = embedW..<table.totalCount
     }
 
     /// Keys of the constant index buffers that PyTorch state dicts also hold (not parameters).

@@ -13,7 +13,7 @@ public final class SwinSplit: @unchecked Sendable {
     /// One workspace per part, for the samples of `ranges[t]`.
     public let parts: [SwinWorkspace]
     public let ranges: [Range<Int>]
-    /// Gradient buffers of parts 1..<n (each the size of the caller's).
+    /// Gradient buffers of parts 1..<n (each up to the end of the backbone's parameter range).
     let partGrads: [FloatBuffer]
     public var finalTokens: Int { parts[0].finalTokens }
     public var finalDim: Int { parts[0].finalDim }
@@ -41,7 +41,9 @@ public final class SwinSplit: @unchecked Sendable {
         parts = rs.indices.map { t in
             SwinWorkspace(model: model, batch: rs[t].count, height: height, width: width, training: training, transient: transient?[t])
         }
-        partGrads = training ? (1..<n).map { _ in FloatBuffer(count: gradientCount) } : []
+        // A part's gradients land at the caller's offsets; only the backbone's range is written.
+        precondition(!training || gradientCount >= model.parameterRange.upperBound, "the gradient arena must hold the backbone")
+        partGrads = training ? (1..<n).map { _ in FloatBuffer(count: model.parameterRange.upperBound) } : []
     }
 
     /// Bytes of the parts' workspaces and gradient buffers (not of pools given to them).
@@ -62,17 +64,19 @@ public final class SwinSplit: @unchecked Sendable {
                          dTokens: UnsafePointer<Float>?, dPooled: UnsafePointer<Float>?) {
         precondition(parts[0].training, "backward needs training workspaces")
         let tokenFloats = finalTokens * finalDim, pooledFloats = finalDim
+        // The backward writes only the backbone's own parameters: zero and add that range alone.
+        let range = model.parameterRange
         Compute.split(parts.count) { t in
             let g = t == 0 ? G : partGrads[t - 1].pointer
-            if t > 0 { partGrads[t - 1].zero() }
+            if t > 0 { (g + range.lowerBound).update(repeating: 0, count: range.count) }
             let first = ranges[t].lowerBound
             model.backward(params: P, grads: g, workspace: parts[t], dTokens: dTokens.map { $0 + first * tokenFloats },
                            dPooled: dPooled.map { $0 + first * pooledFloats })
         }
         for g in partGrads {
-            let n = g.count
-            Compute.pool.parallelFor(n, minPerThread: 1 << 14) { r, _ in
-                VectorMath.add(g.pointer + r.lowerBound, into: G + r.lowerBound, r.count)
+            Compute.pool.parallelFor(range.count, minPerThread: 1 << 14) { r, _ in
+                let i = range.lowerBound + r.lowerBound
+                VectorMath.add(g.pointer + i, into: G + i, r.count)
             }
         }
     }

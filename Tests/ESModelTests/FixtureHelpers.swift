@@ -18,8 +18,12 @@ struct GeneratedModel {
     let params: FloatBuffer
     let grads: FloatBuffer
 
-    init(_ cfg: SwinConfig) {
+    /// `framed`: the table holds an entry before and one after the backbone (as EsViT's heads
+    /// follow it), so the backbone's parameters are an inner range of the arena.
+    init(_ cfg: SwinConfig, framed: Bool = false) {
+        if framed { _ = table.add("before.weight", [40]) }
         model = SwinModel(config: cfg, table: table)
+        if framed { _ = table.add("after.weight", [24]) }
         params = table.makeArena(); grads = table.makeArena()
         FixtureTensors.fillParameters(table, params.pointer)
     }

@@ -65,4 +65,31 @@ final class SwinSplitTests: XCTestCase {
             XCTAssertLessThan(worst, 1e-4, "\(name): split pooled features vs one whole-batch pass")
         }
     }
+
+    /// The parts' gradients are zeroed and added over the backbone's parameter range only: with
+    /// entries before and after it, the range's gradients equal those of a backbone-only arena bit
+    /// for bit, and the other entries keep what they held.
+    func testSplitTouchesOnlyTheBackboneRange() {
+        let plain = GeneratedModel(tinyFixtureConfig), framed = GeneratedModel(tinyFixtureConfig, framed: true)
+        let range = framed.model.parameterRange
+        XCTAssertEqual(range.count, plain.table.totalCount)
+        XCTAssertTrue(range.lowerBound > 0 && range.upperBound < framed.table.totalCount)
+        let B = 3, size = 14, img = FixtureTensors.array("split.img.tiny", count: B * 3 * size * size, scale: 1)
+        Compute.setThreads(2)
+        var grads: [[Float]] = []
+        for m in [plain, framed] {
+            let split = SwinSplit(model: m.model, batch: B, height: size, width: size, training: true, parts: 2, gradientCount: m.table.totalCount)
+            let dPool = FixtureTensors.array("split.dpool.tiny", count: B * split.finalDim, scale: 1)
+            split.forward(m.model, params: m.params.pointer, image: img)
+            m.grads.pointer.update(repeating: 7, count: m.table.totalCount)
+            let r = m.model.parameterRange
+            (m.grads.pointer + r.lowerBound).update(repeating: 0, count: r.count)
+            split.backward(m.model, params: m.params.pointer, grads: m.grads.pointer, dTokens: nil, dPooled: dPool)
+            grads.append(m.grads.array)
+        }
+        XCTAssertTrue(Array(grads[1][range]) == grads[0], "the backbone's gradients do not depend on where its range lies")
+        XCTAssertTrue(grads[1][..<range.lowerBound].allSatisfy { $0 == 7 } && grads[1][range.upperBound...].allSatisfy { $0 == 7 },
+                      "entries outside the backbone's range were written")
+        XCTAssertGreaterThan(grads[0].filter { $0 != 0 }.count, grads[0].count / 2)
+    }
 }
