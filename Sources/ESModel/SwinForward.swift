@@ -81,17 +81,16 @@ extension SwinModel {
                                     mask: g.mask.map { UnsafePointer($0.pointer) }, windowsPerImage: g.windowsPerImage,
                                     windows: B * g.windowsPerImage, tokens: g.tokensPerWindow, channels: C, heads: bp.plan.heads)
         }
+        // LN1 is kept in token order: in xw itself on a padded grid (qkv runs on token rows), else in ln1.
+        LayerNorm.forward(y: a.qkvTok == nil ? a.ln1 : a.xw, mean: a.mean1, rstd: a.rstd1, x: a.xIn,
+                          gamma: P + bp.norm1W, beta: P + bp.norm1B, rows: B * L, channels: C, eps: eps)
         if let qkvTok = a.qkvTok {
-            LayerNorm.forward(y: a.xw, mean: a.mean1, rstd: a.rstd1, x: a.xIn, gamma: P + bp.norm1W, beta: P + bp.norm1B,
-                              rows: B * L, channels: C, eps: eps)
             Linear.forward(y: qkvTok, x: a.xw, weight: P + bp.qkvW, bias: P + bp.qkvB, rows: B * L, inFeatures: C, outFeatures: 3 * C)
             g.partition(windows: a.qkv, tokens: qkvTok, batch: B, channels: 3 * C, fill: P + bp.qkvB)
             attention(into: a.proj)
             g.reverse(tokens: a.attnOut, windows: a.proj, batch: B, channels: C, accumulate: false)
             Linear.forward(y: a.attnTok, x: a.attnOut, weight: P + bp.projW, bias: P + bp.projB, rows: B * L, inFeatures: C, outFeatures: C)
         } else {
-            LayerNorm.forward(y: a.ln1, mean: a.mean1, rstd: a.rstd1, x: a.xIn, gamma: P + bp.norm1W, beta: P + bp.norm1B,
-                              rows: B * L, channels: C, eps: eps)
             g.partition(windows: a.xw, tokens: a.ln1, batch: B, channels: C)
             Linear.forward(y: a.qkv, x: a.xw, weight: P + bp.qkvW, bias: P + bp.qkvB, rows: Nw, inFeatures: C, outFeatures: 3 * C)
             attention(into: a.attnOut)
