@@ -1,8 +1,12 @@
 // A restricted unpickler for the data.pkl of torch.save files: it rebuilds plain values, dicts
 // (OrderedDict too), lists, tuples and tensor references, and nothing else. It executes no code:
 // a GLOBAL is only a name, accepted from a fixed list (OrderedDict, torch's tensor and parameter
-// rebuilders, the torch.*Storage types, argparse.Namespace kept as opaque data) and refused with
-// its name otherwise; opcodes outside the protocol-2..4 subset torch writes are refused too.
+// rebuilders, the torch.*Storage types, argparse.Namespace kept as opaque data, and what numpy
+// scalars are made of: numpy.dtype, numpy.[_]core.multiarray.scalar and protocol 2's
+// _codecs.encode of their bytes) and refused with its name otherwise; opcodes outside the
+// protocol-2..4 subset torch writes are refused too. A numpy scalar (DINO and EsViT store their
+// schedules' numpy.float64 values in the optimizer's param_groups) becomes the plain value its
+// dtype and bytes spell; nothing is called to make it.
 import Foundation
 
 /// A tensor as data.pkl describes it: which storage, its element type, and the view into it.
@@ -24,6 +28,8 @@ public indirect enum PickleValue {
     case tensor(TorchTensorRef)
     /// An instance kept as data (argparse.Namespace): its type and the state BUILD gave it.
     case object(String, PickleValue?)
+    /// A numpy dtype: its code ("f8", "i4", …) and byte order ("<", ">", "|" or "=").
+    case dtype(String, String)
 }
 
 enum Unpickler {
@@ -31,6 +37,9 @@ enum Unpickler {
         .reduce(into: []) { $0.insert("torch.\($1)Storage") }
     static let allowed: Set<String> = storageTypes.union(["collections.OrderedDict", "torch._utils._rebuild_tensor_v2",
                                                            "torch._utils._rebuild_parameter", "argparse.Namespace"])
+        .union(numpyScalar).union(["numpy.dtype", "_codecs.encode"])
+    /// The scalar constructor under numpy 1's and numpy 2's module names.
+    static let numpyScalar: Set<String> = ["numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar"]
 
     static func load(_ d: Data, name: String) throws -> PickleValue {
         var stack: [PickleValue] = [], marks: [Int] = [], memo: [Int: PickleValue] = [:]
@@ -134,8 +143,11 @@ enum Unpickler {
                 let state = try pop()
                 switch try pop() {
                 case .object(let cls, _): stack.append(.object(cls, state))
+                case .dtype(let code, let order):                          // numpy.dtype.__setstate__: (version, byte order, …)
+                    guard case .tuple(let t) = state, t.count > 1, case .string(let o) = t[1] else { throw fail("malformed numpy dtype state") }
+                    stack.append(.dtype(code, o == "=" ? order : o))
                 case .dict(let dct): stack.append(.dict(dct))               // a state dict's _metadata attribute: dropped
-                default: throw fail("BUILD on a value that is neither a Namespace nor a dict")
+                default: throw fail("BUILD on a value that is neither a Namespace, a dtype nor a dict")
                 }
             default:
                 throw fail(String(format: "refused pickle opcode 0x%02X at byte %d: not one a state dict needs", op, p - d.startIndex - 1))
@@ -162,8 +174,49 @@ enum Unpickler {
                 try v.map { guard case .int(let i) = $0, i >= 0 else { throw fail("tensor shape or stride is not a list of non-negative integers") }; return i }
             }
             return .tensor(TorchTensorRef(storageKey: key, storageType: type, offset: offset, shape: try ints(size), stride: try ints(stride)))
+        case "numpy.dtype":
+            guard case .string(let code)? = args.first else { throw fail("numpy.dtype without a type code") }
+            return .dtype(code, "<")
+        case "_codecs.encode":                                       // protocol 2's bytes: latin-1 text
+            guard args.count == 2, case .string(let text) = args[0], case .string("latin1") = args[1] else {
+                throw fail("_codecs.encode with arguments other than (text, 'latin1')")
+            }
+            var out = Data()
+            for u in text.unicodeScalars {
+                guard u.value < 256 else { throw fail("_codecs.encode: text is not latin-1") }
+                out.append(UInt8(u.value))
+            }
+            return .bytes(out)
+        case _ where numpyScalar.contains(f):
+            guard args.count == 2, case .dtype(let code, let order) = args[0], case .bytes(let b) = args[1] else {
+                throw fail("\(f) needs a dtype and its bytes")
+            }
+            return try numpyValue(code, order, b, fail)
         default:
             throw fail("\(f) cannot be called")
+        }
+    }
+
+    /// A numpy scalar's value from its dtype code and bytes: floats, integers and bools become
+    /// plain values; any other dtype is kept as opaque data (nobody reads it).
+    static func numpyValue(_ code: String, _ order: String, _ b: Data, _ fail: (String) -> TorchFileError) throws -> PickleValue {
+        guard let kind = code.first, let size = Int(code.dropFirst()), ["f", "i", "u", "b"].contains(kind) else {
+            return .object("numpy scalar " + code, .bytes(b))
+        }
+        guard b.count == size else { throw fail("numpy scalar \(code) holds \(b.count) bytes") }
+        var bits: UInt64 = 0
+        for (i, x) in (order == ">" ? Data(b.reversed()) : b).enumerated() { bits |= UInt64(x) << (8 * UInt64(i)) }
+        switch (kind, size) {
+        case ("f", 8): return .float(Double(bitPattern: bits))
+        case ("f", 4): return .float(Double(Float(bitPattern: UInt32(bits))))
+        case ("f", 2): return .float(Double(Float16(bitPattern: UInt16(bits))))
+        case ("b", 1): return .bool(bits != 0)
+        case ("i", 1), ("i", 2), ("i", 4), ("i", 8):                   // sign-extend from `size` bytes
+            let shift = UInt64(64 - 8 * size)
+            return .int(Int(Int64(bitPattern: bits << shift) >> Int64(shift)))
+        case ("u", 1), ("u", 2), ("u", 4), ("u", 8):
+            return bits <= UInt64(Int.max) ? .int(Int(bits)) : .float(Double(bits))
+        default: return .object("numpy scalar " + code, .bytes(b))
         }
     }
 }

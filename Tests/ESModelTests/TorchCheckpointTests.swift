@@ -98,4 +98,55 @@ final class TorchCheckpointTests: XCTestCase {
         let ok = try TorchCheckpoint.materialise(ref, Data((0..<6).flatMap { withUnsafeBytes(of: Float($0)) { Array($0) } }), name: "t")
         XCTAssertEqual(ok.values, [2, 3, 4, 5])
     }
+
+    /// DINO/EsViT training checkpoints hold numpy.float64 schedule values in the optimizer's
+    /// param_groups: read as plain values (no code runs) under numpy 1's and numpy 2's module
+    /// names, with every tensor still there, teacher included.
+    func testNumpyScalarsInParamGroupsReadUnderBothModuleNames() throws {
+        for module in ["numpy.core", "numpy._core"] {
+            let ck = try TorchCheckpoint(path: try torchFixture("numpy_scalars-\(module).pth"))
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: try torchFixture("numpy_scalars-\(module).json")))) as! [String: Any]
+            XCTAssertEqual(json["module"] as? String, module)
+            let want = json["tensors"] as! [[String: Any]]
+            XCTAssertEqual(ck.refs.map(\.name), want.map { $0["name"] as! String }, module)
+            XCTAssertTrue(ck.refs.contains { $0.name.hasPrefix("teacher.") }, module)
+            for w in want {
+                XCTAssertEqual(try ck.tensor(w["name"] as! String).values, (w["values"] as! [Double]).map { Float($0) }, module)
+            }
+            func at(_ v: PickleValue, _ key: String) -> PickleValue? {
+                guard case .dict(let d) = v else { return nil }
+                return d.items.first { if case .string(key) = $0.key { return true }; return false }?.value
+            }
+            guard let opt = at(ck.root, "optimizer"), case .list(let groups)? = at(opt, "param_groups") else { return XCTFail("\(module): param_groups") }
+            let wantGroups = json["param_groups"] as! [[String: String]]   // float64 bit patterns in hex
+            XCTAssertEqual(groups.items.count, wantGroups.count)
+            for (g, w) in zip(groups.items, wantGroups) {
+                guard case .float(let lr)? = at(g, "lr"), case .float(let wd)? = at(g, "weight_decay") else { return XCTFail("\(module): lr/wd not plain floats") }
+                XCTAssertEqual(lr.bitPattern, UInt64(w["lr"]!, radix: 16), module)                 // bit for bit: the float64's 8 bytes
+                XCTAssertEqual(wd.bitPattern, UInt64(w["weight_decay"]!, radix: 16), module)
+            }
+            guard let extra = at(ck.root, "extra"), case .float(-1.25)? = at(extra, "f32"), case .int(-7)? = at(extra, "i64"),
+                  case .int(200)? = at(extra, "u8"), case .bool(true)? = at(extra, "flag") else { return XCTFail("\(module): float32/int64/uint8/bool scalars") }
+        }
+    }
+
+    /// The scalar path still runs nothing: a dtype with another encoding of its bytes, or the
+    /// scalar constructor fed something other than (dtype, bytes), is refused by name.
+    func testNumpyScalarPicklesOutsideTheirShapeAreRefused() throws {
+        func pickle(_ body: [UInt8]) -> Data { Data([0x80, 0x02] + body + [0x2E]) }
+        func global(_ m: String, _ n: String) -> [UInt8] { [0x63] + Array("\(m)\n\(n)\n".utf8) }
+        func text(_ s: String) -> [UInt8] { [0x8C, UInt8(s.utf8.count)] + Array(s.utf8) }
+        // _codecs.encode(u'x', 'utf-16'): only latin-1 text is bytes.
+        XCTAssertThrowsError(try Unpickler.load(pickle(global("_codecs", "encode") + text("x") + text("utf-16") + [0x86, 0x52]), name: "p")) {
+            XCTAssertTrue("\($0)".contains("_codecs.encode with arguments other than (text, 'latin1')"), "\($0)")
+        }
+        // numpy.core.multiarray.scalar(u'f8', u'x'): not a dtype and bytes.
+        XCTAssertThrowsError(try Unpickler.load(pickle(global("numpy.core.multiarray", "scalar") + text("f8") + text("x") + [0x86, 0x52]), name: "p")) {
+            XCTAssertTrue("\($0)".contains("needs a dtype and its bytes"), "\($0)")
+        }
+        // Other numpy globals stay refused.
+        XCTAssertThrowsError(try Unpickler.load(pickle(global("numpy.core.multiarray", "_reconstruct") + [0x29, 0x52]), name: "p")) {
+            XCTAssertTrue("\($0)".contains("refused global numpy.core.multiarray._reconstruct"), "\($0)")
+        }
+    }
 }
