@@ -22,14 +22,23 @@ public struct Correspondence {
         let b1 = RandomResizedCrop.box(height: image.height, width: image.width, scale: (1, 1), rng: &rng)
         let b2 = RandomResizedCrop.box(height: image.height, width: image.width, scale: (0.4, 0.6), rng: &rng)
         let v1 = ImageOps.cropResize(image, box: b1, outWidth: G, outHeight: G), v2 = ImageOps.cropResize(image, box: b2, outWidth: G, outHeight: G)
+        let (maps, L, C) = tokenMaps(backbone, v1, v2, mean: mean, std: std)
+        let side = Int(Double(L).squareRoot().rounded())
+        let matches = maps.withUnsafeBufferPointer { match($0.baseAddress!, $0.baseAddress! + L * C, tokens: L, dim: C) }
+        return Correspondence(gridHeight: side, gridWidth: L / side, matches: matches, views: (v1, v2))
+    }
+
+    /// The backbone's final token maps of two views of the input size: view 1's L × C tokens,
+    /// then view 2's.
+    public static func tokenMaps(_ backbone: EvalBackbone, _ v1: RGBImage, _ v2: RGBImage, mean: [Float], std: [Float]) -> (maps: [Float], tokens: Int, dim: Int) {
+        let G = backbone.inputSize
         let ws = SwinWorkspace(model: backbone.model, batch: 2, height: G, width: G, training: false)
         let x = FloatBuffer(count: 2 * 3 * G * G)
         MultiCrop.normalize(v1, mean: mean, std: std, into: x.pointer)
         MultiCrop.normalize(v2, mean: mean, std: std, into: x.pointer + 3 * G * G)
         backbone.model.forward(params: backbone.params.pointer, image: x.pointer, workspace: ws)
         let L = ws.finalTokens, C = ws.finalDim
-        let side = Int(Double(L).squareRoot().rounded())
-        return Correspondence(gridHeight: side, gridWidth: L / side, matches: match(ws.tokens, ws.tokens + L * C, tokens: L, dim: C), views: (v1, v2))
+        return (Array(UnsafeBufferPointer(start: ws.tokens, count: 2 * L * C)), L, C)
     }
 
     /// Every token of map `a` (L × C) matched to its most cosine-similar token of map `b` (the

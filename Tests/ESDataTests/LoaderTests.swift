@@ -12,14 +12,14 @@ final class LoaderTests: XCTestCase {
     let config = MultiCropConfig.fashionMNIST
 
     func batches(_ source: ImageSource, threads: Int, epoch: Int = 0, from: Int = 0, count: Int = 3, B: Int = 8,
-                 log: @escaping @Sendable (String) -> Void = { _ in }) -> [([Float], [Float], [Int], Int)] {
+                 log: @escaping @Sendable (String) -> Void = { _ in }) -> [([Float], [Float], [Int], Int, [Int])] {
         let sampler = EpochSampler(count: source.count, worldSize: 1, rank: 0, batchPerRank: B, seed: 5)
         let loader = MultiCropLoader(source: source, sampler: sampler, config: config, seed: 5, threads: threads, log: log)
         loader.start(epoch: epoch, fromIteration: from)
-        var out: [([Float], [Float], [Int], Int)] = []
+        var out: [([Float], [Float], [Int], Int, [Int])] = []
         for _ in 0..<count {
             guard let b = loader.next() else { break }
-            out.append((b.globals.array, b.locals.array, b.labels, b.replaced))
+            out.append((b.globals.array, b.locals.array, b.labels, b.replaced, b.indices))
         }
         loader.stop()
         return out
@@ -117,12 +117,19 @@ final class LoaderTests: XCTestCase {
         let lines = Lines()
         let result = batches(folder, threads: 2, count: 10, B: 4, log: { lines.add($0) })
         XCTAssertEqual(result.count, 4, "⌊17/4⌋ batches: the epoch completes")
-        let replaced = result.reduce(0) { $0 + $1.3 }
-        XCTAssertGreaterThan(replaced, 0)
+        // The bad files the sampler drew: 16 of the 17 files are drawn, so at least 6 of the 7 planted.
+        let planted = bad + ["dangling.jpg"]
+        func badName(_ i: Int) -> String? { planted.first { folder.name(i).hasSuffix("/b/" + $0) } }
+        let drawnBad = result.flatMap(\.4).compactMap(badName)
+        XCTAssertGreaterThanOrEqual(drawnBad.count, planted.count - 1, "drawn: \(result.flatMap(\.4))")
+        XCTAssertEqual(result.reduce(0) { $0 + $1.3 }, drawnBad.count, "every drawn bad sample is counted as replaced, and nothing else")
         XCTAssertTrue(result.allSatisfy { $0.2.allSatisfy { $0 == 0 } }, "every used sample is a good one (class a)")
+        // Logged once each: every drawn bad file (a replacement's own draw may log another planted one).
         let logged = lines.items.filter { $0.hasPrefix("data: skipping") }
-        XCTAssertEqual(Set(logged).count, logged.count, "each bad file logged once")
-        for line in logged { XCTAssertTrue(bad.contains { line.contains($0) } || line.contains("dangling.jpg"), line) }
+        let loggedNames = logged.map { line in planted.first { line.contains("/b/" + $0 + ":") } }
+        XCTAssertFalse(loggedNames.contains(nil), "only planted files are logged: \(logged)")
+        XCTAssertEqual(Set(loggedNames).count, logged.count, "each bad file logged once: \(logged)")
+        XCTAssertTrue(Set(drawnBad).isSubset(of: Set(loggedNames.compactMap { $0 })), "every drawn bad file is logged: \(logged)")
         // Same run again: the same replacements (deterministic).
         let again = batches(folder, threads: 1, count: 10, B: 4)
         XCTAssertEqual(again.map { $0.0 }, result.map { $0.0 })

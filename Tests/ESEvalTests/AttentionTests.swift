@@ -12,7 +12,7 @@ import XCTest
 
 final class AttentionTests: XCTestCase {
     func testMapsAreDistributionsOrderedByEntropy() throws {
-        guard let fm = try? FashionMNIST(split: .test) else { throw XCTSkip("dataset-fashion-mnist is not installed") }
+        let fm = try FashionMNIST.orSkip(.test)
         let bb = EvalBackbone(randomWith: SwinConfig.preset("swin_mini")!, seed: 2, inputSize: 32)
         let (view, input) = AttentionView.lastBlock(bb, image: try fm.load(3, minShortSide: 0), mean: MultiCropConfig.fashionMean,
                                                     std: MultiCropConfig.fashionStd, query: (1, 2))
@@ -75,7 +75,7 @@ final class AttentionTests: XCTestCase {
     }
 
     func testCorrespondenceMatchesAreArgmaxesSortedBySimilarity() throws {
-        guard let fm = try? FashionMNIST(split: .test) else { throw XCTSkip("dataset-fashion-mnist is not installed") }
+        let fm = try FashionMNIST.orSkip(.test)
         let bb = EvalBackbone(randomWith: SwinConfig.preset("swin_mini")!, seed: 2, inputSize: 32)
         let c = Correspondence.compute(bb, image: try fm.load(7, minShortSide: 0), mean: MultiCropConfig.fashionMean,
                                        std: MultiCropConfig.fashionStd, seed: 4)
@@ -83,7 +83,47 @@ final class AttentionTests: XCTestCase {
         XCTAssertEqual(Set(c.matches.map(\.from)).count, 16, "one match per view-1 token")
         let s = c.matches.map(\.similarity)
         XCTAssertEqual(s, s.sorted(by: >))
-        XCTAssertTrue(s.allSatisfy { $0 <= 1.0001 && $0 >= -1.0001 })
         XCTAssertEqual(c.views.0.width, 32); XCTAssertEqual(c.views.1.width, 32)
+        // Every match against a brute-force argmax in Double over the same token maps.
+        let (maps, L, C) = Correspondence.tokenMaps(bb, c.views.0, c.views.1, mean: MultiCropConfig.fashionMean, std: MultiCropConfig.fashionStd)
+        XCTAssertEqual(L, 16)
+        assertArgmaxes(c.matches, maps: maps, tokens: L, dim: C)
+    }
+
+    /// A planted correspondence: view 2 is a permutation of view 1's tokens plus small noise, so
+    /// the argmax of every token is known (its image under the permutation) with a wide margin.
+    func testMatchFindsAPlantedPermutation() {
+        let L = 16, C = 24
+        var rng = KeyedRandom(11, 0)
+        let a = (0..<(L * C)).map { _ in Float(rng.normal()) }
+        let perm = Array((0..<L).reversed().map { ($0 * 5) % L })
+        var b = [Float](repeating: 0, count: L * C)
+        for i in 0..<L { for k in 0..<C { b[perm[i] * C + k] = a[i * C + k] + 0.05 * Float(rng.normal()) } }
+        let m = Correspondence.match(a, b, tokens: L, dim: C)
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: m.map { ($0.from, $0.to) }), Dictionary(uniqueKeysWithValues: (0..<L).map { ($0, perm[$0]) }))
+        assertArgmaxes(m, maps: a + b, tokens: L, dim: C)
+    }
+
+    /// Each match's `to` is the argmax of the cosine over view 2's tokens and its similarity is
+    /// that cosine, both against Double. Float's error on a cosine of unit vectors is at most
+    /// about (2C + 4)·u (normalising both, then a C-term dot product; u = 2⁻²⁴): 2.4e-5 for
+    /// C = 96 (swin_mini's final dim); ε = 4C·u leaves a factor 2. A near-tie within 2ε may go
+    /// either way.
+    func assertArgmaxes(_ matches: [Correspondence.Match], maps: [Float], tokens L: Int, dim C: Int, line: UInt = #line) {
+        let eps = 4 * Double(C) * 0x1p-24
+        func cosine(_ i: Int, _ j: Int) -> Double {
+            var ab = 0.0, aa = 0.0, bb = 0.0
+            for k in 0..<C {
+                let x = Double(maps[i * C + k]), y = Double(maps[(L + j) * C + k])
+                ab += x * y; aa += x * x; bb += y * y
+            }
+            return ab / (aa.squareRoot() * bb.squareRoot())
+        }
+        XCTAssertEqual(matches.count, L, line: line)
+        for m in matches {
+            let best = (0..<L).map { cosine(m.from, $0) }.max()!
+            XCTAssertGreaterThanOrEqual(cosine(m.from, m.to), best - 2 * eps, "token \(m.from) → \(m.to): not the argmax (cosine \(cosine(m.from, m.to)), best \(best))", line: line)
+            XCTAssertEqual(Double(m.similarity), cosine(m.from, m.to), accuracy: eps, "token \(m.from): similarity", line: line)
+        }
     }
 }

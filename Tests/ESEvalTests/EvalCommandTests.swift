@@ -64,6 +64,7 @@ final class EvalCommandTests: XCTestCase {
         XCTAssertTrue(o.contains("features cached in"), o)
         let student = knnLines(o)
         (c, o) = try TestProcess.run(TestProcess.esvit, ["eval-knn", "--checkpoint", ck, "--which", "student"] + limits + cache)
+        XCTAssertEqual(c, 0, o)
         XCTAssertTrue(o.contains("features: reused from"), o)
         XCTAssertEqual(knnLines(o), student)
         // The linear probe (fast mode) on the same checkpoint: 4 last blocks of swin_mini = 96 + 96 + 192 + 192.

@@ -36,7 +36,7 @@ final class LinearProbeTests: XCTestCase {
     }
 
     func testLastBlockFeaturesAreThePooledOutputAndEarlierBlocksTheirTokenMeans() throws {
-        guard let fm = try? FashionMNIST(split: .test) else { throw XCTSkip("dataset-fashion-mnist is not installed") }
+        let fm = try FashionMNIST.orSkip(.test)
         let cfg = SwinConfig.preset("swin_mini")!
         let bb = EvalBackbone(randomWith: cfg, seed: 4, inputSize: 32)
         let comm = SingleProcessCommunicator()

@@ -7,9 +7,7 @@ import XCTest
 
 final class PixelFeaturesTests: XCTestCase {
     func testRawAndStandardizedPixelsMatchTheirDefinitions() throws {
-        guard let train = try? FashionMNIST(split: .train), let test = try? FashionMNIST(split: .test) else {
-            throw XCTSkip("dataset-fashion-mnist is not installed")
-        }
+        let train = try FashionMNIST.orSkip(.train), test = try FashionMNIST.orSkip(.test)
         let nTrain = 300, nTest = 50
         func gray(_ s: ImageSource, _ n: Int) throws -> [[Double]] {
             var out: [[Double]] = []

@@ -170,9 +170,10 @@ final class BudgetRunTests: XCTestCase {
 
     /// The command's library path end to end on the wall clock, in this process: a plan, a run, the printed --iterations that
     /// reproduces it. Whether it ends inside its budget on this machine is not asserted here (a
-    /// loaded or throttled machine may take longer than any probe predicts): the planner and the
-    /// deadline are held to their verdicts with a simulated clock in SimulatedBudgetTests.
-    func testBudgetedRunFitsItsPlanEndsItsSchedulesAndIsReproducible() throws {
+    /// loaded or throttled machine may take longer than any probe predicts, and no test compares
+    /// wall time with a limit): the planner's fit and the deadline are held to their verdicts with
+    /// a simulated clock in SimulatedBudgetTests. Here the budget line is only read and printed.
+    func testBudgetedRunPlansEndsItsSchedulesAndIsReproducible() throws {
         let tmp = try TemporaryDirectory(prefix: "esvit-budget")
         let budget = 0.4   // minutes
         let started = Date()
@@ -186,7 +187,7 @@ final class BudgetRunTests: XCTestCase {
         XCTAssertTrue(o.contains("schedule: \(n) iterations"), o)
         let used = try XCTUnwrap(o.split(separator: "\n").first { $0.hasPrefix("time budget: planned") }, o)
         print("budgeted run: \(n) iterations; \(used); process wall time \(String(format: "%.1f", wall)) s")
-        XCTAssertGreaterThan(try BudgetRunTests.share(used), 0)
+        print("budget share used: \(try BudgetRunTests.share(used)) %")
         if o.contains("time budget reached") {
             // The machine slowed down after the probe and the deadline stopped the run: the same
             // command finishes the plan (and the result must still equal the --iterations run).

@@ -57,7 +57,7 @@ final class GracefulStopTests: XCTestCase {
         GracefulStop.waitForLosses(dir, 5)
         let signalled = Date()
         kill(job.processIdentifier, SIGTERM)
-        job.waitUntilExit()
+        guard TestProcess.wait(job, timeout: 60) else { return XCTFail("the job did not exit within 60 s of SIGTERM (killed):\n\(out.text)") }
         let seconds = Date().timeIntervalSince(signalled)
         print("SIGTERM to run-node.sh: the job exited \(String(format: "%.2f", seconds)) s later with code \(job.terminationStatus)")
         XCTAssertEqual(job.terminationStatus, 75, out.text)
@@ -85,11 +85,11 @@ final class GracefulStopTests: XCTestCase {
         let out = OutputCollector(pipe)
         GracefulStop.waitForLosses(dir, 5)
         guard let rank1 = FaultTests.ranks(marker: dir)[1] else {
-            job.terminate(); job.waitUntilExit()
+            job.terminate(); _ = TestProcess.wait(job, timeout: 30)
             return XCTFail("rank 1 not found; output:\n\(out.text)")
         }
         kill(rank1, SIGUSR1)
-        job.waitUntilExit()
+        guard TestProcess.wait(job, timeout: 60) else { return XCTFail("the job did not exit within 60 s of SIGUSR1 to rank 1 (killed):\n\(out.text)") }
         XCTAssertEqual(job.terminationStatus, 75, out.text)
         let stop = try XCTUnwrap(GracefulStop.stoppedAt(out.text, signal: "SIGUSR1"), out.text)
         XCTAssertEqual(try GracefulStop.checkpointIteration(dir), stop)
@@ -109,7 +109,7 @@ final class GracefulStopTests: XCTestCase {
             // Two signals sent back to back may merge into one delivery; 20 ms apart they do not, and
             // the stop after the first still needs the rest of an iteration and a checkpoint write.
             if twice { usleep(20_000); kill(job.processIdentifier, SIGINT) }
-            job.waitUntilExit()
+            guard TestProcess.wait(job, timeout: 60) else { return XCTFail("esvit did not exit within 60 s of SIGINT (killed):\n\(out.text)") }
             if twice {
                 XCTAssertEqual(job.terminationStatus, 130, out.text)
                 XCTAssertTrue(out.text.contains("second interrupt: exiting now without a checkpoint"), out.text)

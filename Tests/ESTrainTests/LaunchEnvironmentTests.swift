@@ -11,13 +11,13 @@ final class LaunchEnvironmentTests: XCTestCase {
         XCTAssertEqual(l.summary, "none (a plain process)")
     }
 
-    func testSrunWithoutPMIxIsAMismatch() {
+    func testSrunWithoutPMIxIsAMismatch() throws {
         let l = LaunchEnvironment(["SLURM_STEP_NUM_TASKS": "2", "SLURM_NTASKS": "2", "SLURM_PROCID": "1"])
         XCTAssertEqual(l.tasks, 2); XCTAssertEqual(l.taskIndex, 1); XCTAssertFalse(l.wiredUp)
-        let m = try? XCTUnwrap(l.mismatch(worldSize: 1))
-        XCTAssertEqual(m?.source, "SLURM_STEP_NUM_TASKS=2")
-        XCTAssertTrue("\(m!)".contains("the launcher started 2 tasks (SLURM_STEP_NUM_TASKS=2) but MPI sees a world of 1"))
-        XCTAssertTrue("\(m!)".contains("srun --mpi=pmix"))
+        let m = try XCTUnwrap(l.mismatch(worldSize: 1), "2 tasks in a world of 1 is a mismatch")
+        XCTAssertEqual(m.source, "SLURM_STEP_NUM_TASKS=2")
+        XCTAssertTrue("\(m)".contains("the launcher started 2 tasks (SLURM_STEP_NUM_TASKS=2) but MPI sees a world of 1"))
+        XCTAssertTrue("\(m)".contains("srun --mpi=pmix"))
         XCTAssertThrowsError(try makeCommunicator(launch: l)) { XCTAssertEqual($0 as? LaunchMismatch, m) }
     }
 

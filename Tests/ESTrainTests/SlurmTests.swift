@@ -7,7 +7,9 @@
 //   * a second job on a folder a running job holds is refused, naming the owner;
 //   * scancel --signal=TERM mid-run: every rank stops at one iteration, its checkpoint is written
 //     within 10 s, the job exits 75, and a resubmission continues bit-exactly.
-// The daemons are started once for the class and stopped by their pids when it ends.
+// The daemons are started once for the class and stopped by their pids when it ends. The tests
+// skip only where a requirement is absent (not root, slurm-wlm, munge or the data not installed);
+// daemons that are installed but do not start fail every test, with their logs.
 import ESModel
 import ESTestSupport
 import Foundation
@@ -18,7 +20,10 @@ struct SlurmError: Error, CustomStringConvertible { let message: String; var des
 
 final class SlurmTests: XCTestCase {
     static var cluster: TemporaryDirectory?
+    /// Why the tests cannot run here (a requirement is absent): they skip with it.
     static var unavailable: String?
+    /// Everything SLURM needs is here, but the daemons did not start: the tests fail with this.
+    static var broken: String?
 
     override class func setUp() {
         super.setUp()
@@ -30,8 +35,16 @@ final class SlurmTests: XCTestCase {
             let dir = try TemporaryDirectory(prefix: "esvit-slurm")
             cluster = dir
             let (c2, o2) = try TestProcess.run("/bin/bash", [SlurmTests.tool, "up", dir.path("cluster")], timeout: 90)
-            if c2 != 0 { unavailable = "the SLURM daemons did not start: \(o2.trimmingCharacters(in: .whitespacesAndNewlines)); \(enable)" }
-        } catch { unavailable = "\(error)" }
+            if c2 != 0 { broken = "the SLURM daemons did not start: \(o2.trimmingCharacters(in: .whitespacesAndNewlines))\n" + daemonLogs(dir.path("cluster")) }
+        } catch { broken = "starting the SLURM daemons: \(error)" }
+    }
+
+    /// The last lines of every daemon log under `dir`, each under its name.
+    static func daemonLogs(_ dir: String) -> String {
+        ["daemons.out", "munged.log", "slurmctld.log", "slurmd.log"].map { name in
+            let text = (try? String(contentsOfFile: dir + "/" + name, encoding: .utf8)) ?? "(absent)\n"
+            return "--- \(name) (last 20 lines):\n" + text.split(separator: "\n", omittingEmptySubsequences: false).suffix(21).joined(separator: "\n")
+        }.joined(separator: "\n")
     }
 
     override class func tearDown() {
@@ -41,6 +54,7 @@ final class SlurmTests: XCTestCase {
     }
 
     override func setUpWithError() throws {
+        if let failure = SlurmTests.broken { throw SlurmError(message: failure) }
         if let reason = SlurmTests.unavailable {
             print("skipping the SLURM tests: \(reason)")
             throw XCTSkip(reason)

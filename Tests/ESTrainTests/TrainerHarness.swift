@@ -65,8 +65,11 @@ enum Harness {
         return out
     }
 
-    /// Largest |a − b| over tensors whose names start with one of `prefixes`.
+    /// Largest |a − b| over tensors whose names start with one of `prefixes`; infinite when the
+    /// two hold different names (or shapes) under those prefixes.
     static func maxDifference(_ a: [String: [Float]], _ b: [String: [Float]], prefixes: [String]) -> Float {
+        func names(_ t: [String: [Float]]) -> Set<String> { Set(t.keys.filter { k in prefixes.contains { k.hasPrefix($0) } }) }
+        guard names(a) == names(b) else { return .infinity }
         var worst: Float = 0
         for (k, x) in a where prefixes.contains(where: { k.hasPrefix($0) }) {
             guard let y = b[k], y.count == x.count else { return .infinity }

@@ -10,9 +10,10 @@ with every parameter perturbed away from its initial value, then:
   student = a different backbone under DDP's `module.backbone.`, a real AdamW state_dict,
   dino_loss centers, epoch and args (argparse.Namespace);
 - tiny_timm_eps1e-5.safetensors: a third such Swin with timm's default LayerNorm eps (1e-5), as
-  timm and official Swin releases have it;
+  timm and official Swin releases have it, its patch embedding scaled down so that eps matters;
 - tiny_expected.json: the configuration, an input batch (2, 3, 16, 16) and the pooled features
-  timm computes for the teacher, the student and the eps-1e-5 Swin.
+  timm computes for the teacher, the student and the eps-1e-5 Swin, and for that Swin's weights
+  under eps 1e-6.
 """
 import argparse
 import functools
@@ -29,12 +30,14 @@ OUT = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "ESEvalTests"
 KW = dict(img_size=16, patch_size=2, in_chans=3, embed_dim=8, depths=(2, 2), num_heads=(1, 2), window_size=4, mlp_ratio=4.0, num_classes=0)
 
 
-def model(seed, eps=1e-6):
+def model(seed, eps=1e-6, embed_scale=1.0):
     torch.manual_seed(seed)
     m = SwinTransformer(**KW, norm_layer=functools.partial(torch.nn.LayerNorm, eps=eps)).eval()
     with torch.no_grad():
         for p in m.parameters():
             p.add_(torch.randn_like(p) * 0.2)
+        m.patch_embed.proj.weight.mul_(embed_scale)
+        m.patch_embed.proj.bias.mul_(embed_scale)
     return m
 
 
@@ -54,11 +57,15 @@ def official(state, m):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    teacher, student, plain = model(0), model(1), model(3, eps=1e-5)
+    # The eps-1e-5 Swin's patch embedding is scaled down so that the patch norm's input variance
+    # (about 1e-6) is of the order of eps: the two eps values then give clearly different features.
+    teacher, student, plain = model(0), model(1), model(3, eps=1e-5, embed_scale=0.0015)
+    plain6 = model(3, eps=1e-6, embed_scale=0.0015)   # the same weights under EsViT's eps
     torch.manual_seed(2)
     x = torch.randn(2, 3, 16, 16)
     with torch.no_grad():
-        ft, fs, fp = teacher(x), student(x), plain(x)
+        ft, fs, fp, fp6 = teacher(x), student(x), plain(x), plain6(x)
+    print("eps effect on the eps-1e-5 Swin's features: max |Δ| %.3g" % (fp - fp6).abs().max().item())
     save_file({k: v.contiguous() for k, v in teacher.state_dict().items()}, os.path.join(OUT, "tiny_timm.safetensors"))
     save_file({k: v.contiguous() for k, v in plain.state_dict().items()}, os.path.join(OUT, "tiny_timm_eps1e-5.safetensors"))
     head = OrderedDict([("head.mlp.0.weight", torch.randn(6, 16)), ("head.mlp.0.bias", torch.zeros(6)),
@@ -77,7 +84,7 @@ def main():
         json.dump({"torch": torch.__version__, "timm": timm.__version__, "timm_kwargs": KW, "layer_norm_eps": 1e-6,
                    "input_shape": list(x.shape), "input": x.flatten().tolist(),
                    "teacher_features": ft.flatten().tolist(), "student_features": fs.flatten().tolist(),
-                   "eps1e5_features": fp.flatten().tolist()}, f)
+                   "eps1e5_features": fp.flatten().tolist(), "eps1e5_weights_eps1e6_features": fp6.flatten().tolist()}, f)
 
 
 if __name__ == "__main__":
