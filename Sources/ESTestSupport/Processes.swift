@@ -1,6 +1,7 @@
 // Running the built `esvit` binary, the launch scripts and mpirun from tests: one helper with a
 // timeout, merged stdout+stderr, no stdin, and the parent's MPI environment removed (a test
 // process must not look like an MPI rank to the children it starts).
+import ESKernels
 import Foundation
 
 public enum TestProcess {
@@ -56,27 +57,9 @@ public enum TestProcess {
         while p.isRunning && Date() < deadline { usleep(20_000) }
         guard p.isRunning else { return true }
         let pid = p.processIdentifier
-        for q in descendants(of: pid) + [pid] { kill(q, SIGKILL) }
+        for q in ProcessTree.descendants(of: pid) + [pid] { kill(q, SIGKILL) }
         p.waitUntilExit()
         return false
-    }
-
-    /// The processes below `pid` (children, their children, …), from /proc.
-    static func descendants(of pid: Int32) -> [Int32] {
-        var parent: [Int32: Int32] = [:]
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            // /proc/PID/stat: "pid (comm) state ppid …"; comm may hold spaces, so read after the last ')'.
-            guard let q = Int32(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { continue }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            if fields.count > 1, let pp = Int32(fields[1]) { parent[q] = pp }
-        }
-        var out: [Int32] = [], frontier = [pid]
-        while let x = frontier.popLast() {
-            let kids = parent.filter { $0.value == x }.map(\.key)
-            out += kids; frontier += kids
-        }
-        return out
     }
 }
 

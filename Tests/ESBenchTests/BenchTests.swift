@@ -82,7 +82,7 @@ final class BenchTests: XCTestCase {
         let launcher = try standInLauncher(rates: [20, 120, 100, 110])
         var lines: [String] = []
         let b = try PretrainBench(ranks: 2, iterations: 40, preset: "fm-quick", launcher: launcher)
-        XCTAssertEqual(try b.run(say: { lines.append($0) }), 110)
+        XCTAssertEqual(try b.run(say: { lines.append($0) }).imagesPerSecond, 110)
         XCTAssertTrue(lines.contains { $0.contains("pretrain --preset fm-quick --iterations 40") }, "\(lines)")
         XCTAssertEqual(b.config.backbone.patchSize, 4, "the preset's recipe")
         XCTAssertEqual(b.launches.map(\.description), ["1 process(es), 0 loader worker(s)", "1 process(es), 1 loader worker(s)",
@@ -109,11 +109,42 @@ final class BenchTests: XCTestCase {
         let b = try PretrainBench(ranks: 1, iterations: 40, preset: "fm-quick", launcher: try standInLauncher(rates: [20, 120, 100, 110]))
         var lines: [String] = []
         // Launches: 1 process with 0 workers (50), with 1 worker (60, the fastest); then rounds 2 and 3 run it again (70, 80).
-        let ratios = try b.compare(110, rounds: 3, python: "/bin/sh", script: peer, say: { lines.append($0) })
+        let ratios = try b.compare(PretrainBench.Throughput(imagesPerSecond: 110), rounds: 3, python: "/bin/sh", script: peer, say: { lines.append($0) })
         XCTAssertEqual(ratios, [110.0 / 60, 110.0 / 70, 110.0 / 80])
         XCTAssertTrue(lines.contains("  PyTorch reference, 1 process(es), 1 loader worker(s): 60.0 img/s [workers 1]"), "\(lines)")
-        XCTAssertTrue(lines.contains { $0.contains("round 3: esvit 110.0 img/s, PyTorch (1 process(es), 1 loader worker(s)) 80.0 img/s") }, "\(lines)")
+        XCTAssertTrue(lines.contains { $0.contains("round 3: esvit 110.0 img/s, PyTorch reference (1 process(es), 1 loader worker(s)) 80.0 img/s") }, "\(lines)")
         XCTAssertEqual(lines.last, "  ratio over 3 rounds: median 1.57× (1.83, 1.57, 1.38)")
+    }
+
+    /// The official code's harness as the peer, on a stand-in that writes the harness's log.txt
+    /// (per-iteration step_s): its rate is taken as esvit's (median of 10-iteration windows after
+    /// the first), its options carry the recipe, and its memory is sampled.
+    func testPretrainBenchTimesTheOfficialCodeFromItsStepTimes() throws {
+        let script = tmp.path("run_official.sh"), args = tmp.path("args")
+        // 30 iterations: a slow first window (1 s per step), then 0.5 and 0.4 s: windows of 32 images · 10 / Σ (1 rank × 32).
+        let body = ["echo \"$@\" > \(args)", "while [ \"$1\" != --output-dir ]; do shift; done", "mkdir -p \"$2\"",
+                    "for i in $(seq 1 10); do echo '{\"step_s\": 1.0}'; done > \"$2/log.txt\"",
+                    "for i in $(seq 11 20); do echo '{\"step_s\": 0.5}'; done >> \"$2/log.txt\"",
+                    "for i in $(seq 21 30); do echo '{\"step_s\": 0.4}'; done >> \"$2/log.txt\""]
+        try (body.joined(separator: "\n") + "\n").write(toFile: script, atomically: true, encoding: .utf8)
+        let b = try PretrainBench(ranks: 1, iterations: 30, preset: "fm-quick", launcher: try standInLauncher(rates: [20, 120, 100, 110]))
+        let o = PretrainBench.Official(repo: "/nowhere/esvit", python: "/bin/sh", script: script)
+        let (t, note) = try b.officialPeer(b.launches[1], o)
+        XCTAssertEqual(t.imagesPerSecond, 32 * 10 / 4.0, accuracy: 1e-9, "windows 64 and 80 img/s after the first: the median of two is the upper")
+        XCTAssertGreaterThan(t.memory?.total ?? 0, 0)
+        XCTAssertEqual(note, "official EsViT from /nowhere/esvit")
+        let given = try String(contentsOfFile: args, encoding: .utf8)
+        for part in ["--esvit-repo /nowhere/esvit", "--iterations 30", "--batch-size 32", "--threads 1", "--num-workers 1", "--global-size 32",
+                     "--local-size 16", "--local-crops-number 2", "--out-dim 4096", "--hidden-dim 512", "--bottleneck-dim 128",
+                     "--use-dense-prediction true", "--blur-sigma 0.1 0.5", "MODEL.SPEC.PATCH_SIZE 4", "MODEL.SPEC.DEPTHS [2,2,2]"] {
+            XCTAssertTrue(given.contains(part), "\(part) not in: \(given)")
+        }
+        var lines: [String] = []
+        let ratios = try b.compare(PretrainBench.Throughput(imagesPerSecond: 320, memory: (100 << 20, 200 << 20)), name: "official EsViT",
+                                   peer: { try b.officialPeer($0, o) }, say: { lines.append($0) })
+        XCTAssertEqual(ratios.map { ($0 * 1e9).rounded() / 1e9 }, [4])
+        XCTAssertTrue(lines.last!.hasPrefix("  ratio esvit/official EsViT at its best launch (1 process(es), 0 loader worker(s)): 4.00× the images/s, "), "\(lines)")
+        XCTAssertTrue(lines.last!.contains("× the peak RSS of all processes"), "\(lines)")
     }
 
     func testPretrainBenchRefusesBadSettings() {
