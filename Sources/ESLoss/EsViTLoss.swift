@@ -73,7 +73,13 @@ public struct LossValues: Sendable {
 public final class EsViTLoss: @unchecked Sendable {
     public let layout: LossLayout
     public let classes: Int
-    public let useRegion: Bool
+    /// Whether the region loss's buffers exist (the objective has a region head).
+    public let hasRegion: Bool
+    /// Whether the region loss is on for the coming steps (only with `hasRegion`): off, the loss
+    /// is DINO's view loss alone (λ = 1), as in the view-only phase of a late-region schedule.
+    public var useRegion: Bool {
+        didSet { precondition(!useRegion || hasRegion, "the region loss has no buffers"); viewWeights = EsViTLoss.viewWeights(layout, useRegion) }
+    }
     public let studentTemperature: Float
     public let chunkRows: Int
     /// Teacher probabilities (teacher rows, K).
@@ -81,7 +87,8 @@ public final class EsViTLoss: @unchecked Sendable {
     /// Local sums of raw teacher logits (K) and their row counts, for the centers.
     public private(set) var viewSum: [Double], regionSum: [Double]
     public private(set) var viewCount = 0.0, regionCount = 0.0
-    let viewIndex: [Int32], viewWeights: [Float]
+    let viewIndex: [Int32]
+    var viewWeights: [Float]
     var regionIndex: [Int32], regionWeights: [Float]
     /// For every region match of the last `match`: best minus second-best cosine similarity.
     var regionGaps: [Float]
@@ -95,17 +102,17 @@ public final class EsViTLoss: @unchecked Sendable {
     /// `channels`: width of the backbone tokens used for region matching.
     public init(layout: LossLayout, classes K: Int, channels C: Int, useRegion: Bool, studentTemperature: Float = 0.1,
                 chunkBytes: Int = 64 << 20) {
-        self.layout = layout; classes = K; channels = C; self.useRegion = useRegion; self.studentTemperature = studentTemperature
+        self.layout = layout; classes = K; channels = C; hasRegion = useRegion; self.useRegion = useRegion; self.studentTemperature = studentTemperature
         colSums = FloatBuffer(count: K)
-        studentNormed = FloatBuffer(count: useRegion ? layout.studentRegionRows * C : 0)
-        teacherNormed = FloatBuffer(count: useRegion ? layout.teacherRegionRows * C : 0)
-        studentNorms = FloatBuffer(count: useRegion ? layout.studentRegionRows : 0)
-        teacherNorms = FloatBuffer(count: useRegion ? layout.teacherRegionRows : 0)
+        studentNormed = FloatBuffer(count: hasRegion ? layout.studentRegionRows * C : 0)
+        teacherNormed = FloatBuffer(count: hasRegion ? layout.teacherRegionRows * C : 0)
+        studentNorms = FloatBuffer(count: hasRegion ? layout.studentRegionRows : 0)
+        teacherNorms = FloatBuffer(count: hasRegion ? layout.teacherRegionRows : 0)
         chunkRows = max(8, min(chunkBytes / (4 * K), max(layout.studentRegionRows, layout.studentViewRows)))
         teacherView = FloatBuffer(count: layout.teacherViewRows * K)
-        teacherRegion = FloatBuffer(count: useRegion ? layout.teacherRegionRows * K : 0)
+        teacherRegion = FloatBuffer(count: hasRegion ? layout.teacherRegionRows * K : 0)
         viewSum = [Double](repeating: 0, count: K); regionSum = [Double](repeating: 0, count: K)
-        let B = layout.batch, P = Double(layout.pairs), lam = useRegion ? 0.5 : 1.0
+        let B = layout.batch, P = Double(layout.pairs)
         var vi = [Int32](repeating: -1, count: 2 * layout.studentViewRows)
         for v in 0..<layout.views { for b in 0..<B {
             let r = v * B + b
@@ -113,11 +120,11 @@ public final class EsViTLoss: @unchecked Sendable {
             for iq in 0..<2 where iq != v { vi[2 * r + q] = Int32(iq * B + b); q += 1 }
         } }
         viewIndex = vi
-        viewWeights = [Float](repeating: Float(lam / (P * Double(B))), count: layout.studentViewRows)
-        regionIndex = [Int32](repeating: -1, count: useRegion ? 2 * layout.studentRegionRows : 0)
+        viewWeights = EsViTLoss.viewWeights(layout, useRegion)
+        regionIndex = [Int32](repeating: -1, count: hasRegion ? 2 * layout.studentRegionRows : 0)
         regionGaps = [Float](repeating: .infinity, count: regionIndex.count)
-        var rw = [Float](repeating: 0, count: useRegion ? layout.studentRegionRows : 0)
-        if useRegion {
+        var rw = [Float](repeating: 0, count: hasRegion ? layout.studentRegionRows : 0)
+        if hasRegion {
             for v in 0..<layout.views {
                 let (start, T) = layout.regionStart(view: v)
                 for r in start..<(start + B * T) { rw[r] = Float(0.5 / (P * Double(B) * Double(T))) }
@@ -125,6 +132,11 @@ public final class EsViTLoss: @unchecked Sendable {
         }
         regionWeights = rw
         chunk = FloatBuffer(count: chunkRows * K)
+    }
+
+    /// Each view row's weight λ/(P·B): λ = 0.5 with the region loss on, 1 without.
+    static func viewWeights(_ layout: LossLayout, _ region: Bool) -> [Float] {
+        [Float](repeating: Float((region ? 0.5 : 1.0) / (Double(layout.pairs) * Double(layout.batch))), count: layout.studentViewRows)
     }
 
     public var bytes: Int {
@@ -157,6 +169,8 @@ public final class EsViTLoss: @unchecked Sendable {
         if useRegion, let regionZn, let regionW {
             run(teacherRegion, regionZn, regionW, rows: layout.teacherRegionRows, centers.region, &regionSum)
             regionCount = Double(layout.teacherRegionRows)
+        } else {
+            regionCount = 0                                          // no region center update this step
         }
     }
 

@@ -21,9 +21,14 @@ import Foundation
 public struct StepHyper: Sendable {
     public var lr: Float, weightDecay: Float, teacherMomentum: Float, teacherTemperature: Float
     public var clipGrad: Float, freezeLastLayer: Bool
-    public init(lr: Float, weightDecay: Float, teacherMomentum: Float, teacherTemperature: Float, clipGrad: Float, freezeLastLayer: Bool) {
+    /// The region loss is on (with a region head): off, the step trains L_V alone and leaves the
+    /// region head, its AdamW moments and the region center as they are.
+    public var regionLoss: Bool
+    public init(lr: Float, weightDecay: Float, teacherMomentum: Float, teacherTemperature: Float, clipGrad: Float, freezeLastLayer: Bool,
+                regionLoss: Bool = true) {
         self.lr = lr; self.weightDecay = weightDecay; self.teacherMomentum = teacherMomentum
         self.teacherTemperature = teacherTemperature; self.clipGrad = clipGrad; self.freezeLastLayer = freezeLastLayer
+        self.regionLoss = regionLoss
     }
 }
 
@@ -32,7 +37,8 @@ extension StepHyper {
     public init(_ schedule: TrainingSchedule, iteration it: Int) {
         let v = schedule.values(at: it)
         self.init(lr: Float(v.lr), weightDecay: Float(v.weightDecay), teacherMomentum: Float(v.momentum),
-                  teacherTemperature: Float(v.teacherTemperature), clipGrad: Float(v.clipGrad), freezeLastLayer: v.freezeLastLayer)
+                  teacherTemperature: Float(v.teacherTemperature), clipGrad: Float(v.clipGrad), freezeLastLayer: v.freezeLastLayer,
+                  regionLoss: v.regionLoss)
     }
 }
 
@@ -135,9 +141,13 @@ public final class EsViT: @unchecked Sendable {
 
     /// Steps 1-3: forward, losses and backward. `grads` is overwritten. `sampleKeys` (one per
     /// image, e.g. from seed, epoch and global sample index) key the student's DropPath masks.
+    /// `regionLoss` false (a region head's view-only phase): the region head runs neither way and
+    /// the loss is L_V alone.
     public func forwardBackward(globals: UnsafePointer<Float>, locals: UnsafePointer<Float>?, teacherTemperature: Float,
-                                sampleKeys: [UInt64]? = nil) throws -> LossValues {
+                                sampleKeys: [UInt64]? = nil, regionLoss: Bool = true) throws -> LossValues {
         let B = config.batch, nL = config.localCrops, C = config.backbone.numFeatures, Bn = config.head.bottleneck
+        loss.useRegion = config.useDense && regionLoss
+        let (denseHead, tDense, hDense) = loss.useRegion ? (self.denseHead, self.tDense, self.hDense) : (nil, nil, nil)
         var t0 = EsViT.now()
         // 1. Teacher.
         wsTeacher.forward(backbone, params: teacher.pointer, image: globals)
@@ -172,7 +182,7 @@ public final class EsViT: @unchecked Sendable {
         if let denseHead, let hDense {
             denseHead.backward(params: student.pointer, grads: grads.pointer, x: tokensAll.pointer, workspace: hDense, dx: dTokensAll.pointer)
         }
-        let dTok: (UnsafePointer<Float>?, UnsafePointer<Float>?) = config.useDense
+        let dTok: (UnsafePointer<Float>?, UnsafePointer<Float>?) = loss.useRegion
             ? (UnsafePointer(dTokensAll.pointer), UnsafePointer(dTokensAll.pointer + gTok)) : (nil, nil)
         wsGlobal.backward(backbone, params: student.pointer, grads: grads.pointer, dTokens: dTok.0, dPooled: dPooledAll.pointer)
         wsLocal?.backward(backbone, params: student.pointer, grads: grads.pointer, dTokens: dTok.1, dPooled: dPooledAll.pointer + 2 * B * C)
@@ -185,7 +195,7 @@ public final class EsViT: @unchecked Sendable {
         let t0 = EsViT.now()
         AdamW.clipPerTensor(grads.pointer, table: table, maxNorm: h.clipGrad)
         optimizer.step(params: student.pointer, grads: grads.pointer, lr: h.lr, weightDecay: h.weightDecay) {
-            h.freezeLastLayer && $0.key.contains("last_layer")
+            (h.freezeLastLayer && $0.key.contains("last_layer")) || (!h.regionLoss && $0.key.hasPrefix("head_dense."))
         }
         AdamW.ema(teacher: teacher.pointer, student: student.pointer, count: table.totalCount, momentum: h.teacherMomentum)
         times.optimizer = EsViT.now() - t0
@@ -209,7 +219,8 @@ public final class EsViT: @unchecked Sendable {
     /// The whole single-process step with explicit hyper-parameters.
     @discardableResult
     public func step(globals: UnsafePointer<Float>, locals: UnsafePointer<Float>?, hyper: StepHyper, sampleKeys: [UInt64]? = nil) throws -> StepResult {
-        let values = try forwardBackward(globals: globals, locals: locals, teacherTemperature: hyper.teacherTemperature, sampleKeys: sampleKeys)
+        let values = try forwardBackward(globals: globals, locals: locals, teacherTemperature: hyper.teacherTemperature, sampleKeys: sampleKeys,
+                                         regionLoss: hyper.regionLoss)
         updateCenters()
         optimizerStep(hyper)
         // The loss keeps this step's local sums until the next forward; times now include the optimizer.

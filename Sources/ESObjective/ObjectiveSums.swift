@@ -35,7 +35,7 @@ extension EsViT {
     public func addSums(to sums: NamedSums, _ f: ObjectiveSums, statistics: Bool) {
         let K = config.head.outDim
         loss.viewSum.withUnsafeBufferPointer { sums.add($0.baseAddress!, count: K, to: f.viewCenter) }
-        if config.useDense { loss.regionSum.withUnsafeBufferPointer { sums.add($0.baseAddress!, count: K, to: f.regionCenter) } }
+        if loss.useRegion { loss.regionSum.withUnsafeBufferPointer { sums.add($0.baseAddress!, count: K, to: f.regionCenter) } }
         sums[f.viewRows] += loss.viewCount; sums[f.regionRows] += loss.regionCount
         guard statistics else { return }
         for (region, h) in [(false, f.viewStats), (true, f.regionStats)] {
@@ -48,7 +48,7 @@ extension EsViT {
     /// The center update from sums reduced over every rank and micro-batch.
     public func updateCenters(from sums: NamedSums, _ f: ObjectiveSums) {
         centers.update(viewSum: sums.pointer(f.viewCenter), viewCount: sums[f.viewRows],
-                       regionSum: sums.pointer(f.regionCenter), regionCount: config.useDense ? sums[f.regionRows] : 0)
+                       regionSum: sums.pointer(f.regionCenter), regionCount: loss.useRegion ? sums[f.regionRows] : 0)
     }
 
     /// The teacher statistics of the view head and (region loss on) the region head from reduced
@@ -58,6 +58,6 @@ extension EsViT {
             ObjectiveSums.TeacherHead(probabilitySum: sums.array(h.probabilitySum), entropySum: sums[h.entropySum], rows: sums[h.rows],
                                       pairEntropy: sums[h.pairEntropy] / micro)
         }
-        return (head(f.viewStats), config.useDense ? head(f.regionStats) : nil)
+        return (head(f.viewStats), loss.useRegion ? head(f.regionStats) : nil)
     }
 }

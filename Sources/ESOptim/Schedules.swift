@@ -25,7 +25,7 @@ public struct CosineSchedule: Codable, Equatable, Sendable {
     public func value(at it: Int) -> Double {
         let i = min(max(it, 0), max(totalIterations - 1, 0))
         if i < warmupIterations {
-            if warmupIterations == 1 { return base }
+            if warmupIterations == 1 { return warmupStart }          // np.linspace(start, base, 1) = [start]
             return warmupStart + (base - warmupStart) * Double(i) / Double(warmupIterations - 1)
         }
         let M = totalIterations - warmupIterations
@@ -73,6 +73,9 @@ public struct TrainingSchedule: Codable, Equatable, Sendable {
     /// Iterations per step of the temperature ramp and of the freeze (epoch mode: iterations per
     /// epoch; iteration mode: 1).
     public let rampUnit: Int
+    /// First iteration with the region loss (the paper's late schedule, e.g. 200 of 300 epochs);
+    /// 0: from the start. Before it the objective trains the view loss alone.
+    public var regionStartIteration = 0
 
     public init(baseLR: Double, globalBatch: Int, minLR: Double, warmupEpochs: Int, weightDecay: Double, weightDecayEnd: Double,
                 momentumTeacher: Double, warmupTeacherTemp: Double, teacherTemp: Double, warmupTeacherTempEpochs: Int,
@@ -102,12 +105,14 @@ public struct TrainingSchedule: Codable, Equatable, Sendable {
     public struct Values: Sendable, Equatable {
         public let lr: Double, weightDecay: Double, momentum: Double, teacherTemperature: Double
         public let freezeLastLayer: Bool, clipGrad: Double
+        /// The region loss is on at this iteration (with a region head; see regionStartIteration).
+        public let regionLoss: Bool
     }
 
     public func values(at it: Int) -> Values {
         let step = it / rampUnit
         return Values(lr: lr.value(at: it), weightDecay: weightDecay.value(at: it), momentum: momentum.value(at: it),
                       teacherTemperature: teacherTemperature.value(epoch: step), freezeLastLayer: step < freezeLastLayerSteps,
-                      clipGrad: clipGrad)
+                      clipGrad: clipGrad, regionLoss: it >= regionStartIteration)
     }
 }

@@ -15,6 +15,10 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var head: HeadConfig
     /// Region loss on (EsViT) or off (DINO's view loss only).
     public var useDensePrediction = true
+    /// The paper's late region loss (Figure 4: L_R added at epoch 200 of 300): the view loss
+    /// alone before this fraction of the run, both after, the region head untouched until then
+    /// (as if added fresh). nil: both losses from the start.
+    public var regionStartFraction: Double? = nil
     // Recipe (docs/algorithm.md §5.1; per-256 base lr, scaled by the global batch).
     public var momentumTeacher = 0.996
     public var teacherTemp = 0.07
@@ -117,6 +121,10 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
                           ("--freeze-last-layer-fraction", freezeLastLayerFraction)] where !(f >= 0 && f < 1) {
             p.append("\(name) must be in [0, 1) (a fraction of the run), got \(f)")
         }
+        if let f = regionStartFraction {
+            if !(f >= 0 && f < 1) { p.append("--region-start-fraction must be in [0, 1) (a fraction of the run), got \(f)") }
+            if !useDensePrediction { p.append("--region-start-fraction needs the region loss: drop --use-dense-prediction false") }
+        }
         if batchSizePerRank < 1 { p.append("--batch-size-per-rank must be ≥ 1") }
         if gradAccumSteps < 1 { p.append("--grad-accum-steps must be ≥ 1") }
         if threads < 1 || loaderThreads < 1 { p.append("--threads and --loader-threads must be ≥ 1") }
@@ -203,7 +211,16 @@ public struct RunLayout: Codable, Equatable, Sendable {
     /// Epochs the run touches (the last one possibly in part).
     public var epochs: Int { (totalIterations + iterationsPerEpoch - 1) / iterationsPerEpoch }
 
+    /// The first iteration of the region loss (0: from the start).
+    public func regionStartIteration(_ c: PretrainConfig) -> Int { Int(((c.regionStartFraction ?? 0) * Double(totalIterations)).rounded()) }
+
     public func schedule(_ c: PretrainConfig) -> TrainingSchedule {
+        var s = shapes(c)
+        s.regionStartIteration = regionStartIteration(c)
+        return s
+    }
+
+    func shapes(_ c: PretrainConfig) -> TrainingSchedule {
         if c.iterationMode {
             let f = c.fractionLengths(total: totalIterations)
             return TrainingSchedule(baseLR: c.lr, globalBatch: globalBatch, minLR: c.minLR, warmupIterations: f.warmup,

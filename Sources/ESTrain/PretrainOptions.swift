@@ -24,6 +24,7 @@ public struct PretrainOptions: ParsableArguments {
     @Option(help: "Head bottleneck width (default \(HeadConfig.cpu.bottleneck) for swin_mini, \(HeadConfig.imagenet.bottleneck) otherwise).") var bottleneckDim: Int?
     @Option(help: help("Weight-normalise the last layer with g fixed at 1 (true/false; EsViT's Swin recipe: false).", d.head.normLastLayer)) var normLastLayer: Bool?
     @Option(help: help("Region-level loss on (EsViT, true) or off (DINO's view loss only, false).", d.useDensePrediction)) var useDensePrediction: Bool?
+    @Option(help: "The paper's late region loss: the view loss alone before this fraction of the run, both losses after (the region head starts training there, as if added fresh; the paper's Figure 4 adds it at 200 of 300 epochs, 0.667). Default: both from the start.") var regionStartFraction: Double?
 
     @Option(help: help("Base EMA momentum of the teacher (cosine to 1).", d.momentumTeacher)) var momentumTeacher: Double?
     @Option(help: help("Final teacher temperature.", d.teacherTemp)) var teacherTemp: Double?

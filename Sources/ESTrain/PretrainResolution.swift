@@ -32,6 +32,7 @@ extension PretrainOptions {
         take(dropPathRate, &c.backbone.dropPathRate)
         take(outDim, &c.head.outDim); take(hiddenDim, &c.head.hidden); take(bottleneckDim, &c.head.bottleneck)
         take(normLastLayer, &c.head.normLastLayer); take(useDensePrediction, &c.useDensePrediction)
+        if let regionStartFraction { c.regionStartFraction = regionStartFraction }
         let g = globalCropsSize ?? c.backbone.constructSize
         c.crops.globalSize = g; c.crops.localSize = localCropsSize ?? arch.localSize(global: g)
         take(localCropsNumber, &c.crops.localCrops)

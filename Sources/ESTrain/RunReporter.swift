@@ -23,7 +23,7 @@ final class RunReporter {
     func plan(_ p: RunPlan, model: EsViT) {
         let c = p.config, L = p.layout
         say("esvit pretrain: \(c.arch) (patch \(c.backbone.patchSize), C \(c.backbone.embedDim), depths \(c.backbone.depths.map(String.init).joined(separator: "-")), window \(c.backbone.windowSize)), "
-            + "head \(c.head.hidden)/\(c.head.bottleneck)/K \(c.head.outDim), region loss \(c.useDensePrediction ? "on" : "off")")
+            + "head \(c.head.hidden)/\(c.head.bottleneck)/K \(c.head.outDim), region loss \(regionText(c, L))")
         say("  data: \(c.dataset) at \(c.dataPath), \(L.datasetCount) images; crops 2×\(c.crops.globalSize) + \(c.crops.localCrops)×\(c.crops.localSize) px")
         say("  ranks \(L.worldSize) × batch \(c.batchSizePerRank) × accumulation \(c.gradAccumSteps) = global batch \(L.globalBatch); "
             + "\(c.threads) compute thread(s)" + (c.threads > 1 ? (c.splitsBatch ? " (batch split)" : " (every kernel split)") : "")
@@ -32,6 +32,13 @@ final class RunReporter {
         say("  memory per rank: parameters, gradients, teacher and AdamW \(formatMiB(model.parameterBytes)); activations, heads and loss \(formatMiB(model.workspaceBytes))")
         say("  output: \(c.outputDir) (checkpoint.safetensors every \(c.saveckpIters > 0 ? "\(c.saveckpIters) iterations and " : "")epoch end; numbered copies every \(c.saveckpFreq) epochs; log.txt; config.json)")
         say("  this run: iterations \(p.firstIteration) → \(L.stopIteration)" + (L.stopIteration < L.totalIterations ? " (--max-iters)" : ""))
+    }
+
+    /// "on", "off", or when a late schedule switches it on.
+    func regionText(_ c: PretrainConfig, _ L: RunLayout) -> String {
+        guard c.useDensePrediction else { return "off" }
+        guard let f = c.regionStartFraction, f > 0 else { return "on" }
+        return String(format: "on from iteration %d (%.1f%% of the run; the view loss alone before)", L.regionStartIteration(c), 100 * f)
     }
 
     func scheduleLine(_ c: PretrainConfig, _ L: RunLayout) -> String {

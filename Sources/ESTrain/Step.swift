@@ -53,7 +53,8 @@ extension Trainer {
             z[scratch.replaced] += Double(batch.replaced)
             do {
                 var v = try model.forwardBackward(globals: batch.globals.pointer, locals: c.crops.localCrops > 0 ? batch.locals.pointer : nil,
-                                                  teacherTemperature: hyper.teacherTemperature, sampleKeys: batch.sampleKeys)
+                                                  teacherTemperature: hyper.teacherTemperature, sampleKeys: batch.sampleKeys,
+                                                  regionLoss: hyper.regionLoss)
                 out.compute += model.times.forwardBackward
                 if faults?.poisonsLoss(at: it) == true { v.total = .nan }
                 guard v.total.isFinite else { throw LossError.nonFinite(view: v.view, region: v.region) }

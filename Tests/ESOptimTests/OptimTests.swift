@@ -27,6 +27,16 @@ final class ScheduleTests: XCTestCase {
         XCTAssertGreaterThan(s.value(at: 300 * ipe - 1), 1e-6, "the last value is slightly above min_lr")
     }
 
+    /// A one-iteration warmup (an --iterations run of 15 to 44 at the default 1/30 fraction) is
+    /// np.linspace(0, peak, 1) = [0] upstream: lr 0 at iteration 0, then the cosine from the peak.
+    /// The official code's own schedule (tools/official/run_official.py --print-schedules) says so.
+    func testOneIterationWarmupIsLinspacesSingleStartValue() {
+        let s = CosineSchedule(base: 5e-4, final: 1e-6, totalIterations: 20, warmupIterations: 1)
+        XCTAssertEqual(s.value(at: 0), 0)
+        XCTAssertEqual(s.value(at: 1), 5e-4, accuracy: 1e-18)
+        XCTAssertEqual(CosineSchedule(base: 5e-4, final: 1e-6, totalIterations: 20, warmupIterations: 2).value(at: 1), 5e-4)
+    }
+
     func testWeightDecayMomentumAndTemperature() {
         let wd = CosineSchedule(base: 0.04, final: 0.4, epochs: 300, iterationsPerEpoch: ipe)
         XCTAssertEqual(wd.value(at: 0), 0.04, accuracy: 1e-15)   // 0.4 + ½(0.04 − 0.4)·2 in doubles, as numpy

@@ -294,8 +294,7 @@ def print_schedules(off, args):
           f"lr warmup {args.warmup_epochs}, temperature warmup {args.warmup_teacher_temp_epochs}, "
           f"last layer frozen for {args.freeze_last_layer} iteration(s)")
     if args.warmup_epochs == 1:
-        print("# note: a 1-iteration warmup is np.linspace(0, peak, 1) = [0] upstream, so lr[0] = 0 "
-              "(esvit's CosineSchedule gives the peak there)")
+        print("# note: a 1-iteration warmup is np.linspace(0, peak, 1) = [0] upstream, so lr[0] = 0 (as esvit's CosineSchedule)")
     print("iteration\tlr\twd\tmomentum\tteacher_temp\tfreeze_last_layer")
     for it in range(args.epochs):
         print(f"{it}\t{lr[it]:.17g}\t{wd[it]:.17g}\t{momentum[it]:.17g}\t{temp[it]:.17g}\t{int(it < args.freeze_last_layer)}")
