@@ -37,11 +37,20 @@ public enum TestProcess {
         return p
     }
 
-    /// Runs to completion (terminated after `timeout` seconds); returns (exit code, output).
+    /// Runs to completion; returns (exit code, output). After `timeout` seconds it is sent SIGTERM
+    /// (esvit stops at a checkpoint), and 10 s later it and every process below it get SIGKILL,
+    /// so a hung job ends the call instead of hanging the test.
     public static func run(_ executable: String, _ args: [String], env: [String: String] = [:], timeout: TimeInterval = 180) throws -> (Int32, String) {
         let pipe = Pipe()
         let p = try start(executable, args, env: env, output: pipe)
-        let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
+        let pid = p.processIdentifier
+        let killer = DispatchWorkItem {
+            guard p.isRunning else { return }
+            p.terminate()
+            DispatchQueue.global().asyncAfter(deadline: .now() + 10) {
+                if p.isRunning { for q in ProcessTree.descendants(of: pid) + [pid] { kill(q, SIGKILL) } }
+            }
+        }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
         let out = String(data: pipe.fileHandleForReading.readDataToEndOfFile(), encoding: .utf8) ?? ""
         p.waitUntilExit()

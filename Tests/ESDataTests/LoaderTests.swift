@@ -13,13 +13,21 @@ final class LoaderTests: XCTestCase {
 
     func batches(_ source: ImageSource, threads: Int, epoch: Int = 0, from: Int = 0, count: Int = 3, B: Int = 8,
                  log: @escaping @Sendable (String) -> Void = { _ in }) -> [([Float], [Float], [Int], Int, [Int])] {
+        run(source, threads: threads, epochs: [epoch], from: from, count: count, B: B, log: log)
+    }
+
+    /// Up to `count` batches of each of `epochs`, in turn, from one loader (one run).
+    func run(_ source: ImageSource, threads: Int, epochs: [Int], from: Int = 0, count: Int = 3, B: Int = 8,
+             log: @escaping @Sendable (String) -> Void = { _ in }) -> [([Float], [Float], [Int], Int, [Int])] {
         let sampler = EpochSampler(count: source.count, worldSize: 1, rank: 0, batchPerRank: B, seed: 5)
         let loader = MultiCropLoader(source: source, sampler: sampler, config: config, seed: 5, threads: threads, log: log)
-        loader.start(epoch: epoch, fromIteration: from)
         var out: [([Float], [Float], [Int], Int, [Int])] = []
-        for _ in 0..<count {
-            guard let b = loader.next() else { break }
-            out.append((b.globals.array, b.locals.array, b.labels, b.replaced, b.indices))
+        for epoch in epochs {
+            loader.start(epoch: epoch, fromIteration: from)
+            for _ in 0..<count {
+                guard let b = loader.next() else { break }
+                out.append((b.globals.array, b.locals.array, b.labels, b.replaced, b.indices))
+            }
         }
         loader.stop()
         return out
@@ -115,21 +123,25 @@ final class LoaderTests: XCTestCase {
         final class Lines: @unchecked Sendable { var items: [String] = []; let lock = NSLock()
             func add(_ s: String) { lock.lock(); items.append(s); lock.unlock() } }
         let lines = Lines()
-        let result = batches(folder, threads: 2, count: 10, B: 4, log: { lines.add($0) })
-        XCTAssertEqual(result.count, 4, "⌊17/4⌋ batches: the epoch completes")
-        // The bad files the sampler drew: 16 of the 17 files are drawn, so at least 6 of the 7 planted.
+        // Two epochs of one run: every bad file is drawn in both, and logged once per run.
+        let both = run(folder, threads: 2, epochs: [0, 1], count: 10, B: 4, log: { lines.add($0) })
+        XCTAssertEqual(both.count, 8, "⌊17/4⌋ batches per epoch: both epochs complete")
+        let result = Array(both.prefix(4))
+        // The bad files the sampler drew: 16 of the 17 files per epoch, so at least 6 of the 7 planted in each.
         let planted = bad + ["dangling.jpg"]
         func badName(_ i: Int) -> String? { planted.first { folder.name(i).hasSuffix("/b/" + $0) } }
-        let drawnBad = result.flatMap(\.4).compactMap(badName)
-        XCTAssertGreaterThanOrEqual(drawnBad.count, planted.count - 1, "drawn: \(result.flatMap(\.4))")
-        XCTAssertEqual(result.reduce(0) { $0 + $1.3 }, drawnBad.count, "every drawn bad sample is counted as replaced, and nothing else")
-        XCTAssertTrue(result.allSatisfy { $0.2.allSatisfy { $0 == 0 } }, "every used sample is a good one (class a)")
-        // Logged once each: every drawn bad file (a replacement's own draw may log another planted one).
+        for (epoch, part) in [(0, both.prefix(4)), (1, both.suffix(4))] {
+            let drawnBad = part.flatMap(\.4).compactMap(badName)
+            XCTAssertGreaterThanOrEqual(drawnBad.count, planted.count - 1, "epoch \(epoch) drew: \(part.flatMap(\.4))")
+            XCTAssertEqual(part.reduce(0) { $0 + $1.3 }, drawnBad.count, "epoch \(epoch): every drawn bad sample is counted as replaced, and nothing else")
+        }
+        XCTAssertTrue(both.allSatisfy { $0.2.allSatisfy { $0 == 0 } }, "every used sample is a good one (class a)")
+        // Logged once each over the run: every drawn bad file (a replacement's own draw may log another planted one).
         let logged = lines.items.filter { $0.hasPrefix("data: skipping") }
         let loggedNames = logged.map { line in planted.first { line.contains("/b/" + $0 + ":") } }
         XCTAssertFalse(loggedNames.contains(nil), "only planted files are logged: \(logged)")
-        XCTAssertEqual(Set(loggedNames).count, logged.count, "each bad file logged once: \(logged)")
-        XCTAssertTrue(Set(drawnBad).isSubset(of: Set(loggedNames.compactMap { $0 })), "every drawn bad file is logged: \(logged)")
+        XCTAssertEqual(Set(loggedNames).count, logged.count, "each bad file logged once in the run: \(logged)")
+        XCTAssertTrue(Set(both.flatMap(\.4).compactMap(badName)).isSubset(of: Set(loggedNames.compactMap { $0 })), "every drawn bad file is logged: \(logged)")
         // Same run again: the same replacements (deterministic).
         let again = batches(folder, threads: 1, count: 10, B: 4)
         XCTAssertEqual(again.map { $0.0 }, result.map { $0.0 })

@@ -106,9 +106,10 @@ final class AttentionTests: XCTestCase {
 
     /// Each match's `to` is the argmax of the cosine over view 2's tokens and its similarity is
     /// that cosine, both against Double. Float's error on a cosine of unit vectors is at most
-    /// about (2C + 4)·u (normalising both, then a C-term dot product; u = 2⁻²⁴): 2.4e-5 for
-    /// C = 96 (swin_mini's final dim); ε = 4C·u leaves a factor 2. A near-tie within 2ε may go
-    /// either way.
+    /// about (2C + 4)·u (normalising both, then a C-term dot product; u = 2⁻²⁴): 2.3e-5 for
+    /// C = 192 (swin_mini's final dim); ε = 4C·u = 4.6e-5 leaves a factor 2. A near-tie within 2ε
+    /// may go either way, so the rows whose best and second-best cosines are further apart than
+    /// 2ε (where the check is strict) are counted and printed.
     func assertArgmaxes(_ matches: [Correspondence.Match], maps: [Float], tokens L: Int, dim C: Int, line: UInt = #line) {
         let eps = 4 * Double(C) * 0x1p-24
         func cosine(_ i: Int, _ j: Int) -> Double {
@@ -120,10 +121,13 @@ final class AttentionTests: XCTestCase {
             return ab / (aa.squareRoot() * bb.squareRoot())
         }
         XCTAssertEqual(matches.count, L, line: line)
+        var decisive = 0
         for m in matches {
-            let best = (0..<L).map { cosine(m.from, $0) }.max()!
+            let all = (0..<L).map { cosine(m.from, $0) }.sorted(by: >), best = all[0]
+            if all.count < 2 || all[0] - all[1] > 2 * eps { decisive += 1 }
             XCTAssertGreaterThanOrEqual(cosine(m.from, m.to), best - 2 * eps, "token \(m.from) → \(m.to): not the argmax (cosine \(cosine(m.from, m.to)), best \(best))", line: line)
             XCTAssertEqual(Double(m.similarity), cosine(m.from, m.to), accuracy: eps, "token \(m.from): similarity", line: line)
         }
+        print("argmax check: \(decisive) of \(matches.count) rows with a margin above 2ε = \(2 * eps)")
     }
 }

@@ -23,15 +23,7 @@ final class ForwardCommandTests: XCTestCase {
 
     /// Runs esvit; returns (exit code, stdout + stderr).
     func esvit(_ args: [String]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ForwardCommandTests.esvitBinary)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe; p.standardError = pipe
-        try p.run()
-        let out = String(data: pipe.fileHandleForReading.readDataToEndOfFile(), encoding: .utf8) ?? ""
-        p.waitUntilExit()
-        return (p.terminationStatus, out)
+        try TestProcess.run(ForwardCommandTests.esvitBinary, args, timeout: 120)
     }
 
     func writeWeights(_ cfg: SwinConfig, prefix: String, to file: String) throws {

@@ -72,10 +72,15 @@ final class CheckpointTests: XCTestCase {
         var w = SafeTensorsWriter(); w.add("x", shape: [1], floats: [1])
         try w.write(to: tmp.path("other.safetensors"))
         XCTAssertThrowsError(try fresh.loadCheckpoint(from: tmp.path("other.safetensors"))) { XCTAssertTrue("\($0)".contains("not an esvit training checkpoint"), "\($0)") }
+        for (name, x) in state(fresh) { XCTAssertEqual(x, before[name], "a refused checkpoint leaves the \(name) untouched") }
+        // Another configuration, on a model with a step behind it too.
         var other = cfg; other.head.outDim = 32
-        XCTAssertThrowsError(try EsViT(config: other, seed: 1).loadCheckpoint(from: path)) { e in
+        let mismatched = EsViT(config: other, seed: 1)
+        _ = try mismatched.step(globals: g0, locals: l0, iteration: 0, schedule: schedule)
+        let beforeMismatch = state(mismatched)
+        XCTAssertThrowsError(try mismatched.loadCheckpoint(from: path)) { e in
             XCTAssertTrue("\(e)".contains("head.outDim: checkpoint 64, now 32"), "\(e)")
         }
-        for (name, x) in state(fresh) { XCTAssertEqual(x, before[name], "a refused checkpoint leaves the \(name) untouched") }
+        for (name, x) in state(mismatched) { XCTAssertEqual(x, beforeMismatch[name], "a checkpoint of another configuration leaves the \(name) untouched") }
     }
 }

@@ -30,10 +30,11 @@ enum GracefulStop {
         }
     }
 
-    /// Waits until log.txt holds at least `n` losses.
-    static func waitForLosses(_ dir: String, _ n: Int, timeout: TimeInterval = 120) {
+    /// Waits until log.txt holds at least `n` losses; fails the test if it does not within `timeout`.
+    static func waitForLosses(_ dir: String, _ n: Int, timeout: TimeInterval = 120, file: StaticString = #filePath, line: UInt = #line) {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline, (try? Harness.losses(dir))?.count ?? 0 < n { usleep(50_000) }
+        if (try? Harness.losses(dir))?.count ?? 0 < n { XCTFail("\(dir)/log.txt holds fewer than \(n) losses after \(Int(timeout)) s", file: file, line: line) }
     }
 }
 

@@ -47,7 +47,7 @@ final class RunLockTests: XCTestCase {
         let path = tmp.path(RunLock.fileName)
         let script = "exec 9>\"$0\"; flock 9; echo 'host elsewhere, pid 1, started x' >&9; exec sleep 30"
         let holder = try TestProcess.start("/bin/bash", ["-c", script, path], output: Pipe())
-        defer { holder.terminate(); holder.waitUntilExit() }
+        defer { holder.terminate(); _ = TestProcess.wait(holder, timeout: 10) }
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline, ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").isEmpty { usleep(20_000) }
         XCTAssertThrowsError(try RunLock(dir: tmp.path(""))) { error in
