@@ -15,12 +15,18 @@ public enum ProcessTree {
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             if fields.count > 1, let pp = Int32(fields[1]) { parent[q] = pp }
         }
+        let children = Dictionary(grouping: parent.keys) { parent[$0]! }
         var out: [Int32] = [], frontier = [pid]
         while let x = frontier.popLast() {
-            let kids = parent.filter { $0.value == x }.map(\.key)
+            let kids = children[x] ?? []
             out += kids; frontier += kids
         }
         return out
+    }
+
+    /// SIGKILL to `pid` and every process below it.
+    public static func killTree(_ pid: Int32) {
+        for q in descendants(of: pid) + [pid] { kill(q, SIGKILL) }
     }
 
     /// A process's peak resident set so far (VmHWM), in bytes; nil once it has gone.

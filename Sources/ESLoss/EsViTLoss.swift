@@ -78,7 +78,11 @@ public final class EsViTLoss: @unchecked Sendable {
     /// Whether the region loss is on for the coming steps (only with `hasRegion`): off, the loss
     /// is DINO's view loss alone (λ = 1), as in the view-only phase of a late-region schedule.
     public var useRegion: Bool {
-        didSet { precondition(!useRegion || hasRegion, "the region loss has no buffers"); viewWeights = EsViTLoss.viewWeights(layout, useRegion) }
+        didSet {
+            guard useRegion != oldValue else { return }             // set every step: rebuild the weights only on a change
+            precondition(!useRegion || hasRegion, "the region loss has no buffers")
+            viewWeights = EsViTLoss.viewWeights(layout, useRegion)
+        }
     }
     public let studentTemperature: Float
     public let chunkRows: Int

@@ -48,7 +48,7 @@ public enum TestProcess {
             guard p.isRunning else { return }
             p.terminate()
             DispatchQueue.global().asyncAfter(deadline: .now() + 10) {
-                if p.isRunning { for q in ProcessTree.descendants(of: pid) + [pid] { kill(q, SIGKILL) } }
+                if p.isRunning { ProcessTree.killTree(pid) }
             }
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
@@ -66,7 +66,7 @@ public enum TestProcess {
         while p.isRunning && Date() < deadline { usleep(20_000) }
         guard p.isRunning else { return true }
         let pid = p.processIdentifier
-        for q in ProcessTree.descendants(of: pid) + [pid] { kill(q, SIGKILL) }
+        ProcessTree.killTree(pid)
         p.waitUntilExit()
         return false
     }
