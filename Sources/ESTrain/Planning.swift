@@ -41,6 +41,7 @@ extension Trainer {
         }
         var L = try adopt(&c)
         let first = start.firstIteration(L, accumulation: c.gradAccumSteps)
+        reporter.firstIteration = first.iteration
         first.notes.forEach(reporter.say)
         let hosts = try hostSummary()
         func plan(_ budget: BudgetPlan?) -> RunPlan {

@@ -10,6 +10,10 @@ final class RunReporter {
     let isRoot: Bool
     let files: RunFiles
     private let sink: (String) -> Void
+    /// The iteration this process starts from; set once the plan is known, before anything is logged.
+    var firstIteration = 0
+    /// TensorBoard's copy of the log (rank 0), opened on the first record.
+    private(set) lazy var board = TensorBoardLog(dir: files.dir, resumedAt: firstIteration)
 
     init(isRoot: Bool, files: RunFiles, say: @escaping (String) -> Void) {
         self.isRoot = isRoot; self.files = files; sink = say
@@ -17,8 +21,17 @@ final class RunReporter {
 
     /// One line of standard output (rank 0 only).
     func say(_ line: String) { if isRoot { sink(line) } }
-    /// One JSON record appended to log.txt (rank 0 only).
-    func log(_ fields: [String: Any]) { if isRoot { files.appendLog(RunFiles.jsonLine(fields)) } }
+    /// One JSON record appended to log.txt (rank 0 only); its numbers also go to TensorBoard at
+    /// step `iteration` (the record's own "iteration" field when it has one).
+    func log(_ fields: [String: Any], iteration: Int? = nil) {
+        guard isRoot else { return }
+        files.appendLog(RunFiles.jsonLine(fields))
+        if let step = iteration ?? fields["iteration"] as? Int {
+            let hadFailed = board.failure != nil
+            board.write(step: step, fields: fields)
+            if !hadFailed, let f = board.failure { say("warning: \(f); TensorBoard logging stops (log.txt goes on)") }
+        }
+    }
 
     func plan(_ p: RunPlan, model: EsViT) {
         let c = p.config, L = p.layout
@@ -99,8 +112,9 @@ final class RunReporter {
         log(fields)
     }
 
-    func epochDone(_ epoch: Int, _ m: EpochMeter) {
-        log(["epoch": epoch, "train_loss": m.mean(\.loss), "train_lr": m.mean(\.lr), "train_wd": m.mean(\.wd), "replaced_images": m.replaced])
+    func epochDone(_ epoch: Int, _ m: EpochMeter, iteration: Int) {
+        log(["epoch": epoch, "train_loss": m.mean(\.loss), "train_lr": m.mean(\.lr), "train_wd": m.mean(\.wd), "replaced_images": m.replaced],
+            iteration: iteration)
         say(String(format: "epoch %d done: mean loss %.4f, %d image(s) replaced (unreadable)", epoch, m.mean(\.loss), m.replaced))
     }
 

@@ -137,7 +137,7 @@ public final class Trainer {
             state.meter = Meter()
             if let t = step.teacher, let warning = state.monitor.observe(t, iteration: it) { reporter.warning(warning, iteration: it) }
         }
-        if plan.epochEnds(after: it) { reporter.epochDone(plan.epoch(of: it) - 1, state.epochMeter) }
+        if plan.epochEnds(after: it) { reporter.epochDone(plan.epoch(of: it) - 1, state.epochMeter, iteration: it) }
         if stopping || checkpointDue {
             let w0 = clock.now()
             state.lastCheckpoint = try saveCheckpoint(model, after: it, plan: plan)

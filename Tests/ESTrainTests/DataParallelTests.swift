@@ -217,6 +217,11 @@ final class DataParallelTests: XCTestCase {
         XCTAssertTrue(o.contains("resuming from") && o.contains("iteration 3"), o)
         let straight = try Harness.losses(tmp.path("straight")), split = try Harness.losses(tmp.path("split"))
         for it in 1...6 { XCTAssertEqual(split[it], straight[it], "iteration \(it) after resume") }
+        // TensorBoard: one file per start, the step axis continued, each step once, the values log.txt's.
+        let board = try TensorBoardTests.scalars(tmp.path("split")).filter { $0.tag == "loss/total" }
+        XCTAssertEqual(board.map(\.step), (1...6).map(Int64.init))
+        XCTAssertEqual(board.map(\.file), [0, 0, 0, 1, 1, 1])
+        XCTAssertEqual(board.map(\.value), (1...6).map { Float(straight[$0] ?? .nan) })
         let ts = try Harness.tensors(tmp.path("straight/checkpoint.safetensors"))
         XCTAssertEqual(Harness.maxDifference(try Harness.tensors(tmp.path("split/checkpoint.safetensors")), ts, prefixes: every), 0,
                        "3 + resume + 3 must equal 6 steps bit for bit")

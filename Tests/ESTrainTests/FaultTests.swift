@@ -72,6 +72,12 @@ final class FaultTests: XCTestCase {
         XCTAssertEqual(c, 0, o)
         XCTAssertTrue(o.contains("resuming from \(ck): iteration \(done)"), o)
         XCTAssertEqual(try info(ck)["iteration"] as? Int, done + 2)
+        // The killed run logged past its checkpoint; the resumed run recomputed those steps and
+        // TensorBoard got each step once (log.txt, appended to, holds them twice).
+        let board = try TensorBoardTests.scalars(dir).filter { $0.tag == "loss/total" }.map(\.step)
+        XCTAssertEqual(board, Array(Set(board)).sorted(), "a step written twice, or out of order")
+        XCTAssertTrue(Set(board).isSubset(of: Set(try Harness.losses(dir).keys.map(Int64.init))), "\(board)")
+        XCTAssertTrue(Set((1...done + 2).map(Int64.init)).isSubset(of: Set(board)), "\(board)")
     }
 
     func testNonFiniteLossOnOneRankStopsEveryRank() throws {
