@@ -92,5 +92,9 @@ extension PretrainOptions {
         if initFrom == nil && (initWhich != nil || initPrefix != nil) { throw ValidationError("--init-which and --init-prefix need --init-from FILE") }
         if let r = resumeFrom, !FileManager.default.fileExists(atPath: r) { throw ValidationError("--resume-from \(r) does not exist") }
         if resume && resumeFrom != nil { throw ValidationError("use either --resume (the checkpoint in --output-dir) or --resume-from PATH, not both") }
+        if resume, !FileManager.default.fileExists(atPath: RunFiles(dir: c.outputDir).latestCheckpoint) {
+            throw ValidationError("--resume needs a checkpoint to continue from, and \(RunFiles(dir: c.outputDir).latestCheckpoint) does not exist "
+                                  + "(drop --resume to start a new run there, or give --resume-from FILE)")
+        }
     }
 }

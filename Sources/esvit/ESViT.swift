@@ -1,4 +1,5 @@
-// The `esvit` command: ArgumentParser commands only; all work lives in the library targets.
+// The `esvit` command: its subcommands, the OpenBLAS kernel choice, and the refusal of a one-process
+// command started as several tasks; what each subcommand holds is listed in docs/architecture.md.
 import ArgumentParser
 import ESBench
 import ESDistributed
@@ -27,6 +28,10 @@ struct ESViT: ParsableCommand {
         // every rank parses the same arguments and would print the same message N times.
         do {
             var command = try parseAsRoot(Array(CommandLine.arguments.dropFirst()))
+            if let refusal = severalTasksRefusal(command) {
+                if isRankZero { FileHandle.standardError.write(Data(("error: " + refusal + "\n").utf8)) } else { usleep(1_000_000) }
+                Foundation.exit(LaunchMismatch.exitCode)
+            }
             try command.run()
         } catch {
             if isRankZero { exit(withError: error) }

@@ -78,8 +78,9 @@ final class EvalCommandTests: XCTestCase {
         XCTAssertTrue(o.contains("mode: augmented") && o.contains("epoch 2/2: val top-1") && o.contains("linear probe (augmented mode): best val top-1"), o)
         (c, o) = try TestProcess.run("/bin/bash", [TestProcess.root + "/launch/run-node.sh", "-n", "2", "--", "eval-linear", "--checkpoint", ck,
                                                    "--epochs", "1"] + limits)
-        XCTAssertNotEqual(c, 0, o)
-        XCTAssertTrue(o.contains("--mode augmented runs on one process"), o)
+        XCTAssertEqual(c, 78, o)
+        XCTAssertEqual(o.components(separatedBy: "esvit eval-linear runs as one process").count - 1, 1, o)
+        XCTAssertTrue(o.contains("--mode fast spreads its features over ranks"), o)
         // Refused files.
         let data = try Data(contentsOf: URL(fileURLWithPath: ck))
         try data.prefix(data.count / 3).write(to: URL(fileURLWithPath: tmp.path("cut.safetensors")))
@@ -164,5 +165,35 @@ final class EvalCommandTests: XCTestCase {
         let words = l[r.upperBound...].split(separator: " ")
         guard words.count >= 3, let random = Double(words[0].dropLast(2)), let gain = Double(words[2]) else { return nil }
         return (random, gain)
+    }
+
+    /// Every command that runs as one process refuses a launch of several tasks before any work
+    /// (exit 78, one line): each task would do the whole work and write the same files.
+    func testOneProcessCommandsRefuseSeveralTasks() throws {
+        let tmp = try TemporaryDirectory(prefix: "esvit-tasks"), files = try TemporaryDirectory(prefix: "esvit-tasks-in")
+        let dummy = files.path("dummy.bin")   // options that must name an existing file (checked while parsing)
+        XCTAssertTrue(FileManager.default.createFile(atPath: dummy, contents: Data([0])))
+        let commands: [[String]] = [
+            ["eval-correspondence", "--random-init"], ["eval-dense", "--random-init"], ["eval-linear", "--random-init", "--mode", "augmented"],
+            ["visualize", "attention", "--checkpoint", dummy, "--fashion-index", "0", "--out", tmp.path("a.png")],
+            ["export", "--checkpoint", dummy, "--format", "timm", "--out", tmp.path("x.safetensors")],
+            ["forward", "--weights", dummy, "--input", dummy, "--features", tmp.path("f.npy")], ["plot", "--log", "x", "--out", tmp.path("x.svg")],
+            ["prepare", "fashion-mnist", "--out", tmp.path("p")], ["bench", "swin"],
+        ]
+        for args in commands {
+            let (c, o) = try TestProcess.run(TestProcess.esvit, args, env: ["SLURM_STEP_NUM_TASKS": "2", "SLURM_PROCID": "0"])
+            XCTAssertEqual(c, 78, "\(args): \(o)")
+            XCTAssertTrue(o.contains("runs as one process, but the launcher started 2 tasks (SLURM_STEP_NUM_TASKS=2)"), "\(args): \(o)")
+        }
+        XCTAssertTrue(try FileManager.default.contentsOfDirectory(atPath: tmp.path("")).isEmpty, "nothing written")
+        // Under a real mpirun: one line, from rank 0.
+        let (c, o) = try TestProcess.run("/bin/bash", [TestProcess.root + "/launch/run-node.sh", "-n", "2", "--", "eval-dense", "--random-init"])
+        XCTAssertEqual(c, 78, o)
+        XCTAssertEqual(o.components(separatedBy: "esvit eval-dense runs as one process").count - 1, 1, o)
+        // The commands that spread over ranks are not refused for it.
+        for args in [["doctor"], ["eval-knn", "--random-init", "--arch", "swin_mini", "--train-limit", "40", "--test-limit", "20", "--no-baseline"]] {
+            let (c, o) = try TestProcess.run("/bin/bash", [TestProcess.root + "/launch/run-node.sh", "-n", "2", "--"] + args)
+            XCTAssertEqual(c, 0, "\(args): \(o)")
+        }
     }
 }

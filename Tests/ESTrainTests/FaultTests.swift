@@ -113,6 +113,7 @@ final class FaultTests: XCTestCase {
             (["--batch-size-per-rank", "0"], "--batch-size-per-rank must be ≥ 1"),
             (["--global-crops-scale", "0.5", "0.2"], "--global-crops-scale needs two values"),
             (["--resume-from", tmp.path("missing.safetensors")], "does not exist"),
+            (["--resume"], "--resume needs a checkpoint to continue from"),
             (["--data-path", tmp.path("nowhere")], "is not a folder"),
         ]
         for (extra, message) in cases {
