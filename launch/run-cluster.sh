@@ -6,8 +6,10 @@
 #   e.g. launch/run-cluster.sh --hostfile hostfiles/cluster.example -n 4 -- doctor --check-mpi
 # --bind none: no core binding (nodes whose cores are shared, containers that all see the same cores).
 # The esvit binary must exist at the same path on every node (shared file system or a copy).
+# esvit runs in the folder you call this from (on every node, as mpirun does): relative paths in
+# ESVIT_ARGS and --hostfile are yours.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+repo=$(cd "$(dirname "$0")/.." && pwd)
 hostfile=""; ranks=""; per=1; bindmode=core
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -24,14 +26,14 @@ done
 [ $# -gt 0 ] || { echo "run-cluster: no esvit arguments after --" >&2; exit 2; }
 np=(); [ -n "$ranks" ] && np=(-np "$ranks")
 root=(); [ "$(id -u)" -eq 0 ] && root=(--allow-run-as-root)
-bin="$(pwd)/.build/release/esvit"
+bin="$repo/.build/release/esvit"
 case "$bindmode" in
   core) bind=(--map-by "slot:PE=$per" --bind-to core) ;;
   none) bind=(--bind-to none) ;;
   *) echo "run-cluster: --bind takes core or none" >&2; exit 2 ;;
 esac
 export OPENBLAS_NUM_THREADS=$per
-. launch/graceful.sh     # SIGTERM/Ctrl-C/SIGUSR1 stop the job after a checkpoint (exit 75)
+. "$repo/launch/graceful.sh"     # SIGTERM/Ctrl-C/SIGUSR1 stop the job after a checkpoint (exit 75)
 # shellcheck disable=SC2086
 run_mpirun_gracefully "${root[@]}" --hostfile "$hostfile" "${np[@]}" "${bind[@]}" \
   --mca pml ob1 --mca btl tcp,vader,self \

@@ -4,8 +4,9 @@
 # outnumber cores). More ranks than cores: no binding, yield when idle.
 # Usage: launch/run-node.sh [-n RANKS] -- ESVIT_ARGS...
 #   e.g. launch/run-node.sh -n 2 -- doctor --check-mpi
+# esvit runs in the folder you call this from: relative paths in ESVIT_ARGS are yours.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+repo=$(cd "$(dirname "$0")/.." && pwd)
 ranks=2
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -17,8 +18,8 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || { echo "run-node: no esvit arguments after --" >&2; exit 2; }
 cores=$(nproc)
-bin=.build/release/esvit
-[ -x "$bin" ] || { echo "run-node: $bin missing; run launch/setup.sh first" >&2; exit 1; }
+bin=$repo/.build/release/esvit
+[ -x "$bin" ] || { echo "run-node: $bin missing; run $repo/launch/setup.sh first" >&2; exit 1; }
 root=(); [ "$(id -u)" -eq 0 ] && root=(--allow-run-as-root)
 if [ "$ranks" -le "$cores" ]; then
   per=$(( cores / ranks ))
@@ -28,6 +29,6 @@ else
   bind=(--oversubscribe --bind-to none --mca mpi_yield_when_idle 1)
 fi
 export OPENBLAS_NUM_THREADS=$per
-. launch/graceful.sh     # SIGTERM/Ctrl-C/SIGUSR1 stop the job after a checkpoint (exit 75)
+. "$repo/launch/graceful.sh"     # SIGTERM/Ctrl-C/SIGUSR1 stop the job after a checkpoint (exit 75)
 run_mpirun_gracefully "${root[@]}" -np "$ranks" "${bind[@]}" --mca pml ob1 --mca btl self,vader \
   -x OPENBLAS_NUM_THREADS "$bin" "$@"

@@ -16,4 +16,5 @@ command -v swift >/dev/null || { echo "setup: swift not found; install the Swift
 echo "setup: building (release)"
 swift build -c release 2>&1 | grep -vE "^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Linking|Write|Planning)" || true
 test -x .build/release/esvit || { echo "setup: build failed; rerun 'swift build -c release' to see the errors" >&2; exit 1; }
-echo "setup: ready: .build/release/esvit"
+echo "setup: ready: $PWD/.build/release/esvit"
+echo "  to call it as plain 'esvit': export PATH=\"$PWD/.build/release:\$PATH\" (e.g. in ~/.bashrc)"

@@ -1,4 +1,4 @@
-// Launchers and multi-node MPI: launch/run-node.sh with 2 ranks, and 3 simulated nodes in
+// Launchers and multi-node MPI: launch/run-node.sh with 2 ranks (relative paths are the caller's), and 3 simulated nodes in
 // network namespaces (Tests/tools/sim-cluster.sh, TCP between namespaces) running the
 // communicator self-test. The multi-node test is skipped, with the reason printed, only where
 // network namespaces cannot be created (not root, or no CAP_NET_ADMIN).
@@ -19,6 +19,17 @@ final class LaunchTests: XCTestCase {
         let (code, out) = try run("/bin/bash", [script, "-n", "2", "--", "doctor", "--check-mpi"])
         XCTAssertEqual(code, 0, out)
         XCTAssertTrue(out.contains("ranks: 2 (MPI)") && out.contains("mpi: OK"), out)
+    }
+
+    /// The launch scripts run esvit where they are called from: a relative path is the caller's.
+    func testRunNodeResolvesRelativePathsInTheCallersFolder() throws {
+        let tmp = try TemporaryDirectory(prefix: "esvit-cwd")
+        let (code, out) = try run("/bin/bash", ["-c", "cd \"$1\" && \"$2\" -n 2 -- eval-knn --random-init --arch swin_mini --train-limit 40 "
+                                                + "--test-limit 20 --no-baseline --features-dir feats", "-", tmp.path(""), root + "/launch/run-node.sh"])
+        XCTAssertEqual(code, 0, out)
+        let cached = try FileManager.default.contentsOfDirectory(atPath: tmp.path("feats"))
+        XCTAssertFalse(cached.isEmpty, "the feature cache belongs in the caller's folder")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/feats"), "nothing written relative to the repository")
     }
 
     func testThreeSimulatedNodesOverTCP() throws {
