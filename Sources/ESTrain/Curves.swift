@@ -1,114 +1,190 @@
-// Training curves from a run's log.txt (the JSON lines the trainer writes) as one SVG: a panel
-// per series — loss, L_V, L_R, lr, teacher temperature, and k-NN top-1 (and correspondence
-// accuracy) when periodic evaluation ran — against the iteration, each with its own y range and the first/last values labelled.
-// The same layout rasterised (for PNG) draws with ESData's Canvas.
+// Training curves from a run's log.txt (the JSON lines the trainer writes): one panel per
+// quantity group — loss (total, L_V, L_R), learning rate, teacher temperature, the teacher's
+// per-sample entropy and KL, and the periodic evaluations (k-NN top-1, correspondence accuracy)
+// as marked points — against the iteration, with ticks at round values, a grid, axis labels and
+// a legend. The SVG (real text, any browser) is the primary output; the same layout rasterised
+// with ESData's Canvas gives the PNG.
 import ESData
 import Foundation
 
 public struct Curves {
     public struct Series { public let name: String; public var points: [(x: Double, y: Double)] }
-    public let series: [Series]
+    public struct Panel {
+        public let title: String, yLabel: String, markers: Bool
+        public var series: [Series]
+    }
+    public let panels: [Panel]
+    /// Every series of every panel, in drawing order.
+    public var series: [Series] { panels.flatMap(\.series) }
 
-    static let fields: [(key: String, name: String)] = [("loss", "loss"), ("loss_view", "L_V (view)"), ("loss_region", "L_R (region)"),
-                                                         ("lr", "learning rate"), ("teacher_temp", "teacher temperature"),
-                                                         ("teacher_sample_entropy_view", "teacher entropy per sample (view)"),
-                                                         ("kl_view", "KL(teacher, student) (view)"), ("knn_top1", "k-NN top-1 (%)"),
-                                                         ("corr_acc", "correspondence accuracy (%)")]
+    /// The panels and the log.txt fields each draws (a panel without any point is left out).
+    static let layout: [(title: String, yLabel: String, markers: Bool, fields: [(key: String, name: String)])] = [
+        ("Loss", "loss", false, [("loss", "total"), ("loss_view", "L_V (view)"), ("loss_region", "L_R (region)")]),
+        ("Learning rate", "lr", false, [("lr", "learning rate")]),
+        ("Teacher temperature", "temperature", false, [("teacher_temp", "teacher temperature")]),
+        ("Teacher outputs (view head)", "nats", false, [("teacher_sample_entropy_view", "entropy per sample"),
+                                                        ("kl_view", "KL(teacher, student)")]),
+        ("Evaluation of the teacher", "%", true, [("knn_top1", "k-NN top-1"), ("corr_acc", "correspondence accuracy")]),
+    ]
 
-    /// Reads log.txt; series without any point are left out.
+    /// Reads log.txt; lines without "iteration" (epoch summaries) are skipped.
     public init(logText: String) throws {
-        var s = Curves.fields.map { Series(name: $0.name, points: []) }
+        var p = Curves.layout.map { Panel(title: $0.title, yLabel: $0.yLabel, markers: $0.markers,
+                                          series: $0.fields.map { Series(name: $0.name, points: []) }) }
         for line in logText.split(separator: "\n") {
             guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let it = (o["iteration"] as? NSNumber)?.doubleValue else { continue }
-            for (i, f) in Curves.fields.enumerated() {
-                if let v = (o[f.key] as? NSNumber)?.doubleValue, v.isFinite { s[i].points.append((it, v)) }
+            for (i, panel) in Curves.layout.enumerated() {
+                for (j, f) in panel.fields.enumerated() {
+                    if let v = (o[f.key] as? NSNumber)?.doubleValue, v.isFinite { p[i].series[j].points.append((it, v)) }
+                }
             }
         }
-        series = s.filter { !$0.points.isEmpty }
-        guard !series.isEmpty else { throw TrainError.data("no training metrics found in the log (expected JSON lines with \"iteration\" and \"loss\")") }
+        for i in p.indices { p[i].series.removeAll { $0.points.isEmpty } }
+        panels = p.filter { !$0.series.isEmpty }
+        guard !panels.isEmpty else { throw TrainError.data("no training metrics found in the log (expected JSON lines with \"iteration\" and \"loss\")") }
     }
 
-    /// The iteration range shared by every panel.
-    var xRange: (Double, Double) {
-        let allX = series.flatMap { $0.points.map(\.x) }
-        let x0 = allX.min() ?? 0
-        return (x0, max(allX.max() ?? 1, x0 + 1))
-    }
+    // MARK: axes
 
-    /// A panel's value range, widened around a constant series.
-    static func yRange(_ ys: [Double]) -> (Double, Double) {
-        var y0 = ys.min()!, y1 = ys.max()!
-        if y1 - y0 < 1e-12 { y0 -= 0.5 * max(abs(y0), 1e-12); y1 += 0.5 * max(abs(y1), 1e-12) }
-        return (y0, y1)
-    }
-
-    static func label(_ v: Double) -> String {
-        abs(v) >= 1e-3 && abs(v) < 1e4 || v == 0 ? String(format: "%.4g", v) : String(format: "%.2e", v)
-    }
-
-    /// The same panels as a raster image (for PNG): frame, curve, name with first → last value,
-    /// y range and iteration range.
-    public func raster(width: Int = 720, panelHeight: Int = 150) -> RGBImage {
-        let left = 90, right = 20, top = 16, gap = 34
-        let pw = width - left - right
-        var canvas = Canvas(width: width, height: top + series.count * (panelHeight + gap))
-        let (x0, x1) = xRange
-        let blue: Canvas.Color = (31, 119, 180), grey: Canvas.Color = (153, 153, 153)
-        for (i, s) in series.enumerated() {
-            let py = top + i * (panelHeight + gap)
-            let ys = s.points.map(\.y), (y0, y1) = Curves.yRange(ys)
-            func px(_ x: Double) -> Int { left + Int(((x - x0) / (x1 - x0) * Double(pw)).rounded()) }
-            func py_(_ y: Double) -> Int { py + panelHeight - Int(((y - y0) / (y1 - y0) * Double(panelHeight - 2)).rounded()) - 1 }
-            canvas.frame(x: left, y: py, width: pw, height: panelHeight, grey)
-            var prev: (Int, Int)? = nil
-            for p in s.points {
-                let q = (px(p.x), py_(p.y))
-                if let a = prev { canvas.line(a.0, a.1, q.0, q.1, blue) }
-                prev = q
-            }
-            if s.points.count == 1 { canvas.disc(px(s.points[0].x), py_(s.points[0].y), radius: 3, blue) }
-            canvas.text("\(s.name): \(Curves.label(ys.first!)) -> \(Curves.label(ys.last!))", x: left + 6, y: py + 6, (51, 51, 51))
-            for (v, y) in [(y1, py + 2), (y0, py + panelHeight - 10)] {
-                let t = Curves.label(v)
-                canvas.text(t, x: left - 6 - t.count * Canvas.advance, y: y)
-            }
-            canvas.text(String(Int(x0)), x: left, y: py + panelHeight + 6)
-            let end = "iteration \(Int(x1))"
-            canvas.text(end, x: left + pw - end.count * Canvas.advance, y: py + panelHeight + 6)
+    /// An axis: its range (widened to round values) and the ticks inside it.
+    public struct Axis {
+        public let lo: Double, hi: Double, ticks: [Double], step: Double
+        /// Ticks every 1, 2 or 5 × 10^k, about `count` of them, over [a, b] widened to the ticks
+        /// around it (`tight`: the range stays [a, b], the ticks are those inside it).
+        public init(_ a: Double, _ b: Double, count: Int = 5, tight: Bool = false) {
+            var a = a, b = b
+            if b - a < 1e-12 * max(abs(a), abs(b), 1e-300) { let d = max(abs(a) * 0.1, 1e-12); a -= d; b += d }
+            let raw = (b - a) / Double(max(count - 1, 1)), mag = pow(10, (log10(raw)).rounded(.down))
+            let s = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw * 0.999 } ?? 10 * mag
+            let l = (a / s).rounded(.down) * s, h = (b / s).rounded(.up) * s
+            step = s; lo = tight ? a : l; hi = tight ? b : h
+            ticks = (0...Int(((h - l) / s).rounded())).map { l + Double($0) * s }.filter { !tight || ($0 >= a - 1e-9 * s && $0 <= b + 1e-9 * s) }
         }
-        return canvas.image
+        public func fraction(_ v: Double) -> Double { (v - lo) / (hi - lo) }
+        /// A tick's label with as many decimals as the step needs (scientific for tiny or huge values).
+        public func label(_ v: Double) -> String {
+            if v == 0 || abs(v) < step * 1e-6 { return "0" }
+            let big = max(abs(lo), abs(hi))
+            if step < 1e-3 || big >= 1e6 { return Axis.scientific(v) }
+            let decimals = max(0, Int((-log10(step)).rounded(.up)))
+            return String(format: "%.\(decimals)f", v)
+        }
+        static func scientific(_ v: Double) -> String {
+            let e = Int(log10(abs(v)).rounded(.down)), m = v / pow(10, Double(e))
+            let ms = String(format: "%.2g", m)
+            return "\(ms)e\(e)"
+        }
     }
 
-    /// The SVG document.
-    public func svg(title: String, width: Int = 720, panelHeight: Int = 150) -> String {
-        let left = 80.0, right = 20.0, top = 40.0, gap = 30.0
+    var xAxis: Axis {
+        let xs = series.flatMap { $0.points.map(\.x) }
+        return Axis(min(xs.min() ?? 0, 0), max(xs.max() ?? 1, 1), count: 6, tight: true)
+    }
+
+    func yAxis(_ p: Panel) -> Axis {
+        let ys = p.series.flatMap { $0.points.map(\.y) }
+        return Axis(ys.min()!, ys.max()!, count: 5)
+    }
+
+    /// "first → last" of a series, for its legend.
+    static func span(_ s: Series) -> String {
+        func f(_ v: Double) -> String { abs(v) >= 1e-3 && abs(v) < 1e4 || v == 0 ? String(format: "%.4g", v) : String(format: "%.2e", v) }
+        return s.points.count == 1 ? f(s.points[0].y) : "\(f(s.points.first!.y)) → \(f(s.points.last!.y))"
+    }
+
+    static let colors: [(hex: String, rgb: Canvas.Color)] = [("#1f77b4", (31, 119, 180)), ("#ff7f0e", (255, 127, 14)),
+                                                            ("#2ca02c", (44, 160, 44)), ("#d62728", (214, 39, 40))]
+
+    // MARK: SVG
+
+    /// The SVG document: a title, then the panels one above the other on a shared iteration axis.
+    public func svg(title: String, width: Int = 760, panelHeight: Int = 170) -> String {
+        let left = 78.0, right = 24.0, top = 44.0, gap = 64.0
         let pw = Double(width) - left - right, ph = Double(panelHeight)
-        let height = Int(top + Double(series.count) * (ph + gap))
-        let (x0, x1) = xRange
-        let fmt = Curves.label
-        func esc(_ s: String) -> String { s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;") }
+        let height = Int(top + Double(panels.count) * (ph + gap))
+        let xa = xAxis
+        func esc(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        }
+        func n(_ v: Double) -> String { String(format: "%.1f", v) }
         var out = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" font-family=\"sans-serif\" font-size=\"11\">",
                    "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
-                   "<text x=\"\(Int(left))\" y=\"22\" font-size=\"14\">\(esc(title))</text>"]
-        for (i, s) in series.enumerated() {
-            let py = top + Double(i) * (ph + gap)
-            let ys = s.points.map(\.y), (y0, y1) = Curves.yRange(ys)
-            func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
-            func py_(_ y: Double) -> Double { py + ph - (y - y0) / (y1 - y0) * ph }
-            out.append("<g class=\"panel\" data-series=\"\(esc(s.name))\">")
-            out.append("<rect x=\"\(left)\" y=\"\(py)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#999\"/>")
-            out.append("<text x=\"\(left + 6)\" y=\"\(py + 14)\" fill=\"#333\">\(esc(s.name)): \(fmt(ys.first!)) → \(fmt(ys.last!))</text>")
-            out.append("<text x=\"\(left - 6)\" y=\"\(py + 10)\" text-anchor=\"end\">\(fmt(y1))</text>")
-            out.append("<text x=\"\(left - 6)\" y=\"\(py + ph)\" text-anchor=\"end\">\(fmt(y0))</text>")
-            let pts = s.points.map { String(format: "%.1f,%.1f", px($0.x), py_($0.y)) }.joined(separator: " ")
-            out.append("<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"\(pts)\"/>")
-            if s.points.count == 1 { out.append(String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#1f77b4\"/>", px(s.points[0].x), py_(s.points[0].y))) }
-            out.append("<text x=\"\(left)\" y=\"\(py + ph + 13)\">\(Int(x0))</text>")
-            out.append("<text x=\"\(left + pw)\" y=\"\(py + ph + 13)\" text-anchor=\"end\">iteration \(Int(x1))</text>")
+                   "<text x=\"\(n(left))\" y=\"22\" font-size=\"14\">\(esc(title))</text>"]
+        for (i, p) in panels.enumerated() {
+            let y0 = top + Double(i) * (ph + gap), ya = yAxis(p)
+            func px(_ x: Double) -> Double { left + xa.fraction(x) * pw }
+            func py(_ y: Double) -> Double { y0 + ph - ya.fraction(y) * ph }
+            out.append("<g class=\"panel\" data-title=\"\(esc(p.title))\">")
+            out.append("<text x=\"\(n(left))\" y=\"\(n(y0 - 8))\" font-size=\"12\" font-weight=\"bold\">\(esc(p.title))</text>")
+            for t in xa.ticks {
+                out.append("<line class=\"grid\" x1=\"\(n(px(t)))\" y1=\"\(n(y0))\" x2=\"\(n(px(t)))\" y2=\"\(n(y0 + ph))\" stroke=\"#e5e5e5\"/>")
+                out.append("<text class=\"tick\" x=\"\(n(px(t)))\" y=\"\(n(y0 + ph + 14))\" text-anchor=\"middle\">\(xa.label(t))</text>")
+            }
+            for t in ya.ticks {
+                out.append("<line class=\"grid\" x1=\"\(n(left))\" y1=\"\(n(py(t)))\" x2=\"\(n(left + pw))\" y2=\"\(n(py(t)))\" stroke=\"#e5e5e5\"/>")
+                out.append("<text class=\"tick\" x=\"\(n(left - 5))\" y=\"\(n(py(t) + 4))\" text-anchor=\"end\">\(ya.label(t))</text>")
+            }
+            out.append("<rect x=\"\(n(left))\" y=\"\(n(y0))\" width=\"\(n(pw))\" height=\"\(n(ph))\" fill=\"none\" stroke=\"#666\"/>")
+            out.append("<text x=\"\(n(left + pw / 2))\" y=\"\(n(y0 + ph + 30))\" text-anchor=\"middle\">iteration</text>")
+            out.append("<text transform=\"translate(\(n(left - 56)),\(n(y0 + ph / 2))) rotate(-90)\" text-anchor=\"middle\">\(esc(p.yLabel))</text>")
+            for (j, s) in p.series.enumerated() {
+                let c = Curves.colors[j % Curves.colors.count].hex
+                let pts = s.points.map { "\(n(px($0.x))),\(n(py($0.y)))" }.joined(separator: " ")
+                out.append("<polyline data-series=\"\(esc(s.name))\" fill=\"none\" stroke=\"\(c)\" stroke-width=\"1.5\" points=\"\(pts)\"/>")
+                if p.markers || s.points.count == 1 {
+                    for q in s.points { out.append("<circle class=\"marker\" cx=\"\(n(px(q.x)))\" cy=\"\(n(py(q.y)))\" r=\"3\" fill=\"\(c)\"/>") }
+                }
+                let ly = y0 + 14 + Double(j) * 14
+                out.append("<line x1=\"\(n(left + 8))\" y1=\"\(n(ly - 4))\" x2=\"\(n(left + 26))\" y2=\"\(n(ly - 4))\" stroke=\"\(c)\" stroke-width=\"2\"/>")
+                out.append("<text class=\"legend\" x=\"\(n(left + 30))\" y=\"\(n(ly))\" fill=\"#333\">\(esc(s.name)): \(esc(Curves.span(s)))</text>")
+            }
             out.append("</g>")
         }
         out.append("</svg>")
         return out.joined(separator: "\n") + "\n"
+    }
+
+    // MARK: raster (PNG)
+
+    /// The same panels as a raster image: grid, ticks, curves, markers, legend (bitmap font).
+    public func raster(width: Int = 760, panelHeight: Int = 170) -> RGBImage {
+        let left = 96, right = 24, top = 20, gap = 60
+        let pw = width - left - right
+        var canvas = Canvas(width: width, height: top + panels.count * (panelHeight + gap))
+        let xa = xAxis
+        let grid: Canvas.Color = (229, 229, 229), frame: Canvas.Color = (102, 102, 102), ink: Canvas.Color = (51, 51, 51)
+        for (i, p) in panels.enumerated() {
+            let y0 = top + 14 + i * (panelHeight + gap), ya = yAxis(p)
+            func px(_ x: Double) -> Int { left + Int((xa.fraction(x) * Double(pw)).rounded()) }
+            func py(_ y: Double) -> Int { y0 + panelHeight - Int((ya.fraction(y) * Double(panelHeight)).rounded()) }
+            canvas.text(p.title, x: left, y: y0 - 14, ink)
+            for t in xa.ticks {
+                canvas.line(px(t), y0, px(t), y0 + panelHeight, grid)
+                let s = xa.label(t)
+                canvas.text(s, x: px(t) - s.count * Canvas.advance / 2, y: y0 + panelHeight + 5, ink)
+            }
+            for t in ya.ticks {
+                canvas.line(left, py(t), left + pw, py(t), grid)
+                let s = ya.label(t)
+                canvas.text(s, x: left - 6 - s.count * Canvas.advance, y: py(t) - 5, ink)
+            }
+            canvas.frame(x: left, y: y0, width: pw + 1, height: panelHeight + 1, frame)
+            canvas.text("iteration", x: left + pw / 2 - 36, y: y0 + panelHeight + 20, ink)
+            for (j, s) in p.series.enumerated() {
+                let c = Curves.colors[j % Curves.colors.count].rgb
+                var prev: (Int, Int)? = nil
+                for q in s.points {
+                    let a = (px(q.x), py(q.y))
+                    if let b = prev { canvas.line(b.0, b.1, a.0, a.1, c) }
+                    if p.markers || s.points.count == 1 { canvas.disc(a.0, a.1, radius: 3, c) }
+                    prev = a
+                }
+                let ly = y0 + 6 + j * 14
+                canvas.fill(x: left + 8, y: ly + 4, width: 18, height: 2, c)
+                canvas.text("\(s.name): \(Curves.span(s).replacingOccurrences(of: "→", with: "->"))", x: left + 30, y: ly, ink, box: (255, 255, 255))
+            }
+        }
+        return canvas.image
     }
 }

@@ -1,5 +1,6 @@
-// Training curves: log.txt lines become one SVG panel per series with one polyline point per
-// logged value (k-NN only when periodic evaluation ran); a log without metrics is refused.
+// Training curves: log.txt lines become panels per quantity group with one polyline point per
+// logged value, ticks at round values, grid and legend (evaluations as marked points, only when
+// periodic evaluation ran); the axis rule on its own; a log without metrics is refused.
 import CZlib
 import ESData
 import ESTrain
@@ -11,21 +12,33 @@ final class CurvesTests: XCTestCase {
         var lines = (1...7).map { i in "{\"iteration\":\(i * 10),\"loss\":\(8 - Double(i) * 0.1),\"loss_view\":8,\"loss_region\":7,\"lr\":0.001,\"teacher_temp\":0.04}" }
         lines.insert("{\"epoch\":0,\"train_loss\":7.5}", at: 3)         // DINO's epoch line: no iteration, ignored
         var c = try Curves(logText: lines.joined(separator: "\n"))
-        XCTAssertEqual(c.series.map(\.name), ["loss", "L_V (view)", "L_R (region)", "learning rate", "teacher temperature"])
+        XCTAssertEqual(c.panels.map(\.title), ["Loss", "Learning rate", "Teacher temperature"])
+        XCTAssertEqual(c.panels[0].series.map(\.name), ["total", "L_V (view)", "L_R (region)"])
         XCTAssertEqual(c.series[0].points.count, 7)
         XCTAssertEqual(c.series[0].points.last!.y, 7.3, accuracy: 1e-12)
         var svg = c.svg(title: "t")
         XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 5)
-        XCTAssertTrue(svg.contains("loss: 7.9 → 7.3"), svg)
+        XCTAssertTrue(svg.contains("total: 7.9 → 7.3"), svg)
+        XCTAssertEqual(svg.components(separatedBy: ">iteration</text>").count - 1, 3, "an x label per panel")
+        XCTAssertEqual(svg.components(separatedBy: "class=\"marker\"").count - 1, 0, "training curves have no markers")
         lines.append("{\"iteration\":0,\"knn_top1\":70.5}")
-        lines.append("{\"iteration\":70,\"knn_top1\":74.25}")
+        lines.append("{\"iteration\":70,\"knn_top1\":74.25,\"corr_acc\":31}")
         c = try Curves(logText: lines.joined(separator: "\n"))
-        XCTAssertEqual(c.series.last!.name, "k-NN top-1 (%)")
-        XCTAssertEqual(c.series.last!.points.map(\.y), [70.5, 74.25])
+        XCTAssertEqual(c.panels.last!.title, "Evaluation of the teacher")
+        XCTAssertEqual(c.panels.last!.series.map(\.name), ["k-NN top-1", "correspondence accuracy"])
+        XCTAssertEqual(c.panels.last!.series[0].points.map(\.y), [70.5, 74.25])
         svg = c.svg(title: "t")
-        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 6)
+        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 7)
+        XCTAssertEqual(svg.components(separatedBy: "class=\"marker\"").count - 1, 3, "each evaluation is a marked point")
         XCTAssertTrue(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n"))
         XCTAssertEqual(svg.components(separatedBy: "<g ").count, svg.components(separatedBy: "</g>").count, "balanced groups")
+        // Ticks: the shared x axis 0…70 (the iterations run) at 0, 20, 40, 60, labelled in every panel.
+        XCTAssertFalse(svg.contains("text-anchor=\"middle\">80</text>"), "the x axis ends at the last iteration")
+        for t in ["0", "20", "40", "60"] {
+            XCTAssertEqual(svg.components(separatedBy: "text-anchor=\"middle\">\(t)</text>").count - 1, 4, "x tick \(t)")
+        }
+        // The loss panel spans 7 (L_R) to 8 (L_V): ticks 7.0, 7.5, 8.0.
+        for t in ["7.0", "7.5", "8.0"] { XCTAssertTrue(svg.contains("text-anchor=\"end\">\(t)</text>"), "y tick \(t)") }
         // PNG: signature, IHDR with the raster's size, and IDAT inflating to filter-0 rows of exactly its pixels.
         let image = c.raster(width: 400, panelHeight: 60)
         XCTAssertEqual(image.width, 400)
@@ -50,5 +63,25 @@ final class CurvesTests: XCTestCase {
         }
         XCTAssertEqual(String(decoding: png.suffix(8).prefix(4), as: UTF8.self), "IEND")
         XCTAssertThrowsError(try Curves(logText: "not json\n{\"epoch\":1}")) { XCTAssertTrue("\($0)".contains("no training metrics"), "\($0)") }
+    }
+
+    /// Ticks every 1, 2 or 5 × 10^k cover the data, with labels as precise as the step.
+    func testAxesHaveRoundTicksThatCoverTheData() {
+        for (a, b) in [(0.0, 4201.0), (7.31, 8.03), (0.0, 5e-4), (0.04, 0.04), (-3.2, 12.0), (70.5, 74.25), (1e6, 3e7)] {
+            let ax = Curves.Axis(a, b)
+            XCTAssertLessThanOrEqual(ax.lo, a); XCTAssertGreaterThanOrEqual(ax.hi, b)
+            XCTAssertTrue((2...12).contains(ax.ticks.count), "\(a)…\(b): \(ax.ticks)")
+            let mantissa = ax.step / pow(10, log10(ax.step).rounded(.down))
+            XCTAssertTrue([1.0, 2, 5].contains { abs($0 - mantissa) < 1e-9 }, "step \(ax.step)")
+            XCTAssertEqual(Set(ax.ticks.map(ax.label)).count, ax.ticks.count, "distinct labels: \(ax.ticks.map(ax.label))")
+        }
+        XCTAssertEqual(Curves.Axis(0, 4201, count: 6).ticks.map(Curves.Axis(0, 4201, count: 6).label), ["0", "1000", "2000", "3000", "4000", "5000"])
+        let x = Curves.Axis(0, 4201, count: 6, tight: true)
+        XCTAssertEqual([x.lo, x.hi], [0, 4201])
+        XCTAssertEqual(x.ticks, [0, 1000, 2000, 3000, 4000])
+        let lr = Curves.Axis(0, 5e-4)
+        XCTAssertEqual(lr.ticks.map(lr.label), ["0", "2e-4", "4e-4", "6e-4"])
+        let t = Curves.Axis(0.04, 0.04)
+        XCTAssertTrue(t.lo < 0.04 && t.hi > 0.04, "a constant series gets a range around it")
     }
 }
