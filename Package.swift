@@ -22,7 +22,7 @@
 //   ESTestSupport-> ESKernels, ESModel, ESCheckpoint   fixtures, comparison, finite differences, the kernel case table
 //   ESTestAssertions -> ESTestSupport   XCTest: the one tolerance assertion (test targets only)
 //   ESBench      -> ESTrain, ESTestSupport, COpenBLAS (and below)   the benchmarks: timing, the sgemm roof, PyTorch peers
-//   esvit        -> ESBench, ESTrain, ESEval, ESOptions and below: ArgumentParser commands only
+//   esvit        -> ESBench, ESTrain, ESEval, ESOptions and below: the commands (what each holds: docs/architecture.md)
 import PackageDescription
 import Foundation
 

@@ -1,4 +1,4 @@
-// The datasets the commands read, and the one place that opens them: Fashion-MNIST's IDX files
+// The datasets the commands read, and the factory most of them open data through: Fashion-MNIST's IDX files
 // (the embedded default, Debian's dataset-fashion-mnist) and JPEG folders in the ImageNet layout
 // (root/<class>/<image>.jpg; labelled data as root/train and root/val). Each kind also names its
 // normalisation (per-channel mean and std) and its default location.

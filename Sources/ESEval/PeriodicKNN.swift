@@ -1,4 +1,4 @@
-// k-NN of the teacher during pretraining (issue 6: --eval-every): a fixed subset of a labelled
+// k-NN of the teacher during pretraining (--eval-every): a fixed subset of a labelled
 // dataset (the first N training images as the memory bank, the first M test images classified),
 // features extracted sharded over the ranks that are training anyway, the vote on every rank
 // (cheap, and it keeps every rank's control flow identical); optionally the correspondence

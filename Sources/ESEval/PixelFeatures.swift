@@ -1,4 +1,4 @@
-// The no-learning baselines of the k-NN tables (issue 6): each image's own pixels as its feature.
+// The no-learning baselines of the k-NN tables: each image's own pixels as its feature.
 // Gray value per pixel (the mean of R, G and B, in 0…1) at the stored size, so every image of
 // the dataset must have the same size (Fashion-MNIST: 784-d). "standardized" subtracts each
 // pixel's training-set mean and divides by its training-set std before the L2 normalisation the

@@ -3,7 +3,7 @@
 //        scaled by 2ⁿ through the exponent bits. Relative error ≈ 2e-7 on [−87, 88].
 //   erf: Abramowitz & Stegun 7.1.26, erf|x| = 1 − t(a1 + t(a2 + t(a3 + t(a4 + t a5))))·e^(−x²),
 //        t = 1/(1 + p|x|), sign restored. 1.5e-7 in exact arithmetic; measured in float: 4.1e-7.
-// Both are tested against libm in KernelCaseTests.
+// Both are tested against libm in VectorMathTests.
 
 // Only plain arithmetic, comparisons with blends, and bit casts are used below: the generic SIMD
 // helpers (clamped, pointwiseMax, rounding conversions) compile to unspecialised calls.

@@ -14,7 +14,7 @@ import Foundation
 struct EvalKNN: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval-knn",
-        abstract: "Weighted k-NN accuracy of a checkpoint's frozen backbone (DINO's protocol, k = 20 is the headline).",
+        abstract: "Weighted k-NN accuracy of a checkpoint's frozen backbone (DINO's protocol; k = 20 is the figure usually quoted).",
         discussion: """
         Features: Resize(⌊G·256/224⌋, bicubic) + CenterCrop(G) at the pretraining input size G, the \
         pooled final-LayerNorm output, L2-normalised. Votes weigh exp(cosine / T). Fashion-MNIST uses \

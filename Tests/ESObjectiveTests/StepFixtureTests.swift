@@ -1,5 +1,5 @@
 // The whole EsViT training step against the PyTorch reference (tools/reference/
-// esvit_step_reference.py): the tiny EsViT of issue 3 (embed 16, depths 2-2, heads 1-2,
+// esvit_step_reference.py): the tiny EsViT of the step fixture (embed 16, depths 2-2, heads 1-2,
 // window 4, 2×32 px + 2×16 px crops, batch 4, hidden 32, bottleneck 16, K 64), 5 steps with
 // lr warmup, the wd schedule, teacher-temperature warmup, per-tensor clipping (11 tensors at
 // step 0) and a frozen last layer for the first epoch. Losses within 1e-5 relative, every

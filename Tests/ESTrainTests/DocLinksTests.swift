@@ -1,7 +1,8 @@
-// The manual's cross-references hold: every relative link in README.md, docs/*.md and tools'
+// The manual holds together: every relative link in README.md, docs/*.md and tools'
 // READMEs names a file that exists (and, for a #anchor into Markdown, a heading with GitHub's
 // anchor for it), and every "§N" / "§N.M" reference names a numbered heading of the document it
-// points to: the .md file named just before it (or the link it sits in), else its own file.
+// points to: the .md file named just before it (or the link it sits in), else its own file;
+// and docs/architecture.md names every target and source file.
 import ESTestSupport
 import Foundation
 import XCTest
@@ -123,5 +124,20 @@ final class DocLinksTests: XCTestCase {
         XCTAssertEqual(Self.anchors("## 10.6 Three seeds of the 30-minute pair (seeds 0–2, mean ± s.d.)\n## A\n## A"),
                        ["106-three-seeds-of-the-30-minute-pair-seeds-02-mean--sd", "a", "a-1"])
         XCTAssertEqual(Self.sections("## 2. The quick start\n### 8.11 An AVX2\n# Title\n## Faults"), ["2", "8.11"])
+    }
+
+    /// docs/architecture.md names every target under Sources/ and every source file in them.
+    func testArchitectureNamesEveryTargetAndSourceFile() throws {
+        let text = try String(contentsOfFile: Self.root + "/docs/architecture.md", encoding: .utf8)
+        let fm = FileManager.default
+        var missing: [String] = []
+        for target in try fm.contentsOfDirectory(atPath: Self.root + "/Sources").sorted() {
+            if !text.contains(target) { missing.append("target \(target)") }
+            for file in (fm.enumerator(atPath: Self.root + "/Sources/" + target)?.allObjects as? [String] ?? []).sorted()
+            where [".swift", ".c", ".h"].contains(where: file.hasSuffix) && !text.contains((file as NSString).lastPathComponent) {
+                missing.append("Sources/\(target)/\(file)")
+            }
+        }
+        XCTAssertEqual(missing, [], "not named in docs/architecture.md")
     }
 }
