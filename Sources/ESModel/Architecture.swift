@@ -1,7 +1,7 @@
 // The named architectures (docs/algorithm.md §1.1, §2): each fixes a Swin backbone and the
 // defaults that go with it — the DINO head's sizes and the multi-crop sizes. `swin_tiny`,
 // `swin_small` and `swin_base` are upstream's ImageNet models (window 7, or 14 if asked);
-// `swin_mini` is the CPU preset for 28–32 px inputs (the Fashion-MNIST default).
+// `swin_mini` is the small architecture for 28–32 px inputs (the Fashion-MNIST default).
 public enum Architecture: String, CaseIterable, Codable, Sendable, CustomStringConvertible {
     case swinTiny = "swin_tiny", swinSmall = "swin_small", swinBase = "swin_base", swinMini = "swin_mini"
     public var description: String { rawValue }

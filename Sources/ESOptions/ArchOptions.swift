@@ -11,7 +11,7 @@ extension DatasetKind: ExpressibleByArgument {}
 
 public struct ArchOptions: ParsableArguments {
     public init() {}
-    @Option(help: "Backbone preset. swin_mini is the CPU preset for 28–32 px inputs.")
+    @Option(help: "Backbone architecture. swin_mini is the small Swin for 28–32 px inputs (CPU runs); the others are the Swin-T/S/B of the paper.")
     public var arch: Architecture = .standard
     @Option(help: "Override the patch size.") var patchSize: Int?
     @Option(help: "Override the embedding width of stage 0.") var embedDim: Int?

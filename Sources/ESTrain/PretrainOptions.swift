@@ -19,7 +19,7 @@ public struct PretrainOptions: ParsableArguments {
 
     @OptionGroup(title: "Model") public var archOptions: ArchOptions
     @Option(help: "Stochastic depth rate of the student (default: the architecture's, \(Architecture.allCases.map { "\($0) \($0.backbone().dropPathRate)" }.joined(separator: ", "))).") var dropPathRate: Float?
-    @Option(help: "Head output dimension K (default \(HeadConfig.cpu.outDim) for the CPU preset swin_mini, \(HeadConfig.imagenet.outDim) otherwise).") var outDim: Int?
+    @Option(help: "Head output dimension K (default \(HeadConfig.cpu.outDim) for swin_mini, \(HeadConfig.imagenet.outDim) otherwise).") var outDim: Int?
     @Option(help: "Head hidden width (default \(HeadConfig.cpu.hidden) for swin_mini, \(HeadConfig.imagenet.hidden) otherwise).") var hiddenDim: Int?
     @Option(help: "Head bottleneck width (default \(HeadConfig.cpu.bottleneck) for swin_mini, \(HeadConfig.imagenet.bottleneck) otherwise).") var bottleneckDim: Int?
     @Option(help: help("Weight-normalise the last layer with g fixed at 1 (true/false; EsViT's Swin recipe: false).", d.head.normLastLayer)) var normLastLayer: Bool?
