@@ -6,8 +6,8 @@
 #   e.g. launch/run-cluster.sh --hostfile hostfiles/cluster.example -n 4 -- doctor --check-mpi
 # --bind none: no core binding (nodes whose cores are shared, containers that all see the same cores).
 # The esvit binary must exist at the same path on every node (shared file system or a copy).
-# esvit runs in the folder you call this from (on every node, as mpirun does): relative paths in
-# ESVIT_ARGS and --hostfile are yours.
+# esvit runs in the folder you call this from, on every node (--wdir: a node without that folder
+# refuses to start instead of falling back to $HOME): relative paths in ESVIT_ARGS and --hostfile are yours.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 hostfile=""; ranks=""; per=1; bindmode=core
@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
     --threads-per-rank) per="$2"; shift 2 ;;
     --bind) bindmode="$2"; shift 2 ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "run-cluster: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -35,7 +35,7 @@ esac
 export OPENBLAS_NUM_THREADS=$per
 . "$repo/launch/graceful.sh"     # SIGTERM/Ctrl-C/SIGUSR1 stop the job after a checkpoint (exit 75)
 # shellcheck disable=SC2086
-run_mpirun_gracefully "${root[@]}" --hostfile "$hostfile" "${np[@]}" "${bind[@]}" \
+run_mpirun_gracefully "${root[@]}" --hostfile "$hostfile" "${np[@]}" "${bind[@]}" --wdir "$PWD" \
   --mca pml ob1 --mca btl tcp,vader,self \
   --mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3 \
   -x OPENBLAS_NUM_THREADS ${ESVIT_MPIRUN_FLAGS:-} "$bin" "$@"

@@ -18,7 +18,7 @@ for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
     --no-slurm) slurm=0 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "test: unknown option $arg (use --quick, --no-slurm, or nothing for the whole suite)" >&2; exit 2 ;;
   esac
 done

@@ -2,8 +2,8 @@
 // quantity group — loss (total, L_V, L_R), learning rate, teacher temperature, the teacher's
 // per-sample entropy and KL, and the periodic evaluations (k-NN top-1, correspondence accuracy)
 // as marked points — against the iteration, with ticks at round values, a grid, axis labels and
-// a legend. The SVG (real text, any browser) is the primary output; the same layout rasterised
-// with ESData's Canvas gives the PNG.
+// a legend. The SVG (real text, any browser) is the primary output; the same panels rasterised
+// with ESData's Canvas give the PNG.
 import ESData
 import Foundation
 
@@ -40,9 +40,20 @@ public struct Curves {
                 }
             }
         }
-        for i in p.indices { p[i].series.removeAll { $0.points.isEmpty } }
+        for i in p.indices {
+            p[i].series.removeAll { $0.points.isEmpty }
+            for j in p[i].series.indices { p[i].series[j].points = Curves.lastPerIteration(p[i].series[j].points) }
+        }
         panels = p.filter { !$0.series.isEmpty }
         guard !panels.isEmpty else { throw TrainError.data("no training metrics found in the log (expected JSON lines with \"iteration\" and \"loss\")") }
+    }
+
+    /// One point per iteration, the last one logged, in iteration order: a run resumed after a
+    /// crash logs the iterations after its checkpoint again (log.txt is appended to).
+    static func lastPerIteration(_ points: [(x: Double, y: Double)]) -> [(x: Double, y: Double)] {
+        var last: [Double: Int] = [:]
+        for (i, p) in points.enumerated() { last[p.x] = i }
+        return points.indices.filter { last[points[$0].x] == $0 }.map { points[$0] }.sorted { $0.x < $1.x }
     }
 
     // MARK: axes
@@ -57,24 +68,25 @@ public struct Curves {
             if b - a < 1e-12 * max(abs(a), abs(b), 1e-300) { let d = max(abs(a) * 0.1, 1e-12); a -= d; b += d }
             let raw = (b - a) / Double(max(count - 1, 1)), mag = pow(10, (log10(raw)).rounded(.down))
             let s = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw * 0.999 } ?? 10 * mag
-            let l = (a / s).rounded(.down) * s, h = (b / s).rounded(.up) * s
-            step = s; lo = tight ? a : l; hi = tight ? b : h
+            let l = (a / s + 1e-9).rounded(.down) * s, h = (b / s - 1e-9).rounded(.up) * s   // 96.00000000000001 steps are 96
+            step = s; lo = tight ? a : min(l, a); hi = tight ? b : max(h, b)
             ticks = (0...Int(((h - l) / s).rounded())).map { l + Double($0) * s }.filter { !tight || ($0 >= a - 1e-9 * s && $0 <= b + 1e-9 * s) }
         }
         public func fraction(_ v: Double) -> Double { (v - lo) / (hi - lo) }
-        /// A tick's label with as many decimals as the step needs (scientific for tiny or huge values).
+        /// A tick's label with as many digits as the step needs: fixed-point, or scientific when
+        /// the axis is below 1e-3 or above 1e6 (the mantissa then carries the step's digits).
         public func label(_ v: Double) -> String {
+            let v = (v / step).rounded() * step   // a tick computed as 0.00999… is 0.01
             if v == 0 || abs(v) < step * 1e-6 { return "0" }
-            let big = max(abs(lo), abs(hi))
-            if step < 1e-3 || big >= 1e6 { return Axis.scientific(v) }
-            let decimals = max(0, Int((-log10(step)).rounded(.up)))
-            return String(format: "%.\(decimals)f", v)
+            let big = max(abs(lo), abs(hi)), stepExponent = Axis.exponent(step)
+            if big < 1e-3 || big >= 1e6 {
+                let e = Axis.exponent(v)
+                return String(format: "%.\(max(0, e - stepExponent))f", v / pow(10, Double(e))) + "e\(e)"
+            }
+            return String(format: "%.\(max(0, -stepExponent))f", v)
         }
-        static func scientific(_ v: Double) -> String {
-            let e = Int(log10(abs(v)).rounded(.down)), m = v / pow(10, Double(e))
-            let ms = String(format: "%.2g", m)
-            return "\(ms)e\(e)"
-        }
+        /// ⌊log10 |v|⌋, robust to log10 landing just below an exact power of ten.
+        static func exponent(_ v: Double) -> Int { Int((log10(abs(v)) + 1e-9).rounded(.down)) }
     }
 
     var xAxis: Axis {

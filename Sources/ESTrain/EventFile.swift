@@ -107,19 +107,21 @@ public enum EventFile {
         var events: [Event] = [], at = 0
         while at + 12 <= bytes.count {
             let lengthBytes = bytes[at..<at + 8]
-            guard readLE32(bytes, at + 8) == maskedCRC(lengthBytes) else { throw ReadError.corrupt("length CRC mismatch at byte \(at)") }
-            let n = Int(lengthBytes.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
-            guard at + 12 + n + 4 <= bytes.count else { break }
+            guard UInt32(littleEndianValue(bytes[...], at + 8, 4)) == maskedCRC(lengthBytes) else { throw ReadError.corrupt("length CRC mismatch at byte \(at)") }
+            let length = lengthBytes.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            guard bytes.count - at >= 16, length <= UInt64(bytes.count - at - 16) else { break }
+            let n = Int(length)
             let data = Array(bytes[at + 12..<at + 12 + n])
-            guard readLE32(bytes, at + 12 + n) == maskedCRC(data) else { throw ReadError.corrupt("data CRC mismatch at byte \(at)") }
+            guard UInt32(littleEndianValue(bytes[...], at + 12 + n, 4)) == maskedCRC(data) else { throw ReadError.corrupt("data CRC mismatch at byte \(at)") }
             events.append(try decode(data))
             at += 12 + n + 4
         }
         return events
     }
 
-    static func readLE32(_ b: [UInt8], _ at: Int) -> UInt32 {
-        (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[at + $1]) << (8 * UInt32($1)) }
+    /// The `count`-byte little-endian number at `at` (the caller checked the bounds).
+    static func littleEndianValue(_ b: ArraySlice<UInt8>, _ at: Int, _ count: Int) -> UInt64 {
+        (0..<count).reduce(UInt64(0)) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) }
     }
 
     /// Decodes the Event fields written here; other fields are skipped.
@@ -162,7 +164,7 @@ public enum EventFile {
         func fixed(_ n: Int) throws -> UInt64 {
             guard at + n <= m.endIndex else { throw ReadError.corrupt("fixed field runs past the message") }
             defer { at += n }
-            return (0..<n).reduce(UInt64(0)) { $0 | UInt64(m[at + $1]) << (8 * UInt64($1)) }
+            return littleEndianValue(m, at, n)
         }
         while at < m.endIndex {
             let k = try varint(), field = k >> 3, wire = k & 7
@@ -171,8 +173,9 @@ public enum EventFile {
             case 1: try body(field, wire, [], try fixed(8))
             case 5: try body(field, wire, [], try fixed(4))
             case 2:
-                let n = Int(try varint())
-                guard n >= 0, at + n <= m.endIndex else { throw ReadError.corrupt("field \(field) runs past the message") }
+                let length = try varint()
+                guard length <= UInt64(m.endIndex - at) else { throw ReadError.corrupt("field \(field) runs past the message") }
+                let n = Int(length)
                 let payload = m[at..<at + n]; at += n
                 try body(field, wire, payload, 0)
             default: throw ReadError.corrupt("wire type \(wire) of field \(field) is not supported")

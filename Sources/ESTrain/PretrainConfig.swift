@@ -238,10 +238,11 @@ public struct RunLayout: Codable, Equatable, Sendable {
 }
 
 public enum TrainError: Error, CustomStringConvertible {
-    case config(String), data(String), checkpoint(String), nonFinite(String), mismatch(String)
+    /// `option`: an option refused once MPI has started (rank 0 found a file it names missing); exit 64 like any refused option.
+    case config(String), data(String), checkpoint(String), nonFinite(String), mismatch(String), option(String)
     public var description: String {
         switch self {
-        case .config(let m), .data(let m), .checkpoint(let m), .nonFinite(let m), .mismatch(let m): return m
+        case .config(let m), .data(let m), .checkpoint(let m), .nonFinite(let m), .mismatch(let m), .option(let m): return m
         }
     }
 }

@@ -2,6 +2,7 @@
 // then the options given) and the cross-field rules that refuse a command before any work.
 import ArgumentParser
 import ESData
+import ESDistributed
 import ESModel
 import ESOptions
 import Foundation
@@ -87,14 +88,14 @@ extension PretrainOptions {
         if !FileManager.default.fileExists(atPath: c.dataPath, isDirectory: &isDir) || !isDir.boolValue {
             throw ValidationError("--data-path \(c.dataPath) is not a folder (\(c.dataset.installHint))")
         }
-        if let f = initFrom, !FileManager.default.fileExists(atPath: f) { throw ValidationError("--init-from \(f) does not exist") }
+        // Files only rank 0 reads (--output-dir may live on rank 0's node alone): checked here for a
+        // plain process; under a launcher rank 0 checks them after MPI starts (the same exit code, 64).
+        let alone = LaunchEnvironment().tasks == 1
+        if alone, let f = initFrom, !FileManager.default.fileExists(atPath: f) { throw ValidationError("--init-from \(f) does not exist") }
         if let w = c.initWhich, !["teacher", "student"].contains(w) { throw ValidationError("--init-which takes teacher or student, got '\(w)'") }
         if initFrom == nil && (initWhich != nil || initPrefix != nil) { throw ValidationError("--init-which and --init-prefix need --init-from FILE") }
-        if let r = resumeFrom, !FileManager.default.fileExists(atPath: r) { throw ValidationError("--resume-from \(r) does not exist") }
+        if alone, let r = resumeFrom, !FileManager.default.fileExists(atPath: r) { throw ValidationError("--resume-from \(r) does not exist") }
         if resume && resumeFrom != nil { throw ValidationError("use either --resume (the checkpoint in --output-dir) or --resume-from PATH, not both") }
-        if resume, !FileManager.default.fileExists(atPath: RunFiles(dir: c.outputDir).latestCheckpoint) {
-            throw ValidationError("--resume needs a checkpoint to continue from, and \(RunFiles(dir: c.outputDir).latestCheckpoint) does not exist "
-                                  + "(drop --resume to start a new run there, or give --resume-from FILE)")
-        }
+        if alone, resume, let m = RunFiles(dir: c.outputDir).missingResumeCheckpoint { throw ValidationError(m) }
     }
 }

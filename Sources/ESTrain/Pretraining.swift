@@ -14,7 +14,7 @@ public enum Pretraining {
     }
 
     /// Trains with `options` on `comm`. Returns 0, StopRequest.exitCode (stopped by a signal,
-    /// checkpoint written) or 1 (an error, reported). `say` prints rank 0's lines, `report` the errors.
+    /// checkpoint written), 64 (an option refused after MPI started) or 1 (an error, reported). `say` prints rank 0's lines, `report` the errors.
     public static func run(_ options: PretrainOptions, comm: Communicator, startedAt: Double, say: @escaping (String) -> Void = { print($0) },
                            report: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) -> Int32 {
         do {
@@ -36,6 +36,7 @@ public enum Pretraining {
             if comm.isRoot || !(error is TrainError) {
                 report((comm.size > 1 ? "rank \(comm.rank): " : "") + "error: \(error)")
             }
+            if case TrainError.option = error { return 64 }
             return 1
         }
     }

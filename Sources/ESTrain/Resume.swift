@@ -10,6 +10,8 @@ import Foundation
 /// What rank 0 sends every rank before the state buffers.
 struct ResumeHeader: Codable {
     var error: String? = nil
+    /// The error is a refused option (a file --resume, --resume-from or --init-from needs is missing): exit 64.
+    var refusedOption = false
     var info: CheckpointInfo? = nil
     var steps: [Int] = []
     var planned: Int? = nil
@@ -21,7 +23,7 @@ extension Trainer {
         var header = ResumeHeader()
         if comm.isRoot { header = readCheckpoint(into: model) }
         header = try comm.broadcast(header)
-        if let e = header.error { throw TrainError.checkpoint(e) }
+        if let e = header.error { throw header.refusedOption ? TrainError.option(e) : TrainError.checkpoint(e) }
         for buf in Trainer.stateBuffers(model) { comm.broadcast(buf.pointer, count: buf.count, root: 0) }
         model.optimizer.steps = header.steps
         guard let info = header.info else { return RunStart(worldSize: comm.size) }
@@ -46,7 +48,11 @@ extension Trainer {
                 }
             } catch { header.error = "\(error)" }
         } else if resumeFrom != nil || requireResume {
-            header.error = "no checkpoint to resume from at \(path)" + (resumeFrom == nil ? " (--resume needs a checkpoint.safetensors in --output-dir)" : "")
+            header.error = resumeFrom.map { "--resume-from \($0) does not exist" } ?? files.missingResumeCheckpoint
+            header.refusedOption = true
+        } else if let w = config.initFrom, !FileManager.default.fileExists(atPath: w) {
+            header.error = "--init-from \(w) does not exist"
+            header.refusedOption = true
         } else if let w = config.initFrom {
             do { for line in try model.initializeBackbone(from: w, which: config.initWhich ?? "teacher", prefix: config.initPrefix) { reporter.say(line) } }
             catch { header.error = "--init-from: \(error)" }

@@ -13,6 +13,11 @@ public struct RunFiles: Sendable {
 
     public var latestCheckpoint: String { path("checkpoint.safetensors") }
     public func epochCheckpoint(_ epochsDone: Int) -> String { path(String(format: "checkpoint%04d.safetensors", epochsDone)) }
+    /// The refusal of `--resume` when there is no checkpoint to continue, or nil.
+    public var missingResumeCheckpoint: String? {
+        FileManager.default.fileExists(atPath: latestCheckpoint) ? nil
+            : "--resume needs a checkpoint to continue from, and \(latestCheckpoint) does not exist (drop --resume to start a new run there, or give --resume-from FILE)"
+    }
     public var configFile: String { path("config.json") }
     public var logFile: String { path("log.txt") }
     public func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }

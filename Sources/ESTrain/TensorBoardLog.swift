@@ -3,10 +3,12 @@
 // file per process start: events.out.tfevents.<unix time>.<host>.<pid>.0 (EventFile's format).
 // `tensorboard --logdir OUTPUT_DIR` (or its parent) shows them.
 //
-// Resume: a run continued from its checkpoint at iteration R recomputes R+1… exactly as before
-// (same seed, same world size), so the steps an earlier file of the folder already holds for a
-// tag are not written again; the step axis simply continues. A fresh run (R = 0) writes every
-// step; TensorBoard then shows the new run's values, as it does after any restart.
+// Resume: the event files of a folder describe the run its checkpoint holds. When a run starts
+// from iteration R (its checkpoint's; 0 for a fresh run), the scalars earlier files hold after R
+// (a crashed run logs past its last checkpoint) are removed from them (each file rewritten
+// atomically; an unreadable file is left alone), and the new file continues the step axis from
+// R + 1: no step appears twice, and every step shown after R is this run's.
+import ESModel
 import Foundation
 
 public final class TensorBoardLog {
@@ -14,7 +16,6 @@ public final class TensorBoardLog {
     let wallClock: () -> Double
     let resumedAt: Int
     private var handle: FileHandle?
-    private var earlier: [String: Int64] = [:]   // tag → largest step in the folder's earlier files
     public private(set) var path: String?
     public private(set) var failure: String?
 
@@ -35,26 +36,21 @@ public final class TensorBoardLog {
 
     public func add(_ tag: String, _ value: Float, step: Int) {
         guard openIfNeeded() else { return }
-        if resumedAt > 0, let last = earlier[tag], Int64(step) <= last { return }
         append(EventFile.Event(wallTime: wallClock(), step: Int64(step), scalars: [(tag, value)]))
     }
 
     static let fileStem = "events.out.tfevents."
 
-    /// Creates this process's file (and reads the steps earlier files hold) on first use.
+    /// Creates this process's file on first use, after cutting earlier files back to the start.
     private func openIfNeeded() -> Bool {
         if handle != nil { return true }
         if failure != nil { return false }
         let fm = FileManager.default
-        if resumedAt > 0 {
-            for name in ((try? fm.contentsOfDirectory(atPath: dir)) ?? []) where name.hasPrefix(TensorBoardLog.fileStem) {
-                guard let d = fm.contents(atPath: (dir as NSString).appendingPathComponent(name)),
-                      let events = try? EventFile.read(Array(d)) else { continue }
-                for e in events { for s in e.scalars { earlier[s.tag] = max(earlier[s.tag] ?? .min, e.step) } }
-            }
+        for name in ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted() where name.hasPrefix(TensorBoardLog.fileStem) {
+            TensorBoardLog.cut((dir as NSString).appendingPathComponent(name), after: resumedAt)
         }
         let now = wallClock()
-        var name = String(format: "%@%010d.%@.%d.0", TensorBoardLog.fileStem, Int(now), ProcessInfo.processInfo.hostName, getpid())
+        var name = TensorBoardLog.fileStem + String(format: "%010ld", Int(now)) + ".\(ProcessInfo.processInfo.hostName).\(getpid()).0"
         while fm.fileExists(atPath: (dir as NSString).appendingPathComponent(name)) { name += "_" }
         let p = (dir as NSString).appendingPathComponent(name)
         guard fm.createFile(atPath: p, contents: nil), let h = FileHandle(forWritingAtPath: p) else {
@@ -70,6 +66,15 @@ public final class TensorBoardLog {
         do { try handle?.write(contentsOf: Data(EventFile.record(EventFile.encode(e)))) } catch {
             failure = "cannot write \(path ?? dir): \(error.localizedDescription)"; handle = nil
         }
+    }
+
+    /// Removes from an event file the scalar events after iteration `start` (all of them when
+    /// `start` is 0: a fresh run logs iteration 0 again). Files that cannot be read stay as they are.
+    static func cut(_ path: String, after start: Int) {
+        guard let d = FileManager.default.contents(atPath: path), let events = try? EventFile.read(Array(d)) else { return }
+        let kept = events.filter { $0.scalars.isEmpty || (start > 0 && $0.step <= Int64(start)) }
+        guard kept.count < events.count else { return }
+        try? AtomicFile.write(Data(kept.flatMap { EventFile.record(EventFile.encode($0)) }), to: path)
     }
 
     // MARK: tags

@@ -28,10 +28,7 @@ struct ESViT: ParsableCommand {
         // every rank parses the same arguments and would print the same message N times.
         do {
             var command = try parseAsRoot(Array(CommandLine.arguments.dropFirst()))
-            if let refusal = severalTasksRefusal(command) {
-                if isRankZero { FileHandle.standardError.write(Data(("error: " + refusal + "\n").utf8)) } else { usleep(1_000_000) }
-                Foundation.exit(LaunchMismatch.exitCode)
-            }
+            if let refusal = severalTasksRefusal(command) { exitEveryTask(LaunchMismatch.exitCode, message: refusal) }
             try command.run()
         } catch {
             if isRankZero { exit(withError: error) }

@@ -11,9 +11,15 @@ func launchCommunicator() -> Communicator {
     do {
         return try makeCommunicator(launch: launch)
     } catch {
-        if launch.taskIndex == 0 { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
-        exit(LaunchMismatch.exitCode)
+        exitEveryTask(LaunchMismatch.exitCode, message: "\(error)")
     }
+}
+
+/// Ends this task with `code`; task 0 prints `message`, the others first give it a second (once
+/// one task exits non-zero mpirun kills the rest, and could cut task 0 off mid-message).
+func exitEveryTask(_ code: Int32, message: String) -> Never {
+    if LaunchEnvironment().taskIndex == 0 { FileHandle.standardError.write(Data(("error: " + message + "\n").utf8)) } else { usleep(1_000_000) }
+    exit(code)
 }
 
 /// Commands that spread their work over MPI ranks (pretrain, eval-knn, eval-linear's fast mode,

@@ -62,12 +62,18 @@ final class CurvesTests: XCTestCase {
             XCTAssertEqual(Array(raw[(y * 1201 + 1)..<((y + 1) * 1201)]), Array(image.pixels[(y * 1200)..<((y + 1) * 1200)]))
         }
         XCTAssertEqual(String(decoding: png.suffix(8).prefix(4), as: UTF8.self), "IEND")
+        // A resumed run's log holds iterations twice: the later value counts, the curve runs forward.
+        let resumed = try Curves(logText: ["{\"iteration\":1,\"loss\":5}", "{\"iteration\":2,\"loss\":4}", "{\"iteration\":3,\"loss\":3}",
+                                           "{\"iteration\":2,\"loss\":4.5}", "{\"iteration\":3,\"loss\":3.5}"].joined(separator: "\n"))
+        XCTAssertEqual(resumed.series[0].points.map(\.x), [1, 2, 3])
+        XCTAssertEqual(resumed.series[0].points.map(\.y), [5, 4.5, 3.5])
         XCTAssertThrowsError(try Curves(logText: "not json\n{\"epoch\":1}")) { XCTAssertTrue("\($0)".contains("no training metrics"), "\($0)") }
     }
 
     /// Ticks every 1, 2 or 5 × 10^k cover the data, with labels as precise as the step.
     func testAxesHaveRoundTicksThatCoverTheData() {
-        for (a, b) in [(0.0, 4201.0), (7.31, 8.03), (0.0, 5e-4), (0.04, 0.04), (-3.2, 12.0), (70.5, 74.25), (1e6, 3e7)] {
+        for (a, b) in [(0.0, 4201.0), (7.31, 8.03), (0.0, 5e-4), (0.04, 0.04), (-3.2, 12.0), (70.5, 74.25), (1e6, 3e7),
+                       (8.3172, 8.3179), (4.70e-4, 4.80e-4), (1e-8, 3e-8), (0.00999, 0.0101), (-2e-5, 1e-5), (1234567.0, 1234569.0)] {
             let ax = Curves.Axis(a, b)
             XCTAssertLessThanOrEqual(ax.lo, a); XCTAssertGreaterThanOrEqual(ax.hi, b)
             XCTAssertTrue((2...12).contains(ax.ticks.count), "\(a)…\(b): \(ax.ticks)")
@@ -79,6 +85,10 @@ final class CurvesTests: XCTestCase {
         let x = Curves.Axis(0, 4201, count: 6, tight: true)
         XCTAssertEqual([x.lo, x.hi], [0, 4201])
         XCTAssertEqual(x.ticks, [0, 1000, 2000, 3000, 4000])
+        let tail = Curves.Axis(4.70e-4, 4.80e-4)
+        XCTAssertEqual(tail.ticks.map(tail.label), ["4.70e-4", "4.75e-4", "4.80e-4"])
+        let flat = Curves.Axis(8.3172, 8.3179)
+        XCTAssertEqual(flat.label(flat.ticks[1]), "8.3174")
         let lr = Curves.Axis(0, 5e-4)
         XCTAssertEqual(lr.ticks.map(lr.label), ["0", "2e-4", "4e-4", "6e-4"])
         let t = Curves.Axis(0.04, 0.04)

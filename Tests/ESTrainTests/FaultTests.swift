@@ -126,6 +126,11 @@ final class FaultTests: XCTestCase {
         let (c, o) = try Harness.ranks(2, ["--output-dir", tmp.path("run"), "--teacher-temp", "0.1"])
         XCTAssertNotEqual(c, 0)
         XCTAssertEqual(o.components(separatedBy: "above 0.07").count - 1, 1, o)
+        // Under a launcher only rank 0 reads --output-dir (it may exist on rank 0's node alone), so it
+        // refuses a missing --resume checkpoint after MPI starts, with the same exit code and one line.
+        let (c3, o3) = try Harness.ranks(2, Harness.tiny + ["--batch-size-per-rank", "4", "--output-dir", tmp.path("run2"), "--resume"])
+        XCTAssertEqual(c3, 64, o3)
+        XCTAssertEqual(o3.components(separatedBy: "--resume needs a checkpoint to continue from").count - 1, 1, o3)
         // A dataset smaller than one global batch: refused with the numbers, before training.
         let data = tmp.path("tiny")
         try FileManager.default.createDirectory(atPath: data + "/a", withIntermediateDirectories: true)

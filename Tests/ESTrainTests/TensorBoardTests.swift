@@ -79,22 +79,42 @@ final class TensorBoardTests: XCTestCase {
         do {   // a run that logged to step 30 and died; its checkpoint was at 20
             let first = TensorBoardLog(dir: tmp.path(""), resumedAt: 0, wallClock: tick)
             for s in 0...30 { first.write(step: s, fields: ["iteration": s, "loss": Double(s), "knn_k": 20]) }
+            first.add("eval/knn_top1", 40, step: 30)
             XCTAssertNil(first.failure)
         }
         let second = TensorBoardLog(dir: tmp.path(""), resumedAt: 20, wallClock: tick)
         for s in 21...40 { second.write(step: s, fields: ["iteration": s, "loss": Double(s) + 0.5]) }
-        second.add("eval/knn_top1", 50, step: 30)   // a tag the first file never wrote at 30
-        let all = try Self.scalars(tmp.path(""))
+        second.add("eval/knn_top1", 50, step: 30)
+        var all = try Self.scalars(tmp.path(""))
         XCTAssertEqual(Set(all.map(\.file)), [0, 1], "one file per process start")
         let loss = all.filter { $0.tag == "loss/total" }
         XCTAssertEqual(loss.map(\.step), (0...40).map(Int64.init), "every step once, in order")
-        XCTAssertEqual(loss.filter { $0.file == 1 }.first?.step, 31, "the resumed file starts after the steps already written")
-        XCTAssertEqual(loss.last?.value, 40.5)
-        XCTAssertEqual(all.filter { $0.tag == "eval/knn_top1" }.map(\.step), [30])
+        XCTAssertEqual(loss.filter { $0.file == 0 }.last?.step, 20, "the first file is cut back to its checkpoint")
+        XCTAssertEqual(loss.filter { $0.file == 1 }.first?.step, 21, "the resumed file continues after it")
+        XCTAssertEqual(loss.filter { $0.step > 20 }.map(\.value), (21...40).map { Float($0) + 0.5 }, "after the checkpoint, this run's values")
+        XCTAssertEqual(all.filter { $0.tag == "eval/knn_top1" }.map(\.value), [50])
         XCTAssertFalse(all.contains { $0.tag.contains("knn_k") })
-        // A fresh run (from iteration 0) in the same folder writes every step of its own.
+        // A fresh run (from iteration 0) in the same folder: earlier scalars go, its own stay.
         let fresh = TensorBoardLog(dir: tmp.path(""), resumedAt: 0, wallClock: tick)
-        fresh.write(step: 5, fields: ["loss": 1.0])
-        XCTAssertEqual(try Self.scalars(tmp.path("")).filter { $0.file == 2 }.map(\.step), [5])
+        fresh.write(step: 0, fields: ["loss": 1.0])
+        all = try Self.scalars(tmp.path(""))
+        XCTAssertEqual(all.map(\.step), [0])
+        XCTAssertEqual(all.map(\.value), [1])
+        // A file that cannot be read is left as it is.
+        let junk = tmp.path("events.out.tfevents.0000000001.x.1.0")
+        try Data([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]).write(to: URL(fileURLWithPath: junk))
+        TensorBoardLog.cut(junk, after: 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: junk)).count, 13)
+    }
+
+    func testAHugeLengthFieldIsRefusedNotTrapped() throws {
+        // A record whose length bytes claim 2^63 + 1 bytes, with a matching length CRC.
+        let length: [UInt8] = [1, 0, 0, 0, 0, 0, 0, 0x80]
+        let bytes = length + EventFile.littleEndian(EventFile.maskedCRC(length)) + [0, 0, 0, 0]
+        XCTAssertEqual(try EventFile.read(bytes), [], "a length past the end is a cut tail")
+        // A message whose length-delimited field claims more bytes than exist.
+        var m: [UInt8] = []
+        EventFile.key(3, wire: 2, &m); EventFile.varint(UInt64.max, &m)
+        XCTAssertThrowsError(try EventFile.read(EventFile.record(m)))
     }
 }
