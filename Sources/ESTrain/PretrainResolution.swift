@@ -88,14 +88,13 @@ extension PretrainOptions {
         if !FileManager.default.fileExists(atPath: c.dataPath, isDirectory: &isDir) || !isDir.boolValue {
             throw ValidationError("--data-path \(c.dataPath) is not a folder (\(c.dataset.installHint))")
         }
-        // Files only rank 0 reads (--output-dir may live on rank 0's node alone): checked here for a
-        // plain process; under a launcher rank 0 checks them after MPI starts (the same exit code, 64).
-        let alone = LaunchEnvironment().tasks == 1
-        if alone, let f = initFrom, !FileManager.default.fileExists(atPath: f) { throw ValidationError("--init-from \(f) does not exist") }
         if let w = c.initWhich, !["teacher", "student"].contains(w) { throw ValidationError("--init-which takes teacher or student, got '\(w)'") }
         if initFrom == nil && (initWhich != nil || initPrefix != nil) { throw ValidationError("--init-which and --init-prefix need --init-from FILE") }
-        if alone, let r = resumeFrom, !FileManager.default.fileExists(atPath: r) { throw ValidationError("--resume-from \(r) does not exist") }
         if resume && resumeFrom != nil { throw ValidationError("use either --resume (the checkpoint in --output-dir) or --resume-from PATH, not both") }
-        if alone, resume, let m = RunFiles(dir: c.outputDir).missingResumeCheckpoint { throw ValidationError(m) }
+        // Files only rank 0 reads (--output-dir may live on rank 0's node alone): checked here for a
+        // plain process; under a launcher rank 0 makes the same check after MPI starts (exit 64 too).
+        if LaunchEnvironment().tasks == 1, let m = RunFiles(dir: c.outputDir).missingInput(resume: resume, resumeFrom: resumeFrom, initFrom: initFrom) {
+            throw ValidationError(m)
+        }
     }
 }

@@ -34,6 +34,10 @@ extension Trainer {
     /// Rank 0: loads the checkpoint to resume from into `model`, if there is one.
     func readCheckpoint(into model: EsViT) -> ResumeHeader {
         var header = ResumeHeader()
+        if let m = files.missingInput(resume: requireResume, resumeFrom: resumeFrom, initFrom: config.initFrom) {
+            header.error = m; header.refusedOption = true
+            return header
+        }
         let path = resumeFrom ?? files.latestCheckpoint
         if FileManager.default.fileExists(atPath: path) {
             do {
@@ -47,12 +51,6 @@ extension Trainer {
                     if old.timeBudgetMinutes != nil, let n = old.iterations { header.planned = n; header.plan = old.budgetPlan }
                 }
             } catch { header.error = "\(error)" }
-        } else if resumeFrom != nil || requireResume {
-            header.error = resumeFrom.map { "--resume-from \($0) does not exist" } ?? files.missingResumeCheckpoint
-            header.refusedOption = true
-        } else if let w = config.initFrom, !FileManager.default.fileExists(atPath: w) {
-            header.error = "--init-from \(w) does not exist"
-            header.refusedOption = true
         } else if let w = config.initFrom {
             do { for line in try model.initializeBackbone(from: w, which: config.initWhich ?? "teacher", prefix: config.initPrefix) { reporter.say(line) } }
             catch { header.error = "--init-from: \(error)" }

@@ -13,10 +13,16 @@ public struct RunFiles: Sendable {
 
     public var latestCheckpoint: String { path("checkpoint.safetensors") }
     public func epochCheckpoint(_ epochsDone: Int) -> String { path(String(format: "checkpoint%04d.safetensors", epochsDone)) }
-    /// The refusal of `--resume` when there is no checkpoint to continue, or nil.
-    public var missingResumeCheckpoint: String? {
-        FileManager.default.fileExists(atPath: latestCheckpoint) ? nil
-            : "--resume needs a checkpoint to continue from, and \(latestCheckpoint) does not exist (drop --resume to start a new run there, or give --resume-from FILE)"
+    /// The refusal of a file option that names nothing there (`--resume-from`, `--resume` without
+    /// a checkpoint in this folder, `--init-from`), or nil.
+    public func missingInput(resume: Bool, resumeFrom: String?, initFrom: String?) -> String? {
+        let fm = FileManager.default
+        if let r = resumeFrom, !fm.fileExists(atPath: r) { return "--resume-from \(r) does not exist" }
+        if resume, resumeFrom == nil, !fm.fileExists(atPath: latestCheckpoint) {
+            return "--resume needs a checkpoint to continue from, and \(latestCheckpoint) does not exist (drop --resume to start a new run there, or give --resume-from FILE)"
+        }
+        if let f = initFrom, !fm.fileExists(atPath: f) { return "--init-from \(f) does not exist" }
+        return nil
     }
     public var configFile: String { path("config.json") }
     public var logFile: String { path("log.txt") }
