@@ -8,7 +8,8 @@
 //   JPEGShim     -> CJPEG       C: libjpeg-turbo decode/encode with setjmp error handling
 //   StopSignals                 C: records SIGTERM/SIGINT/SIGUSR1/2 for a graceful stop
 //   ESKernels    -> COpenBLAS, CXSMM, CCPUControl   SIMD kernels, GEMM wrappers, thread pool, keyed random, named sums
-//   ESModel      -> ESKernels, CZlib   architectures, parameter table + arenas, Swin, declared buffers, safetensors (CRC-32 per tensor)
+//   ESKernelCases-> ESKernels   the kernel case table: inputs, Double references, tolerances (the kernel tests and `bench kernels`)
+//   ESModel      -> ESKernels, CZlib   architectures, parameter table + arenas, Swin, the EsViT model configuration, safetensors (CRC-32 per tensor)
 //   ESCheckpoint -> ESModel     the training-checkpoint format: keys, metadata, versions, validation, config round-trip
 //   ESLoss       -> ESKernels   view + region losses on head outputs, centers (no MPI)
 //   ESOptim      -> ESKernels, ESModel   AdamW over table entries, clipping, EMA, schedules
@@ -19,9 +20,9 @@
 //   ESEval       -> ESKernels, ESModel, ESCheckpoint, ESData, ESDistributed, ESOptions   k-NN, linear probe, features, eval options
 //   ESTrain      -> ESObjective, ESData, ESDistributed, ESEval, ESOptions, StopSignals (and below)
 //                               pretrain options and presets, run plan, the data-parallel trainer, reporter, run folder and lock
-//   ESTestSupport-> ESKernels, ESModel, ESCheckpoint   fixtures, comparison, finite differences, the kernel case table
+//   ESTestSupport-> ESKernels, ESKernelCases, ESModel, ESCheckpoint   fixtures, comparison, finite differences
 //   ESTestAssertions -> ESTestSupport   XCTest: the one tolerance assertion (test targets only)
-//   ESBench      -> ESTrain, ESTestSupport, COpenBLAS (and below)   the benchmarks: timing, the sgemm roof, PyTorch peers
+//   ESBench      -> ESTrain, ESKernelCases, COpenBLAS (and below)   the benchmarks: timing, the sgemm roof, PyTorch peers
 //   esvit        -> ESBench, ESTrain, ESEval, ESOptions and below: the commands (what each holds: docs/architecture.md)
 import PackageDescription
 import Foundation
@@ -63,6 +64,7 @@ let package = Package(
         .systemLibrary(name: "CCPUControl", path: "Sources/CCPUControl"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "ESKernels", dependencies: ["COpenBLAS", "CXSMM", "CCPUControl"], swiftSettings: fast),
+        .target(name: "ESKernelCases", dependencies: ["ESKernels"], swiftSettings: fast),
         .target(name: "ESModel", dependencies: ["ESKernels", "CZlib"], swiftSettings: fast),
         .target(name: "ESOptim", dependencies: ["ESKernels", "ESModel"], swiftSettings: fast),
         .target(name: "ESLoss", dependencies: ["ESKernels"], swiftSettings: fast),
@@ -78,15 +80,15 @@ let package = Package(
         .target(name: "ESTrain", dependencies: ["ESKernels", "ESModel", "ESOptim", "ESLoss", "ESCheckpoint", "ESObjective", "ESData", "ESDistributed",
                                                 "ESEval", "StopSignals", "ESOptions", argumentParser],
                 swiftSettings: fast),
-        .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESModel", "ESCheckpoint"], swiftSettings: fast),
+        .target(name: "ESTestSupport", dependencies: ["ESKernels", "ESKernelCases", "ESModel", "ESCheckpoint"], swiftSettings: fast),
         // Imports XCTest, so no executable may depend on it.
         .target(name: "ESTestAssertions", dependencies: ["ESTestSupport"]),
-        .target(name: "ESBench", dependencies: ["COpenBLAS", "ESKernels", "ESModel", "ESCheckpoint", "ESObjective", "ESData", "ESTrain", "ESTestSupport"],
+        .target(name: "ESBench", dependencies: ["COpenBLAS", "ESKernels", "ESKernelCases", "ESModel", "ESObjective", "ESData", "ESTrain"],
                 swiftSettings: fast),
         .executableTarget(name: "esvit", dependencies: [
             "ESKernels", "ESModel", "ESData", "ESDistributed", "ESTrain", "ESEval", "ESOptions", "ESBench", argumentParser,
         ], swiftSettings: fast),
-        .testTarget(name: "ESKernelsTests", dependencies: ["ESKernels", "ESTestSupport", "ESTestAssertions"]),
+        .testTarget(name: "ESKernelsTests", dependencies: ["ESKernels", "ESKernelCases", "ESTestSupport", "ESTestAssertions"]),
         .testTarget(name: "ESDataTests", dependencies: ["ESData", "ESKernels", "ESTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ESOptimTests", dependencies: ["ESOptim", "ESModel", "ESKernels"]),
         .testTarget(name: "ESObjectiveTests", dependencies: ["ESObjective", "ESCheckpoint", "ESLoss", "ESOptim", "ESModel", "ESKernels", "ESTestSupport",

@@ -2,7 +2,7 @@
 // the kernel case table (ESTestSupport/KernelCases.swift, the cases the tests check against the
 // Double references), optionally with the row/batch dimension enlarged by a scale.
 import ESKernels
-import ESTestSupport
+import ESKernelCases
 import Foundation
 
 public struct KernelBench {

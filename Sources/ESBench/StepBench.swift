@@ -1,7 +1,6 @@
 // `esvit bench step`: throughput of the whole EsViT training step (teacher forward, student
 // forward on both crop groups, both heads and losses, backward, clipping, AdamW, EMA) with its
 // time split, optionally beside the plain-PyTorch reference step (tools/reference/bench_step.py).
-import ESCheckpoint
 import ESKernels
 import ESModel
 import ESObjective

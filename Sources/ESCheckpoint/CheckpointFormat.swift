@@ -39,8 +39,8 @@ public enum CheckpointTensors {
     public static let viewCenter = "loss.center", regionCenter = "loss.center_grid"
     public static let centers = [viewCenter, regionCenter]
 
-    /// Module prefixes inside the parameter table (upstream's module names).
-    public static let backbone = "backbone.", head = "head.", denseHead = "head_dense."
+    /// Module prefixes inside the parameter table (ESModel's ModulePrefix).
+    public static let backbone = ModulePrefix.backbone, head = ModulePrefix.head, denseHead = ModulePrefix.denseHead
 }
 
 public enum CheckpointError: Error, CustomStringConvertible {

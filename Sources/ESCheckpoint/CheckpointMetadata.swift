@@ -1,7 +1,7 @@
 // Writing a training checkpoint's metadata: the pair's own records (format, version, config,
 // info, optimizer_steps) and the run's records the trainer adds (pretrain_config, layout), each
-// value JSON with sorted keys. Also ConfigFields, which flattens a configuration to dotted field
-// paths for the messages that name what differs between two configurations.
+// value JSON with sorted keys.
+import ESModel
 import Foundation
 
 public enum CheckpointMetadata {
@@ -32,25 +32,5 @@ public enum CheckpointMetadata {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         return String(decoding: try enc.encode(value), as: UTF8.self)
-    }
-}
-
-/// A configuration as dotted field paths → printed values ("head.outDim" → "64"), for messages
-/// that name what differs between two configurations.
-public enum ConfigFields {
-    public static func flatten<T: Encodable>(_ x: T) -> [String: String] {
-        guard let d = try? JSONEncoder().encode(x), let o = try? JSONSerialization.jsonObject(with: d) else { return [:] }
-        return flatten(json: o)
-    }
-
-    /// The same for a parsed JSON value.
-    public static func flatten(json o: Any) -> [String: String] {
-        var out: [String: String] = [:]
-        func walk(_ prefix: String, _ v: Any) {
-            if let dict = v as? [String: Any] { for (k, x) in dict { walk(prefix.isEmpty ? k : prefix + "." + k, x) } }
-            else { out[prefix] = "\(v)" }
-        }
-        walk("", o)
-        return out
     }
 }

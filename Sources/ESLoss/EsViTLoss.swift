@@ -44,7 +44,7 @@ public struct LossLayout: Codable, Equatable, Sendable {
 public final class Centers: @unchecked Sendable {
     public let view: FloatBuffer, region: FloatBuffer
     public let momentum: Float
-    public init(classes K: Int, momentum: Float = 0.9) {
+    public init(classes K: Int, momentum: Float) {
         view = FloatBuffer(count: K); region = FloatBuffer(count: K); self.momentum = momentum
     }
 
@@ -104,7 +104,7 @@ public final class EsViTLoss: @unchecked Sendable {
     let studentNormed, teacherNormed, studentNorms, teacherNorms: FloatBuffer
 
     /// `channels`: width of the backbone tokens used for region matching.
-    public init(layout: LossLayout, classes K: Int, channels C: Int, useRegion: Bool, studentTemperature: Float = 0.1,
+    public init(layout: LossLayout, classes K: Int, channels C: Int, useRegion: Bool, studentTemperature: Float,
                 chunkBytes: Int = 64 << 20) {
         self.layout = layout; classes = K; channels = C; hasRegion = useRegion; self.useRegion = useRegion; self.studentTemperature = studentTemperature
         colSums = FloatBuffer(count: K)
@@ -131,16 +131,20 @@ public final class EsViTLoss: @unchecked Sendable {
         if hasRegion {
             for v in 0..<layout.views {
                 let (start, T) = layout.regionStart(view: v)
-                for r in start..<(start + B * T) { rw[r] = Float(0.5 / (P * Double(B) * Double(T))) }
+                for r in start..<(start + B * T) { rw[r] = Float((1 - EsViTLoss.viewShare) / (P * Double(B) * Double(T))) }
             }
         }
         regionWeights = rw
         chunk = FloatBuffer(count: chunkRows * K)
     }
 
-    /// Each view row's weight λ/(P·B): λ = 0.5 with the region loss on, 1 without.
+    /// λ, the view loss's share of the objective with the region loss on (EsViT: 0.5·L_V + 0.5·L_R);
+    /// the region loss has 1 − λ, and the view loss alone has 1.
+    public static let viewShare = 0.5
+
+    /// Each view row's weight λ/(P·B) (1/(P·B) without the region loss).
     static func viewWeights(_ layout: LossLayout, _ region: Bool) -> [Float] {
-        [Float](repeating: Float((region ? 0.5 : 1.0) / (Double(layout.pairs) * Double(layout.batch))), count: layout.studentViewRows)
+        [Float](repeating: Float((region ? viewShare : 1.0) / (Double(layout.pairs) * Double(layout.batch))), count: layout.studentViewRows)
     }
 
     public var bytes: Int {
@@ -215,7 +219,7 @@ public final class EsViTLoss: @unchecked Sendable {
         stats.probabilitySum = (0..<K).map { Double(colSums[$0]) }
         // The loss weights pairs by weight / (head share); summed over valid targets they give 1.
         let index = region ? regionIndex : viewIndex, weights = region ? regionWeights : viewWeights
-        let share = region || useRegion ? 0.5 : 1.0
+        let share = region ? 1 - EsViTLoss.viewShare : (useRegion ? EsViTLoss.viewShare : 1.0)
         var pair = 0.0
         for r in 0..<weights.count { for q in 0..<2 where index[2 * r + q] >= 0 { pair += Double(weights[r]) * Double(entropies[Int(index[2 * r + q])]) } }
         stats.pairEntropy = pair / share

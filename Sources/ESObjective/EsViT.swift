@@ -10,7 +10,6 @@
 // Parameters live in one table: backbone.*, head.*, head_dense.* (upstream names); the teacher
 // uses the same layout in its own arena. Crops are view-major: globals (2B, C, G, G) = view 0
 // then view 1; locals (nLocal·B, C, L, L).
-import ESCheckpoint
 import ESKernels
 import ESLoss
 import ESModel

@@ -1,6 +1,7 @@
 // Central finite differences on Double functions: the oracle for every backward.
 // For a scalar loss f(x) = Σ_k w_k · F(x)_k with fixed random weights w, the analytic gradient
 // of the reference backward (called with dy = w) must equal (f(x + h e_i) − f(x − h e_i)) / 2h.
+import ESKernelCases
 import ESKernels
 
 public enum FiniteDifference {
@@ -24,12 +25,8 @@ public enum FiniteDifference {
         return (maxErr, worst)
     }
 
-    /// Deterministic pseudo-random Doubles in [−1, 1) for test inputs.
-    /// The SplitMix64 stream from state `seed`, 53 bits each.
-    public static func randoms(_ n: Int, seed: UInt64) -> [Double] {
-        var g = SplitMix64(state: seed)
-        return (0..<n).map { _ in Double(g.next() >> 11) * 0x1p-52 - 1 }
-    }
+    /// Deterministic pseudo-random Doubles in [−1, 1) for test inputs (the kernel cases' stream).
+    public static func randoms(_ n: Int, seed: UInt64) -> [Double] { KernelInputs.randoms(n, seed: seed) }
 
     public static func weighted(_ y: [Double], _ w: [Double]) -> Double { zip(y, w).reduce(0) { $0 + $1.0 * $1.1 } }
 }

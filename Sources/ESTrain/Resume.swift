@@ -4,6 +4,7 @@
 import ESCheckpoint
 import ESDistributed
 import ESKernels
+import ESModel
 import ESObjective
 import Foundation
 

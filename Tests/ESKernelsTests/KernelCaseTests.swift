@@ -5,6 +5,7 @@
 // DropPath) are checked against direct implementations and by adjointness.
 import XCTest
 import ESKernels
+import ESKernelCases
 import ESTestSupport
 import ESTestAssertions
 

@@ -7,6 +7,15 @@
 // purpose: channel counts not a multiple of 8, a single head and several, 3×3 and 7×7 windows.
 import ESKernels
 
+/// Test inputs.
+public enum KernelInputs {
+    /// Deterministic pseudo-random Doubles in [−1, 1): the SplitMix64 stream from state `seed`, 53 bits each.
+    public static func randoms(_ n: Int, seed: UInt64) -> [Double] {
+        var g = SplitMix64(state: seed)
+        return (0..<n).map { _ in Double(g.next() >> 11) * 0x1p-52 - 1 }
+    }
+}
+
 /// A named reference input (Double).
 public struct KernelTensor {
     public let name: String
@@ -127,10 +136,10 @@ public enum KernelCases {
     }
 }
 
-// MARK: - The cases (inputs: FiniteDifference.randoms with fixed seeds)
+// MARK: - The cases (inputs: KernelInputs.randoms with fixed seeds)
 
 extension KernelCases {
-    private static func randoms(_ n: Int, _ seed: UInt64) -> [Double] { FiniteDifference.randoms(n, seed: seed) }
+    private static func randoms(_ n: Int, _ seed: UInt64) -> [Double] { KernelInputs.randoms(n, seed: seed) }
 
     /// y = x·Wᵀ + b. dx is written (buffer starts at 9), dW and db accumulate onto 0.
     static func linear(M: Int, K: Int, N: Int) -> KernelCase {
