@@ -50,13 +50,19 @@ public struct TeacherTemperature: Codable, Equatable, Sendable {
     }
 }
 
+/// The peak learning rate: the base lr is per 256 images, scaled linearly by the global batch
+/// (DINO's and EsViT's rule). The one place it is computed.
+public enum LearningRate {
+    public static func peak(base: Double, globalBatch: Int) -> Double { base * Double(globalBatch) / 256 }
+}
+
 /// DistributedSampler padding + drop_last: iterations per epoch = ⌊⌈N / G⌉ / B⌋.
 public func iterationsPerEpoch(samples N: Int, worldSize G: Int, batchPerRank B: Int) -> Int {
     ((N + G - 1) / G) / B
 }
 
 /// Every per-iteration value of the recipe (docs/algorithm.md §5.1-5.3) from the global iteration number:
-/// lr (base · global batch / 256, linear warmup, cosine to min_lr), weight decay (cosine),
+/// lr (from the peak, `LearningRate.peak`: linear warmup, cosine to min_lr), weight decay (cosine),
 /// teacher momentum (cosine to 1), teacher temperature (per epoch), last-layer freezing
 /// (epoch < freeze_last_layer) and the clipping threshold.
 /// Two ways to give the lengths: upstream's, in epochs (the temperature ramp and the freeze step
@@ -77,10 +83,10 @@ public struct TrainingSchedule: Codable, Equatable, Sendable {
     /// 0: from the start. Before it the objective trains the view loss alone.
     public var regionStartIteration = 0
 
-    public init(baseLR: Double, globalBatch: Int, minLR: Double, warmupEpochs: Int, weightDecay: Double, weightDecayEnd: Double,
+    public init(peakLR: Double, minLR: Double, warmupEpochs: Int, weightDecay: Double, weightDecayEnd: Double,
                 momentumTeacher: Double, warmupTeacherTemp: Double, teacherTemp: Double, warmupTeacherTempEpochs: Int,
                 epochs: Int, iterationsPerEpoch ipe: Int, freezeLastLayerEpochs: Int, clipGrad: Double) {
-        lr = CosineSchedule(base: baseLR * Double(globalBatch) / 256, final: minLR, epochs: epochs, iterationsPerEpoch: ipe, warmupEpochs: warmupEpochs)
+        lr = CosineSchedule(base: peakLR, final: minLR, epochs: epochs, iterationsPerEpoch: ipe, warmupEpochs: warmupEpochs)
         self.weightDecay = CosineSchedule(base: weightDecay, final: weightDecayEnd, epochs: epochs, iterationsPerEpoch: ipe)
         momentum = CosineSchedule(base: momentumTeacher, final: 1, epochs: epochs, iterationsPerEpoch: ipe)
         teacherTemperature = TeacherTemperature(warmupTemp: warmupTeacherTemp, temp: teacherTemp, warmupEpochs: warmupTeacherTempEpochs)
@@ -91,10 +97,10 @@ public struct TrainingSchedule: Codable, Equatable, Sendable {
     /// Iteration mode: the run is `total` iterations; warmups and the freeze are iteration counts
     /// (fractions of the run resolved by the caller). The temperature ramps per iteration, with
     /// both endpoints (iteration 0 at the warmup temperature, iteration W−1 at the final one).
-    public init(baseLR: Double, globalBatch: Int, minLR: Double, warmupIterations: Int, weightDecay: Double, weightDecayEnd: Double,
+    public init(peakLR: Double, minLR: Double, warmupIterations: Int, weightDecay: Double, weightDecayEnd: Double,
                 momentumTeacher: Double, warmupTeacherTemp: Double, teacherTemp: Double, warmupTeacherTempIterations: Int,
                 totalIterations total: Int, iterationsPerEpoch ipe: Int, freezeLastLayerIterations: Int, clipGrad: Double) {
-        lr = CosineSchedule(base: baseLR * Double(globalBatch) / 256, final: minLR, totalIterations: total, warmupIterations: warmupIterations)
+        lr = CosineSchedule(base: peakLR, final: minLR, totalIterations: total, warmupIterations: warmupIterations)
         self.weightDecay = CosineSchedule(base: weightDecay, final: weightDecayEnd, totalIterations: total)
         momentum = CosineSchedule(base: momentumTeacher, final: 1, totalIterations: total)
         teacherTemperature = TeacherTemperature(warmupTemp: warmupTeacherTemp, temp: teacherTemp, warmupEpochs: warmupTeacherTempIterations)

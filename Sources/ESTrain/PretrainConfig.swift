@@ -194,7 +194,7 @@ public struct RunLayout: Codable, Equatable, Sendable {
     public init(config c: PretrainConfig, worldSize: Int, datasetCount: Int) throws {
         self.worldSize = worldSize; self.datasetCount = datasetCount
         globalBatch = c.batchSizePerRank * worldSize * c.gradAccumSteps
-        loaderIterationsPerEpoch = ((datasetCount + worldSize - 1) / worldSize) / c.batchSizePerRank
+        loaderIterationsPerEpoch = ESOptim.iterationsPerEpoch(samples: datasetCount, worldSize: worldSize, batchPerRank: c.batchSizePerRank)
         iterationsPerEpoch = loaderIterationsPerEpoch / c.gradAccumSteps
         guard iterationsPerEpoch > 0 else {
             throw TrainError.config("the dataset has \(datasetCount) images, fewer than one global batch of \(globalBatch) "
@@ -202,7 +202,7 @@ public struct RunLayout: Codable, Equatable, Sendable {
         }
         totalIterations = c.iterations ?? c.epochs * iterationsPerEpoch
         stopIteration = min(totalIterations, c.maxIters ?? Int.max)
-        peakLR = c.lr * Double(globalBatch) / 256
+        peakLR = LearningRate.peak(base: c.lr, globalBatch: globalBatch)
         if c.minLR > peakLR {
             throw TrainError.config("--min-lr \(c.minLR) is above the peak lr \(peakLR) (--lr \(c.lr) × global batch \(globalBatch) / 256); lower --min-lr")
         }
@@ -223,13 +223,13 @@ public struct RunLayout: Codable, Equatable, Sendable {
     func shapes(_ c: PretrainConfig) -> TrainingSchedule {
         if c.iterationMode {
             let f = c.fractionLengths(total: totalIterations)
-            return TrainingSchedule(baseLR: c.lr, globalBatch: globalBatch, minLR: c.minLR, warmupIterations: f.warmup,
+            return TrainingSchedule(peakLR: peakLR, minLR: c.minLR, warmupIterations: f.warmup,
                                     weightDecay: c.weightDecay, weightDecayEnd: c.weightDecayEnd, momentumTeacher: c.momentumTeacher,
                                     warmupTeacherTemp: c.warmupTeacherTemp, teacherTemp: c.teacherTemp,
                                     warmupTeacherTempIterations: f.temperature, totalIterations: totalIterations,
                                     iterationsPerEpoch: iterationsPerEpoch, freezeLastLayerIterations: f.freeze, clipGrad: c.clipGrad)
         }
-        return TrainingSchedule(baseLR: c.lr, globalBatch: globalBatch, minLR: c.minLR, warmupEpochs: c.warmupEpochs,
+        return TrainingSchedule(peakLR: peakLR, minLR: c.minLR, warmupEpochs: c.warmupEpochs,
                          weightDecay: c.weightDecay, weightDecayEnd: c.weightDecayEnd, momentumTeacher: c.momentumTeacher,
                          warmupTeacherTemp: c.warmupTeacherTemp, teacherTemp: c.teacherTemp,
                          warmupTeacherTempEpochs: c.warmupTeacherTempEpochs, epochs: c.epochs, iterationsPerEpoch: iterationsPerEpoch,

@@ -12,7 +12,7 @@ import ESOptim
 import ESTestSupport
 
 final class CheckpointTests: XCTestCase {
-    let schedule = TrainingSchedule(baseLR: 0.5, globalBatch: 4, minLR: 1e-4, warmupEpochs: 1, weightDecay: 0.04, weightDecayEnd: 0.4,
+    let schedule = TrainingSchedule(peakLR: LearningRate.peak(base: 0.5, globalBatch: 4), minLR: 1e-4, warmupEpochs: 1, weightDecay: 0.04, weightDecayEnd: 0.4,
                                     momentumTeacher: 0.9, warmupTeacherTemp: 0.04, teacherTemp: 0.07, warmupTeacherTempEpochs: 2,
                                     epochs: 3, iterationsPerEpoch: 2, freezeLastLayerEpochs: 1, clipGrad: 0.5)
 

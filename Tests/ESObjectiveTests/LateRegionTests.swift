@@ -59,7 +59,7 @@ final class LateRegionTests: XCTestCase {
     }
 
     func testScheduleSwitchesAtTheStartIteration() {
-        var s = TrainingSchedule(baseLR: 0.002, globalBatch: 64, minLR: 1e-6, warmupIterations: 3, weightDecay: 0.04, weightDecayEnd: 0.4,
+        var s = TrainingSchedule(peakLR: LearningRate.peak(base: 0.002, globalBatch: 64), minLR: 1e-6, warmupIterations: 3, weightDecay: 0.04, weightDecayEnd: 0.4,
                                  momentumTeacher: 0.99, warmupTeacherTemp: 0.04, teacherTemp: 0.04, warmupTeacherTempIterations: 3,
                                  totalIterations: 30, iterationsPerEpoch: 937, freezeLastLayerIterations: 1, clipGrad: 3)
         XCTAssertTrue(s.values(at: 0).regionLoss, "default: from the start")

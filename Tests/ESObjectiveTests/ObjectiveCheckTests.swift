@@ -63,7 +63,7 @@ final class ObjectiveCheckTests: XCTestCase {
 
     func testStepReturnsCenterSumsAndTimes() throws {
         let (m, g, l) = Self.makeModel(dense: true)
-        let schedule = TrainingSchedule(baseLR: 0.0005, globalBatch: 4, minLR: 1e-6, warmupEpochs: 1, weightDecay: 0.04, weightDecayEnd: 0.4,
+        let schedule = TrainingSchedule(peakLR: LearningRate.peak(base: 0.0005, globalBatch: 4), minLR: 1e-6, warmupEpochs: 1, weightDecay: 0.04, weightDecayEnd: 0.4,
                                         momentumTeacher: 0.996, warmupTeacherTemp: 0.04, teacherTemp: 0.07, warmupTeacherTempEpochs: 1,
                                         epochs: 2, iterationsPerEpoch: 3, freezeLastLayerEpochs: 1, clipGrad: 3)
         let r = try m.step(globals: g, locals: l, iteration: 0, schedule: schedule)

@@ -38,7 +38,7 @@ final class StepFixtureTests: XCTestCase {
             let model = EsViT(config: cfg, seed: 0, batchSplit: split)
             FixtureTensors.fillParameters(model.table, model.student.pointer)
             model.teacher.pointer.update(from: model.student.pointer, count: model.table.totalCount)
-            let schedule = TrainingSchedule(baseLR: 0.5, globalBatch: B, minLR: 1e-4, warmupEpochs: 1, weightDecay: 0.04, weightDecayEnd: 0.4,
+            let schedule = TrainingSchedule(peakLR: LearningRate.peak(base: 0.5, globalBatch: B), minLR: 1e-4, warmupEpochs: 1, weightDecay: 0.04, weightDecayEnd: 0.4,
                                             momentumTeacher: 0.9, warmupTeacherTemp: 0.04, teacherTemp: 0.07, warmupTeacherTempEpochs: 2,
                                             epochs: 3, iterationsPerEpoch: 2, freezeLastLayerEpochs: 1, clipGrad: 0.5)
             // The schedules the PyTorch script used (stored in the fixture's metadata).

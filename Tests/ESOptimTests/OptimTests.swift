@@ -55,7 +55,7 @@ extension ScheduleTests {
     /// per iteration and the freeze counts iterations; everything ends at the last iteration.
     func testIterationModeLengthsAndEnds() {
         let T = 1000
-        let s = TrainingSchedule(baseLR: 0.0005, globalBatch: 512, minLR: 1e-6, warmupIterations: 33, weightDecay: 0.04, weightDecayEnd: 0.4,
+        let s = TrainingSchedule(peakLR: LearningRate.peak(base: 0.0005, globalBatch: 512), minLR: 1e-6, warmupIterations: 33, weightDecay: 0.04, weightDecayEnd: 0.4,
                                  momentumTeacher: 0.996, warmupTeacherTemp: 0.04, teacherTemp: 0.07, warmupTeacherTempIterations: 100,
                                  totalIterations: T, iterationsPerEpoch: 937, freezeLastLayerIterations: 3, clipGrad: 3)
         XCTAssertEqual(s.values(at: 0).lr, 0)
@@ -75,7 +75,7 @@ extension ScheduleTests {
         XCTAssertEqual(last.weightDecay, 0.4, accuracy: 1e-5)
         XCTAssertEqual(last.momentum, 1, accuracy: 1e-7)
         // Epoch mode is unchanged by the iteration-mode constructor's existence.
-        let e = TrainingSchedule(baseLR: 0.0005, globalBatch: 512, minLR: 1e-6, warmupEpochs: 1, weightDecay: 0.04, weightDecayEnd: 0.4,
+        let e = TrainingSchedule(peakLR: LearningRate.peak(base: 0.0005, globalBatch: 512), minLR: 1e-6, warmupEpochs: 1, weightDecay: 0.04, weightDecayEnd: 0.4,
                                  momentumTeacher: 0.996, warmupTeacherTemp: 0.04, teacherTemp: 0.07, warmupTeacherTempEpochs: 3,
                                  epochs: 10, iterationsPerEpoch: 100, freezeLastLayerEpochs: 1, clipGrad: 3)
         XCTAssertEqual(e.values(at: 199).teacherTemperature, 0.055, accuracy: 1e-15, "per epoch: epoch 1 of a 3-epoch ramp")
