@@ -6,31 +6,34 @@
 // `--preset fm-quick --iterations 3741` repeats a budgeted run exactly.
 // `esvit pretrain --preset NAME --print-preset` shows the settings.
 import ESData
+import ESOptions
 import Foundation
 
-/// How a preset's value is written on a command line.
-public protocol PresetValue { var commandLine: String { get } }
-extension Int: PresetValue { public var commandLine: String { "\(self)" } }
-extension Bool: PresetValue { public var commandLine: String { "\(self)" } }
-extension Double: PresetValue { public var commandLine: String { String(format: "%g", self) } }
-extension Array: PresetValue where Element == Double { public var commandLine: String { map(\.commandLine).joined(separator: " ") } }
-extension Optional: PresetValue where Wrapped: PresetValue { public var commandLine: String { map(\.commandLine) ?? "" } }
-extension DatasetKind: PresetValue { public var commandLine: String { rawValue } }
-
 public struct RecipePreset {
-    /// One option of a preset: its command-line spelling and the change it makes.
+    /// One setting of a preset: the field, its value as command-line words, and the change.
     public struct Setting {
-        public let option: String, value: String
-        let change: (inout PretrainConfig) -> Void
-        static func set<V: PresetValue>(_ option: String, _ field: WritableKeyPath<PretrainConfig, V>, _ value: V) -> Setting {
-            Setting(option: option, value: value.commandLine) { $0[keyPath: field] = value }
+        public let path: PartialKeyPath<PretrainCommandLine>
+        public let words: [String]
+        let change: (inout PretrainCommandLine) -> Void
+        /// The flag a user would type (from the settings registry).
+        public var option: String { PretrainSettings.flag(path) }
+        public var value: String { words.joined(separator: " ") }
+        static func set<V: SettingValue>(_ path: WritableKeyPath<PretrainCommandLine, V>, _ value: V) -> Setting {
+            Setting(path: path, words: value.words) { $0[keyPath: path] = value }
+        }
+        static func set<V: SettingValue>(_ path: WritableKeyPath<PretrainCommandLine, V?>, _ value: V) -> Setting {
+            Setting(path: path, words: value.words) { $0[keyPath: path] = value }
         }
     }
     public let name: String
     public let summary: String
     public let settings: [Setting]
 
-    public func apply(to c: inout PretrainConfig) { for s in settings { s.change(&c) } }
+    public func apply(to c: inout PretrainConfig) {
+        var line = PretrainCommandLine(config: c)
+        for s in settings { s.change(&line) }
+        c = line.config
+    }
     /// The settings as command-line options.
     public var commandLine: String { settings.map { "\($0.option) \($0.value)" }.joined(separator: " ") }
 
@@ -40,33 +43,33 @@ public struct RecipePreset {
     /// 5e-4 at batch 64), teacher momentum 0.99 and a constant teacher temperature of 0.04 for
     /// runs of a few thousand iterations.
     static let fashionMNIST: [Setting] = [
-        .set("--patch-size", \.backbone.patchSize, 4), .set("--local-crops-number", \.crops.localCrops, 2),
-        .set("--blur-sigma", \.crops.blurSigma, [0.1, 0.5]), .set("--lr", \.lr, 0.002), .set("--momentum-teacher", \.momentumTeacher, 0.99),
-        .set("--warmup-teacher-temp", \.warmupTeacherTemp, 0.04), .set("--teacher-temp", \.teacherTemp, 0.04),
+        .set(\.config.backbone.patchSize, 4), .set(\.config.crops.localCrops, 2),
+        .set(\.config.crops.blurSigma, [0.1, 0.5]), .set(\.config.lr, 0.002), .set(\.config.momentumTeacher, 0.99),
+        .set(\.config.warmupTeacherTemp, 0.04), .set(\.config.teacherTemp, 0.04),
     ]
 
     /// The two-hour recipe. At this budget the region loss costs about 1.5 k-NN points
     /// (docs/results.md §1), so the view-loss-only twin is shipped beside it; `fm-2h` keeps the
     /// region loss because the EsViT objective is what this tool is for.
-    static let twoHours: [Setting] = [.set("--time-budget", \.timeBudgetMinutes, 120), .set("--eval-every-iters", \.evalEveryIters, 2000)] + fashionMNIST
+    static let twoHours: [Setting] = [.set(\.config.timeBudgetMinutes, 120), .set(\.config.evalEveryIters, 2000)] + fashionMNIST
 
     /// The Fashion-MNIST scenes (docs/results.md §10): the Fashion-MNIST recipe at 64 px, so that a
     /// global crop ends with 4×4 final tokens and a 32-px local crop with 2×2.
-    static let scenes: [Setting] = [.set("--dataset", \.dataset, DatasetKind.fashionScenes), .set("--construct-size", \.backbone.constructSize, 64)]
+    static let scenes: [Setting] = [.set(\.config.dataset, DatasetKind.fashionScenes), .set(\.config.backbone.constructSize, 64)]
         + fashionMNIST
     static func scenes(minutes: Double, region: Bool) -> [Setting] {
-        [.set("--time-budget", \.timeBudgetMinutes, minutes), .set("--eval-every-iters", \.evalEveryIters, minutes >= 60 ? 2000 : 500),
-         .set("--eval-correspondence-limit", \.evalCorrespondenceLimit, Optional(1000))] + scenes
-            + (region ? [] : [.set("--use-dense-prediction", \.useDensePrediction, false)])
+        [.set(\.config.timeBudgetMinutes, minutes), .set(\.config.evalEveryIters, minutes >= 60 ? 2000 : 500),
+         .set(\.config.evalCorrespondenceLimit, 1000)] + scenes
+            + (region ? [] : [.set(\.config.useDensePrediction, false)])
     }
 
     public static let all: [RecipePreset] = [
         RecipePreset(name: "fm-quick", summary: "Fashion-MNIST, 15 minutes on 2 cores (the README quick start)",
-                     settings: [.set("--time-budget", \.timeBudgetMinutes, 15), .set("--eval-every-iters", \.evalEveryIters, 500)] + fashionMNIST),
+                     settings: [.set(\.config.timeBudgetMinutes, 15), .set(\.config.evalEveryIters, 500)] + fashionMNIST),
         RecipePreset(name: "fm-2h", summary: "Fashion-MNIST, two hours on 2 cores, the full EsViT objective (view + region loss)",
                      settings: twoHours),
         RecipePreset(name: "fm-2h-noregion", summary: "fm-2h with the region loss off: the best two-hour k-NN and linear probe (see docs/results.md)",
-                     settings: twoHours + [.set("--use-dense-prediction", \.useDensePrediction, false)]),
+                     settings: twoHours + [.set(\.config.useDensePrediction, false)]),
         RecipePreset(name: "fs-quick", summary: "Fashion-MNIST scenes (64 px, 4×4 final tokens), 15 minutes, view + region loss",
                      settings: scenes(minutes: 15, region: true)),
         RecipePreset(name: "fs-30m", summary: "Fashion-MNIST scenes, 30 minutes, view + region loss (the region-loss experiment's arm)",

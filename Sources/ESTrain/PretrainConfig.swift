@@ -14,24 +14,24 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var backbone: SwinConfig
     public var head: HeadConfig
     /// Region loss on (EsViT) or off (DINO's view loss only).
-    public var useDensePrediction = true
+    public var useDensePrediction: Bool = PretrainSettings.standard(\.config.useDensePrediction)
     /// The paper's late region loss (Figure 4: L_R added at epoch 200 of 300): the view loss
     /// alone before this fraction of the run, both after, the region head untouched until then
     /// (as if added fresh). nil: both losses from the start.
     public var regionStartFraction: Double? = nil
     // Recipe (docs/algorithm.md §5.1; per-256 base lr, scaled by the global batch).
-    public var momentumTeacher = 0.996
-    public var teacherTemp = 0.07
-    public var warmupTeacherTemp = 0.04
-    public var warmupTeacherTempEpochs = 30
-    public var lr = 0.0005
-    public var minLR = 1e-6
-    public var warmupEpochs = 10
-    public var weightDecay = 0.04
-    public var weightDecayEnd = 0.4
-    public var clipGrad = 3.0
-    public var freezeLastLayer = 1
-    public var epochs = 100
+    public var momentumTeacher: Double = PretrainSettings.standard(\.config.momentumTeacher)
+    public var teacherTemp: Double = PretrainSettings.standard(\.config.teacherTemp)
+    public var warmupTeacherTemp: Double = PretrainSettings.standard(\.config.warmupTeacherTemp)
+    public var warmupTeacherTempEpochs: Int = PretrainSettings.standard(\.config.warmupTeacherTempEpochs)
+    public var lr: Double = PretrainSettings.standard(\.config.lr)
+    public var minLR: Double = PretrainSettings.standard(\.config.minLR)
+    public var warmupEpochs: Int = PretrainSettings.standard(\.config.warmupEpochs)
+    public var weightDecay: Double = PretrainSettings.standard(\.config.weightDecay)
+    public var weightDecayEnd: Double = PretrainSettings.standard(\.config.weightDecayEnd)
+    public var clipGrad: Double = PretrainSettings.standard(\.config.clipGrad)
+    public var freezeLastLayer: Int = PretrainSettings.standard(\.config.freezeLastLayer)
+    public var epochs: Int = PretrainSettings.standard(\.config.epochs)
     /// Runs sized in iterations instead of epochs (iteration mode): the schedule spans exactly
     /// `iterations` optimizer steps (--iterations, or the plan --time-budget made), and the
     /// warmups and the last-layer freeze are fractions of it. Upstream's epoch counts map to
@@ -44,20 +44,20 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     public var budgetPlan: BudgetPlan? = nil
     /// The --preset the options came from (for the record; its options are already applied).
     public var preset: String? = nil
-    public var warmupFraction = 10.0 / 300
-    public var warmupTeacherTempFraction = 30.0 / 300
-    public var freezeLastLayerFraction = 1.0 / 300
-    public var batchSizePerRank = 32
-    public var gradAccumSteps = 1
+    public var warmupFraction: Double = PretrainSettings.standard(\.config.warmupFraction)
+    public var warmupTeacherTempFraction: Double = PretrainSettings.standard(\.config.warmupTeacherTempFraction)
+    public var freezeLastLayerFraction: Double = PretrainSettings.standard(\.config.freezeLastLayerFraction)
+    public var batchSizePerRank: Int = PretrainSettings.standard(\.config.batchSizePerRank)
+    public var gradAccumSteps: Int = PretrainSettings.standard(\.config.gradAccumSteps)
     // Data.
     public var crops: MultiCropConfig
     public var dataset: DatasetKind
     public var dataPath: String
     // Run.
     public var outputDir: String
-    public var saveckpFreq = 5           // epochs: numbered copies checkpoint<epoch>.safetensors
-    public var saveckpIters = 100        // iterations: checkpoint.safetensors (0: epoch ends only)
-    public var seed: UInt64 = 0
+    public var saveckpFreq: Int = PretrainSettings.standard(\.config.saveckpFreq)           // epochs: numbered copies checkpoint<epoch>.safetensors
+    public var saveckpIters: Int = PretrainSettings.standard(\.config.saveckpIters)        // iterations: checkpoint.safetensors (0: epoch ends only)
+    public var seed: UInt64 = PretrainSettings.standard(\.config.seed)
     /// Start the student and teacher backbones from this weights file (.pth or safetensors) instead
     /// of the seed's initialisation; the heads start fresh. Ignored when the run resumes.
     public var initFrom: String? = nil
@@ -73,16 +73,16 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     /// Optional so that older run configurations still decode.
     public var batchSplit: Bool? = nil
     public var splitsBatch: Bool { batchSplit ?? true }
-    public var loaderThreads = 1
+    public var loaderThreads: Int = PretrainSettings.standard(\.config.loaderThreads)
     public var maxIters: Int? = nil
-    public var logEvery = 10
-    public var checkEvery = 50           // iterations between cross-rank parameter checksums
+    public var logEvery: Int = PretrainSettings.standard(\.config.logEvery)
+    public var checkEvery: Int = PretrainSettings.standard(\.config.checkEvery)           // iterations between cross-rank parameter checksums
     // Periodic k-NN of the teacher (0: off): every N epochs and/or every N iterations, on the first
     // evalTrainLimit training images (memory bank) and evalTestLimit test images.
-    public var evalEvery = 0
-    public var evalEveryIters = 0
-    public var evalTrainLimit = 10000
-    public var evalTestLimit = 2000
+    public var evalEvery: Int = PretrainSettings.standard(\.config.evalEvery)
+    public var evalEveryIters: Int = PretrainSettings.standard(\.config.evalEveryIters)
+    public var evalTrainLimit: Int = PretrainSettings.standard(\.config.evalTrainLimit)
+    public var evalTestLimit: Int = PretrainSettings.standard(\.config.evalTestLimit)
     /// Periodic evaluation also measures correspondence accuracy on the first N test images (the
     /// test scenes for fashion-scenes); nil or 0: not measured (nor without periodic evaluation).
     /// Optional so older records decode.

@@ -4,7 +4,6 @@
 import ESCheckpoint
 import ESDistributed
 import ESKernels
-import ESModel
 import ESObjective
 import Foundation
 
@@ -68,14 +67,16 @@ extension Trainer {
         [model.student, model.teacher, model.optimizer.m, model.optimizer.v, model.centers.view, model.centers.region]
     }
 
-    /// Recipe options that differ from the checkpoint's run `old` (they take effect from here on).
-    func recipeDifferences(from old: PretrainConfig) -> [String] {
-        let a = ConfigFields.flatten(old), b = ConfigFields.flatten(config)
-        var ignored: Set<String> = ["outputDir", "maxIters", "threads", "loaderThreads", "logEvery", "checkEvery", "dataPath"]
-        if config.timeBudgetMinutes != nil { ignored.insert("iterations") }   // the plan, adopted from the checkpoint
-        if config.iterationMode { ignored.insert("epochs") }                   // derived from the iterations
-        return Set(a.keys).union(b.keys).sorted().filter { !ignored.contains($0) && !$0.hasPrefix("budgetPlan") && a[$0] != b[$0] }.map {
-            "\($0) was \(a[$0] ?? "—") in the checkpoint's run, now \(b[$0] ?? "—")"
+    /// Recipe settings that differ from the checkpoint's run `old` (they take effect from here
+    /// on), as "--lr was 0.0005 in the checkpoint's run, now 0.002". Not reported: the run
+    /// settings, --iterations under a time budget (the plan is adopted from the checkpoint) and
+    /// --epochs in a run sized in iterations.
+    func recipeDifferences(from old: PretrainConfig) -> [String] { Self.recipeDifferences(from: old, to: config) }
+
+    static func recipeDifferences(from old: PretrainConfig, to new: PretrainConfig) -> [String] {
+        PretrainSettings.registry.differences(PretrainCommandLine(config: old), PretrainCommandLine(config: new), kind: .recipe) {
+            ($0.path == \PretrainCommandLine.config.iterations && new.timeBudgetMinutes != nil)
+                || ($0.path == \PretrainCommandLine.config.epochs && new.iterationMode)
         }
     }
 }

@@ -1,5 +1,5 @@
 // `esvit pretrain`: EsViT pretraining as one process, under `mpirun -np N` on one node, or
-// across nodes. The options, their defaults and rules live in ESTrain (PretrainOptions), and so
+// across nodes. The options, their defaults and rules live in ESTrain (PretrainSettings), and so
 // does the run (Pretraining); this command only wires them to the process.
 import ArgumentParser
 import ESData
@@ -12,6 +12,7 @@ import Foundation
 struct Pretrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "EsViT self-supervised pretraining (Swin + DINO view loss + region loss), data-parallel over MPI.",
+        usage: "esvit pretrain --output-dir DIR [--preset NAME] [<option> ...]",
         discussion: """
         Runs as a plain process, or under mpirun with any number of ranks on one or many nodes \
         (launch/run-node.sh, launch/run-cluster.sh, launch/slurm.sbatch set binding and threads). \
@@ -30,7 +31,7 @@ struct Pretrain: ParsableCommand {
           esvit pretrain --output-dir runs/fm --epochs 1 --max-iters 200
           launch/run-node.sh -n 2 -- pretrain --output-dir runs/fm --epochs 10
           mpirun -np 8 --hostfile hosts esvit pretrain --arch swin_tiny --dataset folder --data-path /data/imagenet/train --output-dir runs/in1k
-        """)
+        """ + "\n" + PretrainSettings.help)
 
     @OptionGroup var options: PretrainOptions
 

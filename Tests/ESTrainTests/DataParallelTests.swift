@@ -231,7 +231,7 @@ final class DataParallelTests: XCTestCase {
         XCTAssertEqual(c, 0, o)
         XCTAssertTrue(o.contains("resuming with 1 rank(s); the checkpoint was written by 2"), o)
         // The checkpoint's run configuration (pretrain_config, read from the file the state was loaded from) is compared.
-        XCTAssertTrue(o.contains("note: batchSizePerRank was 4 in the checkpoint's run, now 8"), o)
+        XCTAssertTrue(o.contains("note: --batch-size-per-rank was 4 in the checkpoint's run, now 8"), o)
         assertLossesClose(try Harness.losses(tmp.path("other")), straight, iterations: 4...6, rel: 1e-5, "resumed on 1 rank")
         let other = try Harness.tensors(tmp.path("other/checkpoint.safetensors"))
         let d = Harness.maxDifference(other, ts, prefixes: ["loss."])
