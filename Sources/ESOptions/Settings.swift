@@ -122,15 +122,21 @@ public struct SettingRule<V> {
     public init(_ check: @escaping (_ flag: String, _ value: V) -> String?) { self.check = check }
     public static var any: SettingRule<V> { SettingRule { _, _ in nil } }
 }
-extension SettingRule where V: Comparable {
-    /// "--epochs must be ≥ 1".
-    public static func atLeast(_ m: V) -> SettingRule<V> { SettingRule { $1 >= m ? nil : "\($0) must be ≥ \(m)" } }
+extension SettingRule where V: Comparable & SettingValue {
+    /// "--epochs must be ≥ 1" (with `note`: "--clip-grad must be ≥ 0 (0 turns clipping off)").
+    public static func atLeast(_ m: V, _ note: String = "") -> SettingRule<V> {
+        SettingRule { $1 >= m ? nil : "\($0) must be ≥ \(m.words.joined(separator: " "))" + (note.isEmpty ? "" : " (\(note))") }
+    }
+    /// "--teacher-temp must be > 0".
+    public static func above(_ m: V) -> SettingRule<V> { SettingRule { $1 > m ? nil : "\($0) must be > \(m.words.joined(separator: " "))" } }
 }
-extension SettingRule where V == Double {
+extension SettingRule where V: BinaryFloatingPoint {
     /// "--warmup-fraction must be in [0, 1) (a fraction of the run), got 1.0".
     public static var fraction: SettingRule<V> {
         SettingRule { $1 >= 0 && $1 < 1 ? nil : "\($0) must be in [0, 1) (a fraction of the run), got \($1)" }
     }
+    /// "--momentum-teacher must be in [0, 1), got 1.0".
+    public static var unitInterval: SettingRule<V> { SettingRule { $1 >= 0 && $1 < 1 ? nil : "\($0) must be in [0, 1), got \($1)" } }
 }
 
 extension Setting {

@@ -91,8 +91,10 @@ public struct CollapseMonitor: Sendable {
             ? String(format: "uniform collapse of the %@ head: the teacher's per-sample entropy is %.2f of ln K = %.2f", name, head.sampleEntropy, lnK)
             : String(format: "one-dimension collapse of the %@ head: the batch-averaged teacher distribution has entropy %.2f of ln K = %.2f", name, head.batchEntropy, lnK)
         let remedy = kind == .uniform
-            ? "sharpen the teacher (lower --teacher-temp / --warmup-teacher-temp), or slow it down (raise --momentum-teacher)"
-            : "the center is not keeping up: raise --teacher-temp a little, raise --momentum-teacher, lower --lr or lengthen the lr warmup"
+            ? "sharpen the teacher (lower \(option(\.config.teacherTemp)) / \(option(\.config.warmupTeacherTemp))), "
+                + "or slow it down (raise \(option(\.config.momentumTeacher)))"
+            : "the center is not keeping up: raise \(option(\.config.teacherTemp)) a little, raise \(option(\.config.momentumTeacher)), "
+                + "lower \(option(\.config.lr)) or lengthen the lr warmup"
         return "warning: \(what), for \(patience) logging intervals in a row (iteration \(iteration), KL(teacher ‖ student) \(String(format: "%.3f", head.kl))). "
             + "The representation is probably not learning. Usual remedies: \(remedy). This warning is printed once."
     }

@@ -109,53 +109,30 @@ public struct PretrainConfig: Codable, Equatable, Sendable {
     /// Every default in one value (`esvit pretrain`'s options read theirs from here).
     public static let standard = PretrainConfig()
 
-    /// Cross-field rules that need no data and no ranks: one line per problem, each with a hint.
+    /// Every rule that needs no data and no ranks, one line per problem, each with a hint: each
+    /// setting's own rule (PretrainSettings), then the rules across settings.
     public func problems() -> [String] {
-        var p: [String] = []
+        func flag(_ p: PartialKeyPath<PretrainCommandLine>) -> String { PretrainSettings.flag(p) }
+        var p = PretrainSettings.registry.problems(PretrainCommandLine(config: self))
         if let b = backbone.problem() { p.append("architecture: \(b)") }
         if let c = crops.problem() { p.append(c) }
-        if epochs < 1 { p.append("--epochs must be ≥ 1") }
-        if let n = iterations, n < 1 { p.append("--iterations must be ≥ 1") }
-        if let t = timeBudgetMinutes, !(t > 0) { p.append("--time-budget must be a positive number of minutes") }
-        for (name, f) in [("--warmup-fraction", warmupFraction), ("--warmup-teacher-temp-fraction", warmupTeacherTempFraction),
-                          ("--freeze-last-layer-fraction", freezeLastLayerFraction)] where !(f >= 0 && f < 1) {
-            p.append("\(name) must be in [0, 1) (a fraction of the run), got \(f)")
+        if regionStartFraction != nil && !useDensePrediction {
+            p.append("\(flag(\.config.regionStartFraction)) needs the region loss: drop \(flag(\.config.useDensePrediction)) false")
         }
-        if let f = regionStartFraction {
-            if !(f >= 0 && f < 1) { p.append("--region-start-fraction must be in [0, 1) (a fraction of the run), got \(f)") }
-            if !useDensePrediction { p.append("--region-start-fraction needs the region loss: drop --use-dense-prediction false") }
-        }
-        if batchSizePerRank < 1 { p.append("--batch-size-per-rank must be ≥ 1") }
-        if gradAccumSteps < 1 { p.append("--grad-accum-steps must be ≥ 1") }
-        if threads < 1 || loaderThreads < 1 { p.append("--threads and --loader-threads must be ≥ 1") }
-        if head.hidden < 1 || head.bottleneck < 1 || head.outDim < 2 { p.append("head sizes must be positive and --out-dim ≥ 2") }
-        if !(lr >= 0) || !(minLR >= 0) { p.append("--lr and --min-lr must be ≥ 0") }
         // In iteration mode the epoch-valued options below do not apply (the fractions do).
+        let epochsFlag = flag(\.config.epochs)
         if !iterationMode && (warmupEpochs < 0 || warmupEpochs >= epochs && epochs > 0 && warmupEpochs > 0) {
-            p.append("--warmup-epochs \(warmupEpochs) must be < --epochs \(epochs) (the lr would never leave warmup); lower it or use more epochs")
+            p.append("\(flag(\.config.warmupEpochs)) \(warmupEpochs) must be < \(epochsFlag) \(epochs) (the lr would never leave warmup); lower it or use more epochs")
         }
         if !iterationMode && (warmupTeacherTempEpochs < 0 || warmupTeacherTempEpochs > epochs) {
-            p.append("--warmup-teacher-temp-epochs \(warmupTeacherTempEpochs) must be between 0 and --epochs \(epochs) (the temperature would never reach --teacher-temp); lower it for short runs")
+            p.append("\(flag(\.config.warmupTeacherTempEpochs)) \(warmupTeacherTempEpochs) must be between 0 and \(epochsFlag) \(epochs) "
+                     + "(the temperature would never reach \(flag(\.config.teacherTemp))); lower it for short runs")
         }
         if !iterationMode && (freezeLastLayer < 0 || freezeLastLayer >= epochs && freezeLastLayer > 0) {
-            p.append("--freeze-last-layer \(freezeLastLayer) must be < --epochs \(epochs), or the last layer never trains; use 0 for no freezing")
+            p.append("\(flag(\.config.freezeLastLayer)) \(freezeLastLayer) must be < \(epochsFlag) \(epochs), or the last layer never trains; use 0 for no freezing")
         }
-        if !(teacherTemp > 0) || !(warmupTeacherTemp > 0) { p.append("--teacher-temp and --warmup-teacher-temp must be > 0") }
-        if teacherTemp > 0.07 + 1e-12 { p.append("--teacher-temp \(teacherTemp) is above 0.07, which DINO warns makes training unstable; use ≤ 0.07") }
-        if !(momentumTeacher >= 0 && momentumTeacher < 1) { p.append("--momentum-teacher must be in [0, 1), got \(momentumTeacher)") }
-        if !(weightDecay >= 0) || !(weightDecayEnd >= 0) { p.append("--weight-decay and --weight-decay-end must be ≥ 0") }
-        if !(clipGrad >= 0) { p.append("--clip-grad must be ≥ 0 (0 turns clipping off)") }
-        if !(backbone.dropPathRate >= 0 && backbone.dropPathRate < 1) { p.append("--drop-path-rate must be in [0, 1)") }
-        if saveckpFreq < 0 || saveckpIters < 0 { p.append("--saveckp-freq and --saveckp-iters must be ≥ 0 (0: off)") }
-        if let m = maxIters, m < 1 { p.append("--max-iters must be ≥ 1") }
-        if logEvery < 1 || checkEvery < 1 { p.append("--log-every and --check-every must be ≥ 1") }
-        if outputDir.isEmpty { p.append("--output-dir must not be empty") }
-        if evalEvery < 0 || evalEveryIters < 0 || evalTrainLimit < 1 || evalTestLimit < 1 {
-            p.append("--eval-every and --eval-every-iters must be ≥ 0, --eval-train-limit and --eval-test-limit ≥ 1")
-        }
-        if let n = evalCorrespondenceLimit, n < 0 { p.append("--eval-correspondence-limit must be ≥ 0 (0: off)") }
         if evaluates && dataset == .folder && evalDataPath == nil {
-            p.append("periodic k-NN of a folder dataset needs --eval-data-path (a folder with train/ and val/ in the ImageNet layout)")
+            p.append("periodic k-NN of a folder dataset needs \(flag(\.config.evalDataPath)) (a folder with train/ and val/ in the ImageNet layout)")
         }
         return p
     }
@@ -198,13 +175,14 @@ public struct RunLayout: Codable, Equatable, Sendable {
         iterationsPerEpoch = loaderIterationsPerEpoch / c.gradAccumSteps
         guard iterationsPerEpoch > 0 else {
             throw TrainError.config("the dataset has \(datasetCount) images, fewer than one global batch of \(globalBatch) "
-                                    + "(\(c.batchSizePerRank) per rank × \(worldSize) ranks × \(c.gradAccumSteps) accumulation steps); lower --batch-size-per-rank or --grad-accum-steps")
+                                    + "(\(c.batchSizePerRank) per rank × \(worldSize) ranks × \(c.gradAccumSteps) accumulation steps); lower \(option(\.config.batchSizePerRank)) or \(option(\.config.gradAccumSteps))")
         }
         totalIterations = c.iterations ?? c.epochs * iterationsPerEpoch
         stopIteration = min(totalIterations, c.maxIters ?? Int.max)
         peakLR = LearningRate.peak(base: c.lr, globalBatch: globalBatch)
         if c.minLR > peakLR {
-            throw TrainError.config("--min-lr \(c.minLR) is above the peak lr \(peakLR) (--lr \(c.lr) × global batch \(globalBatch) / 256); lower --min-lr")
+            let minLR = option(\.config.minLR)
+            throw TrainError.config("\(minLR) \(c.minLR) is above the peak lr \(peakLR) (\(option(\.config.lr)) \(c.lr) × global batch \(globalBatch) / 256); lower \(minLR)")
         }
     }
 

@@ -19,7 +19,7 @@ extension PretrainSettings {
         var changes: [SettingRegistry<PretrainCommandLine>.Change] = []
         if let name = first.config.preset {
             guard let p = RecipePreset.named(name) else {
-                throw SettingError("unknown --preset '\(name)'; choose one of \(RecipePreset.all.map(\.name).joined(separator: ", "))")
+                throw SettingError("unknown \(flag(\.config.preset)) '\(name)'; choose one of \(RecipePreset.all.map(\.name).joined(separator: ", "))")
             }
             let lengthGiven = given.contains { runLength.contains($0.setting.path) }
             changes = p.settings.filter { !(lengthGiven && runLength.contains($0.path)) }.map { ($0.path, $0.change) }
@@ -40,27 +40,28 @@ extension PretrainOptions {
             throw ValidationError("missing \(flag(\.config.outputDir)) DIR: the folder for checkpoints, log.txt and config.json (a run already there is resumed)")
         }
         if gives(\.config.iterations) && gives(\.config.timeBudgetMinutes) {
-            throw ValidationError("use either --iterations or --time-budget, not both (a budgeted run prints the --iterations that reproduces it)")
+            let iterations = flag(\.config.iterations)
+            throw ValidationError("use either \(iterations) or \(flag(\.config.timeBudgetMinutes)), not both (a budgeted run prints the \(iterations) that reproduces it)")
         }
         if (gives(\.config.iterations) || gives(\.config.timeBudgetMinutes)) && gives(\.config.epochs) {
-            throw ValidationError("--epochs sizes the run in epochs; with --iterations or --time-budget leave it out (the run length is set by those)")
+            throw ValidationError("\(flag(\.config.epochs)) sizes the run in epochs; with \(flag(\.config.iterations)) or \(flag(\.config.timeBudgetMinutes)) leave it out (the run length is set by those)")
         }
         if c.iterationMode {
             for (epochs, fraction) in [(\PretrainCommandLine.config.warmupEpochs, \PretrainCommandLine.config.warmupFraction),
                                        (\.config.warmupTeacherTempEpochs, \.config.warmupTeacherTempFraction),
                                        (\.config.freezeLastLayer, \.config.freezeLastLayerFraction)] where gives(epochs) {
-                throw ValidationError("\(flag(epochs)) counts epochs, but this run is sized by --iterations/--time-budget; use \(flag(fraction)) (a fraction of the run) instead")
+                throw ValidationError("\(flag(epochs)) counts epochs, but this run is sized by \(flag(\.config.iterations))/\(flag(\.config.timeBudgetMinutes)); use \(flag(fraction)) (a fraction of the run) instead")
             }
         }
-        if c.dataset.defaultPath == nil && !gives(\.config.dataPath) { throw ValidationError("--dataset \(c.dataset) needs --data-path (\(c.dataset.installHint))") }
+        if c.dataset.defaultPath == nil && !gives(\.config.dataPath) { throw ValidationError("\(flag(\.config.dataset)) \(c.dataset) needs \(flag(\.config.dataPath)) (\(c.dataset.installHint))") }
         if let p = c.problems().first { throw ValidationError(p) }
         var isDir: ObjCBool = false
         if !FileManager.default.fileExists(atPath: c.dataPath, isDirectory: &isDir) || !isDir.boolValue {
-            throw ValidationError("--data-path \(c.dataPath) is not a folder (\(c.dataset.installHint))")
+            throw ValidationError("\(flag(\.config.dataPath)) \(c.dataPath) is not a folder (\(c.dataset.installHint))")
         }
-        if let w = c.initWhich, !["teacher", "student"].contains(w) { throw ValidationError("--init-which takes teacher or student, got '\(w)'") }
-        if c.initFrom == nil && (c.initWhich != nil || c.initPrefix != nil) { throw ValidationError("--init-which and --init-prefix need --init-from FILE") }
-        if line.resume && line.resumeFrom != nil { throw ValidationError("use either --resume (the checkpoint in --output-dir) or --resume-from PATH, not both") }
+        if let w = c.initWhich, !["teacher", "student"].contains(w) { throw ValidationError("\(flag(\.config.initWhich)) takes teacher or student, got '\(w)'") }
+        if c.initFrom == nil && (c.initWhich != nil || c.initPrefix != nil) { throw ValidationError("\(flag(\.config.initWhich)) and \(flag(\.config.initPrefix)) need \(flag(\.config.initFrom)) FILE") }
+        if line.resume && line.resumeFrom != nil { throw ValidationError("use either \(flag(\.resume)) (the checkpoint in \(flag(\.config.outputDir))) or \(flag(\.resumeFrom)) PATH, not both") }
         // Files only rank 0 reads (--output-dir may live on rank 0's node alone): checked here for a
         // plain process; under a launcher rank 0 makes the same check after MPI starts (exit 64 too).
         if LaunchEnvironment().tasks == 1,

@@ -34,6 +34,13 @@ public enum PretrainSettings {
     public static var help: String { registry.help(defaults: PretrainCommandLine(config: .standard), width: 79) }
 
     static let arch = "the architecture's"
+
+    /// DINO warns that a final teacher temperature above this makes training unstable.
+    static let maximumTeacherTemperature = 0.07
+    static let teacherTemperature = SettingRule<Double> { flag, t in
+        !(t > 0) ? "\(flag) must be > 0"
+            : t > maximumTeacherTemperature + 1e-12 ? "\(flag) \(t) is above 0.07, which DINO warns makes training unstable; use ≤ 0.07" : nil
+    }
     static func heads(_ f: (HeadConfig) -> Int) -> String { "\(f(HeadConfig.cpu)) for swin_mini, \(f(HeadConfig.imagenet)) otherwise" }
 
     static let model: [S] = [
@@ -61,45 +68,45 @@ public enum PretrainSettings {
         .value("drop-path-rate", \.config.backbone.dropPathRate, .recipe, section: "Model",
                default: .follows(Architecture.allCases.map { "\($0) \($0.backbone().dropPathRate)" }.joined(separator: ", ")) {
                    $0.config.arch.backbone().dropPathRate },
-               help: "Stochastic depth rate of the student."),
+               rule: .unitInterval, help: "Stochastic depth rate of the student."),
         .value("out-dim", \.config.head.outDim, .recipe, section: "Model", default: .follows(heads(\.outDim)) { $0.config.arch.head.outDim },
-               help: "Head output dimension K."),
+               rule: .atLeast(2), help: "Head output dimension K."),
         .value("hidden-dim", \.config.head.hidden, .recipe, section: "Model", default: .follows(heads(\.hidden)) { $0.config.arch.head.hidden },
-               help: "Head hidden width."),
+               rule: .atLeast(1), help: "Head hidden width."),
         .value("bottleneck-dim", \.config.head.bottleneck, .recipe, section: "Model",
-               default: .follows(heads(\.bottleneck)) { $0.config.arch.head.bottleneck }, help: "Head bottleneck width."),
+               default: .follows(heads(\.bottleneck)) { $0.config.arch.head.bottleneck }, rule: .atLeast(1), help: "Head bottleneck width."),
         .value("norm-last-layer", \.config.head.normLastLayer, .recipe, section: "Model",
                default: .follows("\(HeadConfig.cpu.normLastLayer)") { $0.config.arch.head.normLastLayer },
                help: "Weight-normalise the last layer with g fixed at 1 (EsViT's Swin recipe: false)."),
         .value("use-dense-prediction", \.config.useDensePrediction, .recipe, section: "Model", default: .value(true),
                help: "Region-level loss on (EsViT, true) or off (DINO's view loss only, false)."),
         .optional("region-start-fraction", \.config.regionStartFraction, .recipe, section: "Model", default: "both from the start",
-                  help: "The paper's late region loss: the view loss alone before this fraction of the run, both losses after (the region "
+                  rule: .fraction, help: "The paper's late region loss: the view loss alone before this fraction of the run, both losses after (the region "
                       + "head starts training there, as if added fresh; the paper's Figure 4 adds it at 200 of 300 epochs, 0.667)."),
     ]
 
     static let recipe: [S] = [
         .value("momentum-teacher", \.config.momentumTeacher, .recipe, section: "Recipe", default: .value(0.996),
-               help: "Base EMA momentum of the teacher (cosine to 1)."),
-        .value("teacher-temp", \.config.teacherTemp, .recipe, section: "Recipe", default: .value(0.07), help: "Final teacher temperature."),
+               rule: .unitInterval, help: "Base EMA momentum of the teacher (cosine to 1)."),
+        .value("teacher-temp", \.config.teacherTemp, .recipe, section: "Recipe", default: .value(0.07), rule: teacherTemperature, help: "Final teacher temperature."),
         .value("warmup-teacher-temp", \.config.warmupTeacherTemp, .recipe, section: "Recipe", default: .value(0.04),
-               help: "Initial teacher temperature."),
+               rule: .above(0), help: "Initial teacher temperature."),
         .value("warmup-teacher-temp-epochs", \.config.warmupTeacherTempEpochs, .recipe, section: "Recipe", default: .value(30),
                help: "Epochs of linear teacher-temperature warmup (for runs sized in epochs)."),
         .value("lr", \.config.lr, .recipe, section: "Recipe", default: .value(0.0005),
-               help: "Base learning rate per 256 images (scaled by the global batch)."),
-        .value("min-lr", \.config.minLR, .recipe, section: "Recipe", default: .value(1e-6), help: "Final learning rate of the cosine schedule."),
+               rule: .atLeast(0), help: "Base learning rate per 256 images (scaled by the global batch)."),
+        .value("min-lr", \.config.minLR, .recipe, section: "Recipe", default: .value(1e-6), rule: .atLeast(0), help: "Final learning rate of the cosine schedule."),
         .value("warmup-epochs", \.config.warmupEpochs, .recipe, section: "Recipe", default: .value(10),
                help: "Epochs of linear lr warmup from 0 (for runs sized in epochs)."),
-        .value("weight-decay", \.config.weightDecay, .recipe, section: "Recipe", default: .value(0.04), help: "Initial weight decay (cosine schedule)."),
-        .value("weight-decay-end", \.config.weightDecayEnd, .recipe, section: "Recipe", default: .value(0.4), help: "Final weight decay."),
-        .value("clip-grad", \.config.clipGrad, .recipe, section: "Recipe", default: .value(3.0), help: "Per-tensor gradient norm limit (0: off)."),
+        .value("weight-decay", \.config.weightDecay, .recipe, section: "Recipe", default: .value(0.04), rule: .atLeast(0), help: "Initial weight decay (cosine schedule)."),
+        .value("weight-decay-end", \.config.weightDecayEnd, .recipe, section: "Recipe", default: .value(0.4), rule: .atLeast(0), help: "Final weight decay."),
+        .value("clip-grad", \.config.clipGrad, .recipe, section: "Recipe", default: .value(3.0), rule: .atLeast(0, "0 turns clipping off"), help: "Per-tensor gradient norm limit (0: off)."),
         .value("freeze-last-layer", \.config.freezeLastLayer, .recipe, section: "Recipe", default: .value(1),
                help: "Epochs during which the heads' last layers are frozen (for runs sized in epochs)."),
         .value("batch-size-per-rank", \.config.batchSizePerRank, .recipe, section: "Recipe", default: .value(32),
-               help: "Images per rank per micro-batch."),
+               rule: .atLeast(1), help: "Images per rank per micro-batch."),
         .value("grad-accum-steps", \.config.gradAccumSteps, .recipe, section: "Recipe", default: .value(1),
-               help: "Micro-batches accumulated per optimizer step (a large global batch on few CPUs)."),
+               rule: .atLeast(1), help: "Micro-batches accumulated per optimizer step (a large global batch on few CPUs)."),
         .optional("preset", \.config.preset, .run, section: "Recipe", valueName: "name",
                   help: "Named recipe: \(RecipePreset.all.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")). "
                       + "Options given on the command line override the preset's; --print-preset shows them."),
@@ -108,18 +115,18 @@ public enum PretrainSettings {
 
     static let length: [S] = [
         .value("epochs", \.config.epochs, .recipe, section: "Run length", default: .value(100),
-               help: "Epochs of the schedule (or size the run with --iterations or --time-budget)."),
-        .optional("iterations", \.config.iterations, .recipe, section: "Run length", valueName: "n",
+               rule: .atLeast(1), help: "Epochs of the schedule (or size the run with --iterations or --time-budget)."),
+        .optional("iterations", \.config.iterations, .recipe, section: "Run length", rule: .atLeast(1), valueName: "n",
                   help: "Schedule length in optimizer iterations instead of epochs; the warmups and the freeze are then the fractions below."),
-        .optional("time-budget", \.config.timeBudgetMinutes, .recipe, section: "Run length", valueName: "minutes",
+        .optional("time-budget", \.config.timeBudgetMinutes, .recipe, section: "Run length", rule: SettingRule { $1 > 0 ? nil : "\($0) must be a positive number of minutes" }, valueName: "minutes",
                   help: "Wall-clock budget for the whole command: times a few iterations, fixes the iteration count that fits (room kept for "
                       + "evaluations and checkpoints) and spans every schedule over it. Prints the plan and, at the end, the time used."),
         .value("warmup-fraction", \.config.warmupFraction, .recipe, section: "Run length", default: .value(10.0 / 300),
-               help: "With --iterations/--time-budget: lr warmup as a fraction of the run (upstream: 10 of 300 epochs)."),
+               rule: .fraction, help: "With --iterations/--time-budget: lr warmup as a fraction of the run (upstream: 10 of 300 epochs)."),
         .value("warmup-teacher-temp-fraction", \.config.warmupTeacherTempFraction, .recipe, section: "Run length", default: .value(30.0 / 300),
-               help: "With --iterations/--time-budget: teacher-temperature warmup fraction (upstream: 30 of 300 epochs)."),
+               rule: .fraction, help: "With --iterations/--time-budget: teacher-temperature warmup fraction (upstream: 30 of 300 epochs)."),
         .value("freeze-last-layer-fraction", \.config.freezeLastLayerFraction, .recipe, section: "Run length", default: .value(1.0 / 300),
-               help: "With --iterations/--time-budget: last-layer freeze fraction (upstream: 1 of 300 epochs)."),
+               rule: .fraction, help: "With --iterations/--time-budget: last-layer freeze fraction (upstream: 1 of 300 epochs)."),
     ]
 
     static let data: [S] = [
@@ -148,37 +155,37 @@ public enum PretrainSettings {
     ]
 
     static let run: [S] = [
-        .value("output-dir", \.config.outputDir, .run, section: "Run", default: .base("required, except with --print-preset"), valueName: "dir",
+        .value("output-dir", \.config.outputDir, .run, section: "Run", default: .base("required, except with --print-preset"), rule: SettingRule { $1.isEmpty ? "\($0) must not be empty" : nil }, valueName: "dir",
                help: "Output folder: checkpoints, log.txt, config.json, TensorBoard events."),
-        .value("saveckp-freq", \.config.saveckpFreq, .run, section: "Run", default: .value(5), help: "Keep a numbered checkpoint every N epochs (0: none)."),
+        .value("saveckp-freq", \.config.saveckpFreq, .run, section: "Run", default: .value(5), rule: .atLeast(0, "0: off"), help: "Keep a numbered checkpoint every N epochs (0: none)."),
         .value("saveckp-iters", \.config.saveckpIters, .run, section: "Run", default: .value(100),
-               help: "Overwrite checkpoint.safetensors every N iterations (0: only at epoch ends and the end)."),
+               rule: .atLeast(0, "0: off"), help: "Overwrite checkpoint.safetensors every N iterations (0: only at epoch ends and the end)."),
         .value("seed", \.config.seed, .recipe, section: "Run", default: .value(0), help: "Seed for initialisation, sample order and every augmentation draw."),
         .value("threads", \.config.threads, .run, section: "Run",
                default: .follows("OPENBLAS_NUM_THREADS if set, else the cores this process may use") { _ in defaultThreads },
-               help: "Compute threads per rank."),
+               rule: .atLeast(1), help: "Compute threads per rank."),
         .optional("batch-split", \.config.batchSplit, .run, section: "Run", default: "true",
                   help: "With --threads above 1: each thread takes whole parts of the batch through the backbone (true) or every kernel is "
                       + "split across the threads (false). The batch split measured 1.1-1.5x faster (docs/results.md §8.9)."),
-        .value("loader-threads", \.config.loaderThreads, .run, section: "Run", default: .value(1), help: "Data-loading threads per rank."),
+        .value("loader-threads", \.config.loaderThreads, .run, section: "Run", default: .value(1), rule: .atLeast(1), help: "Data-loading threads per rank."),
         .optional("max-iters", \.config.maxIters, .run, section: "Run",
-                  help: "Stop after this global iteration, with a checkpoint (the schedules still span the whole run)."),
-        .value("log-every", \.config.logEvery, .run, section: "Run", default: .value(10), help: "Progress line (and log.txt line) every N iterations."),
+                  rule: .atLeast(1), help: "Stop after this global iteration, with a checkpoint (the schedules still span the whole run)."),
+        .value("log-every", \.config.logEvery, .run, section: "Run", default: .value(10), rule: .atLeast(1), help: "Progress line (and log.txt line) every N iterations."),
         .value("check-every", \.config.checkEvery, .run, section: "Run", default: .value(50),
-               help: "Compare a parameter checksum across ranks every N iterations."),
+               rule: .atLeast(1), help: "Compare a parameter checksum across ranks every N iterations."),
     ]
 
     static let evaluation: [S] = [
         .value("eval-every", \.config.evalEvery, .run, section: "Evaluation during training", default: .value(0),
-               help: "k-NN of the teacher every N epochs (0: off), logged with the training metrics."),
+               rule: .atLeast(0), help: "k-NN of the teacher every N epochs (0: off), logged with the training metrics."),
         .value("eval-every-iters", \.config.evalEveryIters, .run, section: "Evaluation during training", default: .value(0),
-               help: "k-NN of the teacher every N iterations (0: off), also at the start and the end."),
+               rule: .atLeast(0), help: "k-NN of the teacher every N iterations (0: off), also at the start and the end."),
         .value("eval-train-limit", \.config.evalTrainLimit, .run, section: "Evaluation during training", default: .value(10000),
-               help: "Periodic k-NN: training images in the memory bank (the first N)."),
+               rule: .atLeast(1), help: "Periodic k-NN: training images in the memory bank (the first N)."),
         .value("eval-test-limit", \.config.evalTestLimit, .run, section: "Evaluation during training", default: .value(2000),
-               help: "Periodic k-NN: test images classified (the first N)."),
+               rule: .atLeast(1), help: "Periodic k-NN: test images classified (the first N)."),
         .optional("eval-correspondence-limit", \.config.evalCorrespondenceLimit, .run, section: "Evaluation during training", default: "0",
-                  help: "Periodic evaluation: also the correspondence accuracy (eval-correspondence) on the first N test images (0: off)."),
+                  rule: .atLeast(0, "0: off"), help: "Periodic evaluation: also the correspondence accuracy (eval-correspondence) on the first N test images (0: off)."),
         .optional("eval-data-path", \.config.evalDataPath, .run, section: "Evaluation during training", valueName: "dir",
                   help: "Periodic k-NN for --dataset folder: a folder with train/ and val/ (ImageNet layout)."),
     ]
@@ -196,3 +203,6 @@ public enum PretrainSettings {
         .optional("resume-from", \.resumeFrom, .run, section: "Start and resume", help: "Continue from this checkpoint file instead."),
     ]
 }
+
+/// The flag of a pretrain setting, for messages: `option(\.config.lr)` is "--lr".
+func option(_ path: PartialKeyPath<PretrainCommandLine>) -> String { PretrainSettings.flag(path) }

@@ -77,7 +77,7 @@ extension Trainer {
             let kept = lastCheckpoint ?? (FileManager.default.fileExists(atPath: files.latestCheckpoint) ? files.latestCheckpoint : nil)
             throw TrainError.nonFinite("non-finite loss at iteration \(it) (epoch \(it / layout.iterationsPerEpoch)) on \(Int(z[scratch.nonFinite])) micro-batch(es); every rank stopped before updating. "
                 + (kept.map { "The last good checkpoint is \($0)." } ?? "No checkpoint was written yet.")
-                + " Hint: lower --lr, raise the lr warmup or lower --teacher-temp.")
+                + " Hint: lower \(option(\.config.lr)), raise the lr warmup or lower \(option(\.config.teacherTemp)).")
         }
         // Gradients: sum over ranks and micro-batches, then average.
         if let accum = scratch.accum { model.grads.pointer.update(from: accum.pointer, count: P) }
