@@ -160,8 +160,8 @@ extension Trainer {
         if let e = outcome.failure { throw TrainError.checkpoint(e) }
         guard let plan = outcome.plan else { throw TrainError.config("the time-budget plan did not reach every rank (internal error)") }
         if plan.iterations < 1 {
-            throw TrainError.config(String(format: "--time-budget %.3g min is too short: start-up took %.0f s and one iteration takes %.2f s; "
-                                           + "raise the budget or use --iterations N", minutes, plan.elapsedSeconds, plan.stepSeconds))
+            throw TrainError.config(String(format: "\(option(\.config.timeBudgetMinutes)) %.3g min is too short: start-up took %.0f s and one iteration "
+                                           + "takes %.2f s; raise the budget or use \(option(\.config.iterations)) N", minutes, plan.elapsedSeconds, plan.stepSeconds))
         }
         return plan
     }

@@ -9,8 +9,8 @@ import Foundation
 public enum Pretraining {
     /// `--print-preset`: the preset's settings as command-line options.
     public static func presetListing(_ options: PretrainOptions) throws -> String {
-        guard let p = options.recipe else { throw TrainError.config("--print-preset needs --preset NAME") }
-        return "--preset \(p.name): \(p.summary)\n  " + p.commandLine
+        guard let p = options.recipe else { throw TrainError.config("\(option(\.printPreset)) needs \(option(\.config.preset)) NAME") }
+        return "\(option(\.config.preset)) \(p.name): \(p.summary)\n  " + p.commandLine
     }
 
     /// Trains with `options` on `comm`. Returns 0, StopRequest.exitCode (stopped by a signal,

@@ -53,9 +53,9 @@ extension Trainer {
             } catch { header.error = "\(error)" }
         } else if let w = config.initFrom {
             do { for line in try model.initializeBackbone(from: w, which: config.initWhich ?? "teacher", prefix: config.initPrefix) { reporter.say(line) } }
-            catch { header.error = "--init-from: \(error)" }
+            catch { header.error = "\(option(\.config.initFrom)): \(error)" }
         }
-        if header.info != nil, let w = config.initFrom { reporter.say("note: --init-from \(w) is ignored: the run continues its checkpoint") }
+        if header.info != nil, let w = config.initFrom { reporter.say("note: \(option(\.config.initFrom)) \(w) is ignored: the run continues its checkpoint") }
         header.steps = model.optimizer.steps
         return header
     }

@@ -17,11 +17,13 @@ public struct RunFiles: Sendable {
     /// a checkpoint in this folder, `--init-from`), or nil.
     public func missingInput(resume: Bool, resumeFrom: String?, initFrom: String?) -> String? {
         let fm = FileManager.default
-        if let r = resumeFrom, !fm.fileExists(atPath: r) { return "--resume-from \(r) does not exist" }
+        let resumeFlag = option(\.resume), resumeFromFlag = option(\.resumeFrom)
+        if let r = resumeFrom, !fm.fileExists(atPath: r) { return "\(resumeFromFlag) \(r) does not exist" }
         if resume, resumeFrom == nil, !fm.fileExists(atPath: latestCheckpoint) {
-            return "--resume needs a checkpoint to continue from, and \(latestCheckpoint) does not exist (drop --resume to start a new run there, or give --resume-from FILE)"
+            return "\(resumeFlag) needs a checkpoint to continue from, and \(latestCheckpoint) does not exist (drop \(resumeFlag) to start a new run there, "
+                + "or give \(resumeFromFlag) FILE)"
         }
-        if let f = initFrom, !fm.fileExists(atPath: f) { return "--init-from \(f) does not exist" }
+        if let f = initFrom, !fm.fileExists(atPath: f) { return "\(option(\.config.initFrom)) \(f) does not exist" }
         return nil
     }
     public var configFile: String { path("config.json") }
@@ -33,9 +35,9 @@ public struct RunFiles: Sendable {
     public func prepare() throws -> (lock: RunLock, stale: [String]) {
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-            throw TrainError.config("cannot create --output-dir \(dir): \(error.localizedDescription)")
+            throw TrainError.config("cannot create \(option(\.config.outputDir)) \(dir): \(error.localizedDescription)")
         }
-        guard fm.isWritableFile(atPath: dir) else { throw TrainError.config("--output-dir \(dir) is not writable") }
+        guard fm.isWritableFile(atPath: dir) else { throw TrainError.config("\(option(\.config.outputDir)) \(dir) is not writable") }
         let lock = try RunLock(dir: dir)
         let stale = ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".tmp") }.sorted()
         for name in stale { try? fm.removeItem(atPath: path(name)) }

@@ -66,12 +66,13 @@ public final class RunLock {
             let e = errno
             let owner = contents(fd)
             close(fd)
+            let outputDir = option(\.config.outputDir)
             if e == EWOULDBLOCK {
                 let who = owner.isEmpty ? "another process (it has not written its record yet)" : "a run on " + owner
-                throw TrainError.config("--output-dir \((path as NSString).deletingLastPathComponent) is in use by \(who) (it holds \(path)). "
-                                        + "Only one run may write a folder: wait for that run to end, stop it, or choose another --output-dir.")
+                throw TrainError.config("\(outputDir) \((path as NSString).deletingLastPathComponent) is in use by \(who) (it holds \(path)). "
+                                        + "Only one run may write a folder: wait for that run to end, stop it, or choose another \(outputDir).")
             }
-            throw TrainError.config("cannot lock \(path): \(String(cString: strerror(e))). The file system of --output-dir does not support "
+            throw TrainError.config("cannot lock \(path): \(String(cString: strerror(e))). The file system of \(outputDir) does not support "
                                     + "flock (Lustre: mount with -o flock; NFS: do not mount with nolock); choose a folder on one that does.")
         }
         // The previous owner unlinks the file on release; a lock on an unlinked file guards nothing.

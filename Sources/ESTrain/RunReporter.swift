@@ -44,7 +44,7 @@ final class RunReporter {
         say(scheduleLine(c, L))
         say("  memory per rank: parameters, gradients, teacher and AdamW \(formatMiB(model.parameterBytes)); activations, heads and loss \(formatMiB(model.workspaceBytes))")
         say("  output: \(c.outputDir) (checkpoint.safetensors every \(c.saveckpIters > 0 ? "\(c.saveckpIters) iterations and " : "")epoch end; numbered copies every \(c.saveckpFreq) epochs; log.txt; config.json)")
-        say("  this run: iterations \(p.firstIteration) → \(L.stopIteration)" + (L.stopIteration < L.totalIterations ? " (--max-iters)" : ""))
+        say("  this run: iterations \(p.firstIteration) → \(L.stopIteration)" + (L.stopIteration < L.totalIterations ? " (\(option(\.config.maxIters)))" : ""))
     }
 
     /// "on", "off", or when a late schedule switches it on.
@@ -57,13 +57,13 @@ final class RunReporter {
     func scheduleLine(_ c: PretrainConfig, _ L: RunLayout) -> String {
         if c.iterationMode {
             let f = c.fractionLengths(total: L.totalIterations)
-            return String(format: "  schedule: %d iterations (%.2f epochs of %d); peak lr %.3g (--lr %.3g × %d / 256), min lr %.3g, warmup %d iterations (%.1f%%); "
+            return String(format: "  schedule: %d iterations (%.2f epochs of %d); peak lr %.3g (\(option(\.config.lr)) %.3g × %d / 256), min lr %.3g, warmup %d iterations (%.1f%%); "
                           + "wd %.3g → %.3g; momentum %.4g → 1; teacher temp %.3g → %.3g over %d iterations (%.1f%%); last layer frozen %d iteration(s) (%.1f%%)",
                           L.totalIterations, Double(L.totalIterations) / Double(L.iterationsPerEpoch), L.iterationsPerEpoch, L.peakLR, c.lr, L.globalBatch,
                           c.minLR, f.warmup, 100 * c.warmupFraction, c.weightDecay, c.weightDecayEnd, c.momentumTeacher, c.warmupTeacherTemp,
                           c.teacherTemp, f.temperature, 100 * c.warmupTeacherTempFraction, f.freeze, 100 * c.freezeLastLayerFraction)
         }
-        return String(format: "  schedule: %d epochs × %d iterations = %d; peak lr %.3g (--lr %.3g × %d / 256), min lr %.3g, warmup %d epochs; "
+        return String(format: "  schedule: %d epochs × %d iterations = %d; peak lr %.3g (\(option(\.config.lr)) %.3g × %d / 256), min lr %.3g, warmup %d epochs; "
                       + "wd %.3g → %.3g; momentum %.4g → 1; teacher temp %.3g → %.3g over %d epochs; last layer frozen %d epoch(s)",
                       c.epochs, L.iterationsPerEpoch, L.totalIterations, L.peakLR, c.lr, L.globalBatch, c.minLR, c.warmupEpochs,
                       c.weightDecay, c.weightDecayEnd, c.momentumTeacher, c.warmupTeacherTemp, c.teacherTemp, c.warmupTeacherTempEpochs, c.freezeLastLayer)
@@ -72,7 +72,7 @@ final class RunReporter {
     func budget(_ p: BudgetPlan, minutes: Double, iterationsPerEpoch ipe: Int) {
         say(String(format: "  time budget %@: one iteration takes %.2f s (the mean of %d timed ones, +10 %%); %d iterations (%.2f epochs) fit, with "
                    + "%d evaluation(s) and %d checkpoint write(s), and %.0f s kept free; start-up took %.0f s. Expected end: %@ (in %@). "
-                   + "To repeat this run exactly: --iterations %d instead of --time-budget.",
+                   + "To repeat this run exactly: \(option(\.config.iterations)) %d instead of \(option(\.config.timeBudgetMinutes)).",
                    RunReporter.duration(minutes * 60), p.stepSeconds, p.probeIterations, p.iterations, Double(p.iterations) / Double(ipe),
                    p.evaluations, p.checkpoints, p.marginSeconds, p.elapsedSeconds, RunReporter.clock(after: p.predictedSeconds - p.elapsedSeconds),
                    RunReporter.duration(p.predictedSeconds - p.elapsedSeconds), p.iterations))
@@ -148,7 +148,8 @@ final class RunReporter {
                        it, L.stopIteration, L.stopIteration - it, recentMean, against))
             log(["iteration": it, "stopped": "time budget", "planned_iterations": L.stopIteration])
         case nil where it < L.totalIterations:
-            say(String(format: "stopped at iteration %d of %d (--max-iters) after %@; run the same command with a larger --max-iters to continue",
+            let maxIters = option(\.config.maxIters)
+            say(String(format: "stopped at iteration %d of %d (\(maxIters)) after %@; run the same command with a larger \(maxIters) to continue",
                        it, L.totalIterations, RunReporter.duration(seconds)))
         case nil:
             say("finished all \(L.totalIterations) iterations (" + (c.iterationMode ? String(format: "%.2f", Double(L.totalIterations) / Double(L.iterationsPerEpoch)) : "\(c.epochs)")

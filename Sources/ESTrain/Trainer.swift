@@ -86,7 +86,7 @@ public final class Trainer {
         let knn = periodicKNN(model)
         let plan = try makePlan(model, knn: knn)
         if plan.nothingToDo {
-            reporter.say("nothing to do: the run is at iteration \(plan.firstIteration) and stops at \(plan.stopIteration) (raise --epochs or --max-iters to continue)")
+            reporter.say("nothing to do: the run is at iteration \(plan.firstIteration) and stops at \(plan.stopIteration) (raise \(option(\.config.epochs)) or \(option(\.config.maxIters)) to continue)")
             return RunSummary(firstIteration: plan.firstIteration, lastIteration: plan.firstIteration, losses: [], checkpoint: nil, seconds: 0)
         }
         let c = plan.config
