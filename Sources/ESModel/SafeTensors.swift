@@ -164,30 +164,50 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
 /// Builds a safetensors file in memory; tensors are written in insertion order.
 public struct SafeTensorsWriter {
-    private var entries: [(name: String, dtype: String, shape: [Int], bytes: Data)] = []
+    /// A tensor's bytes: copied into the writer, or borrowed from memory the caller keeps valid
+    /// until the writer has written (a training state's arenas: saved without a second copy).
+    private enum Bytes {
+        case owned(Data), borrowed(UnsafeRawBufferPointer)
+        func with<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+            switch self {
+            case .owned(let d): return try d.withUnsafeBytes(body)
+            case .borrowed(let b): return try body(b)
+            }
+        }
+        var count: Int { with { $0.count } }
+    }
+    private var entries: [(name: String, dtype: String, shape: [Int], bytes: Bytes)] = []
     public var metadata: [String: String] = [:]
 
     public init() {}
 
+    /// Adds a copy of `shape.product` floats.
     public mutating func add(_ name: String, shape: [Int], floats: UnsafePointer<Float>) {
-        let n = shape.reduce(1, *)
-        entries.append((name, "F32", shape, Data(bytes: floats, count: n * 4)))
+        entries.append((name, "F32", shape, .owned(Data(bytes: floats, count: shape.reduce(1, *) * 4))))
+    }
+
+    /// Adds `shape.product` floats without copying them: they must stay valid and unchanged until
+    /// `write` (or `serialized`) returns.
+    public mutating func add(_ name: String, shape: [Int], borrowing floats: UnsafePointer<Float>) {
+        entries.append((name, "F32", shape, .borrowed(UnsafeRawBufferPointer(start: floats, count: shape.reduce(1, *) * 4))))
     }
 
     public mutating func add(_ name: String, shape: [Int], int64: [Int64]) {
         let bytes = int64.withUnsafeBufferPointer { Data(buffer: $0) }
-        entries.append((name, "I64", shape, bytes))
+        entries.append((name, "I64", shape, .owned(bytes)))
     }
 
-    /// The bytes of the file, with a CRC-32 of every tensor in the metadata (`tensor_crc32`).
-    public func serialized() throws -> Data {
+    /// The file's first bytes: the header length, then the JSON header (tensor offsets, the
+    /// metadata and a CRC-32 of every tensor under `tensor_crc32`), padded to 8 bytes.
+    func header() throws -> Data {
         var header: [String: Any] = [:]
         var offset = 0
         var crcs: [String: UInt32] = [:]
         for e in entries {
-            header[e.name] = ["dtype": e.dtype, "shape": e.shape, "data_offsets": [offset, offset + e.bytes.count]] as [String: Any]
-            offset += e.bytes.count
-            crcs[e.name] = e.bytes.withUnsafeBytes { SafeTensorsChecksum.crc32($0.baseAddress, count: $0.count) }
+            let n = e.bytes.count
+            header[e.name] = ["dtype": e.dtype, "shape": e.shape, "data_offsets": [offset, offset + n]] as [String: Any]
+            offset += n
+            crcs[e.name] = e.bytes.with { SafeTensorsChecksum.crc32($0.baseAddress, count: $0.count) }
         }
         var meta = metadata
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
@@ -195,20 +215,32 @@ public struct SafeTensorsWriter {
         header["__metadata__"] = meta
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while (8 + json.count) % 8 != 0 { json.append(0x20) }   // pad so data is 8-byte aligned
-        var out = Data(capacity: 8 + json.count + offset)
+        var out = Data(capacity: 8 + json.count)
         var n = UInt64(json.count).littleEndian
         withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
         out.append(json)
-        for e in entries { out.append(e.bytes) }
         return out
     }
 
-    public func write(to path: String) throws { try AtomicFile.write(try serialized(), to: path) }
+    /// The bytes of the file in memory (the header, then every tensor).
+    public func serialized() throws -> Data {
+        var out = try header()
+        for e in entries { e.bytes.with { out.append(contentsOf: $0) } }
+        return out
+    }
 
-    /// Serialises once and writes the same bytes atomically to every path.
+    public func write(to path: String) throws { try write(to: [path]) }
+
+    /// Writes the same bytes atomically to every path, streaming the tensors from where they are
+    /// (the checksums are computed once).
     public func write(to paths: [String]) throws {
-        let data = try serialized()
-        for p in paths { try AtomicFile.write(data, to: p) }
+        let head = try header()
+        for p in paths {
+            try AtomicFile.write(to: p) { emit in
+                head.withUnsafeBytes(emit)
+                for e in entries { e.bytes.with(emit) }
+            }
+        }
     }
 }
 
@@ -229,20 +261,26 @@ public enum SafeTensorsChecksum {
 public enum AtomicFile {
     /// temp file in the same folder → write → fsync → rename → fsync(folder).
     public static func write(_ data: Data, to path: String) throws {
+        try write(to: path) { emit in data.withUnsafeBytes(emit) }
+    }
+
+    /// The same, with the bytes handed to `emit` by `body` in order (streamed, never gathered).
+    public static func write(to path: String, _ body: ((UnsafeRawBufferPointer) -> Void) throws -> Void) throws {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
         let tmp = path + ".tmp"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw SafeTensorsError.io("cannot create \(tmp): \(String(cString: strerror(errno)))") }
         var ok = true
-        data.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let w = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
-                if w <= 0 { ok = false; break }
-                off += w
+        do {
+            try body { raw in
+                var off = 0
+                while ok && off < raw.count {
+                    let w = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
+                    if w <= 0 { ok = false } else { off += w }
+                }
             }
-        }
+        } catch { close(fd); unlink(tmp); throw error }
         if ok { ok = fsync(fd) == 0 }
         close(fd)
         guard ok else { unlink(tmp); throw SafeTensorsError.io("writing \(tmp) failed: \(String(cString: strerror(errno)))") }

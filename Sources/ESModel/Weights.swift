@@ -63,17 +63,18 @@ public enum Weights {
         return lines.joined(separator: "\n")
     }
 
-    /// Adds every entry under `tablePrefix` to `writer` as `filePrefix` + key.
+    /// Adds every entry under `tablePrefix` to `writer` as `filePrefix` + key. The writer borrows
+    /// `params`: it must stay valid and unchanged until the writer has written.
     public static func add(_ table: ParameterTable, _ params: UnsafePointer<Float>, to writer: inout SafeTensorsWriter,
                            tablePrefix: String = "", filePrefix: String = "") {
         add(table, params, to: &writer, tablePrefix: tablePrefix, map: BackboneKeyMap(prefix: filePrefix))
     }
 
-    /// Adds every entry under `tablePrefix` to `writer` under its mapped name.
+    /// Adds every entry under `tablePrefix` to `writer` under its mapped name (borrowed, as above).
     public static func add(_ table: ParameterTable, _ params: UnsafePointer<Float>, to writer: inout SafeTensorsWriter,
                            tablePrefix: String = "", map: BackboneKeyMap) {
         for e in table.entries where e.key.hasPrefix(tablePrefix) {
-            writer.add(map.fileKey(e.key.dropFirst(tablePrefix.count)), shape: e.shape, floats: params + e.offset)
+            writer.add(map.fileKey(e.key.dropFirst(tablePrefix.count)), shape: e.shape, borrowing: params + e.offset)
         }
     }
 }

@@ -15,14 +15,15 @@ extension EsViT {
         try saveCheckpoint(to: [path], info: info, extraMetadata: extraMetadata)
     }
 
-    /// Writes the whole training state atomically to each of `paths` (serialised once).
+    /// Writes the whole training state atomically to each of `paths`, streamed from the arenas
+    /// (no copy of the state; the checksums are computed once).
     public func saveCheckpoint(to paths: [String], info: CheckpointInfo, extraMetadata: [String: String] = [:]) throws {
         var w = SafeTensorsWriter()
         for (prefix, arena) in zip(CheckpointTensors.parameterCopies, parameterCopies) {
             Weights.add(table, arena.pointer, to: &w, filePrefix: prefix)
         }
         for (name, center) in zip(CheckpointTensors.centers, [centers.view, centers.region]) {
-            w.add(name, shape: [1, config.head.outDim], floats: center.pointer)
+            w.add(name, shape: [1, config.head.outDim], borrowing: center.pointer)
         }
         w.metadata = try CheckpointMetadata.training(config: config, info: info, optimizerSteps: optimizer.steps, adding: extraMetadata)
         try w.write(to: paths)

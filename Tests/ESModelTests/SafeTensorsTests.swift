@@ -1,4 +1,4 @@
-// safetensors: round trip, and every malformed or mismatched file rejected with a message that
+// safetensors: round trip (streamed to several files: the same bytes as serialised in memory), and every malformed or mismatched file rejected with a message that
 // names the problem (never a crash): truncated, bad header length, not JSON, offsets outside
 // the data, overlapping tensors, size/shape disagreement, unknown dtype, and model mismatches
 // (missing / unexpected / wrong-shape keys) through the prefix-aware loader.
@@ -48,8 +48,12 @@ final class SafeTensorsTests: XCTestCase {
         w.add("teacher.backbone.layers.0.blocks.0.attn.relative_position_index", shape: [16, 16],
               int64: RelativePosition.index(windowSize: 4).map(Int64.init))
         w.add("teacher.head.extra", shape: [2], floats: [1, 2])
-        try w.write(to: path("w.safetensors"))
+        try w.write(to: [path("w.safetensors"), path("copy.safetensors")])
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("w.safetensors.tmp")), "temp file renamed away")
+        // Streamed (borrowed arena, owned extras) to two files: each holds exactly the bytes serialised in memory.
+        let bytes = try w.serialized()
+        XCTAssertTrue(try Data(contentsOf: URL(fileURLWithPath: path("w.safetensors"))) == bytes)
+        XCTAssertTrue(try Data(contentsOf: URL(fileURLWithPath: path("copy.safetensors"))) == bytes)
         let f = try SafeTensorsFile(path: path("w.safetensors"))
         XCTAssertEqual(f.metadata["arch"], "tiny")
         let back = table.makeArena()
