@@ -1,5 +1,6 @@
 // Reading a training checkpoint (docs/checkpoint-format.md §3). The file is opened with every
-// safetensors check (header, offsets, per-tensor CRC-32s); its records are then read from the
+// safetensors check (header, offsets, per-tensor CRC-32s: at once, or, to load a training state,
+// as each tensor is copied, so the data is read once); its records are then read from the
 // metadata without copying any tensor, and the checkpoint checks decide whether it may be used:
 // format and version, the configuration against the tensors and against the run's own record,
 // the records decoding, and, to resume, the configuration against the new run's. Copying the
@@ -20,15 +21,16 @@ public struct CheckpointFile: Sendable {
     public init(_ file: SafeTensorsFile) { safetensors = file }
 
     /// Opens `path`; a file without tensor checksums is noted on stderr (one line).
-    public static func open(_ path: String) throws -> CheckpointFile {
-        let file = try CheckpointFile(path: path)
+    public static func open(_ path: String, checksums timing: ChecksumTiming = .atOpen) throws -> CheckpointFile {
+        let file = CheckpointFile(try SafeTensorsFile(path: path, checksums: timing))
         if let note = file.safetensors.unverifiedNote { FileHandle.standardError.write(Data((note + "\n").utf8)) }
         return file
     }
 
-    /// Opens a training checkpoint to load it: as `open`, a refused file as "cannot use checkpoint: …".
+    /// Opens a training checkpoint to load it whole: as `open`, but each tensor's checksum is
+    /// verified as the loader copies it (the data is read once); a refused file as "cannot use checkpoint: …".
     public static func openForLoading(_ path: String) throws -> CheckpointFile {
-        do { return try open(path) } catch { throw CheckpointError.invalid("cannot use checkpoint: \(error)") }
+        do { return try open(path, checksums: .onCopy) } catch { throw CheckpointError.invalid("cannot use checkpoint: \(error)") }
     }
 
     /// The file says it is an esvit training checkpoint (metadata `format`).

@@ -32,14 +32,26 @@ public struct TensorInfo: Sendable {
     public var count: Int { shape.reduce(1, *) }
 }
 
+/// When a file's per-tensor checksums are verified: every one as the file is opened, or each
+/// tensor as it is copied out (a file loaded whole is then read once; `verifyUnread()` checks
+/// what was not copied).
+public enum ChecksumTiming: Sendable { case atOpen, onCopy }
+
 public final class SafeTensorsFile: @unchecked Sendable {
     public let path: String
     public let tensors: [String: TensorInfo]
     public let metadata: [String: String]
     private let data: Data
     private let dataStart: Int
+    private let timing: ChecksumTiming
+    /// The stored CRC-32 of every tensor (nil: the file has none).
+    private var stored: [String: UInt32]? = nil
+    /// Tensors whose checksum has been verified (`.onCopy`), under `lock`.
+    private var verified = Set<String>()
+    private let lock = NSLock()
 
-    public init(path: String) throws {
+    public init(path: String, checksums timing: ChecksumTiming = .atOpen) throws {
+        self.timing = timing
         self.path = path
         guard FileManager.default.fileExists(atPath: path) else {
             throw SafeTensorsError.io("\(path): no such file")
@@ -101,12 +113,13 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         tensors = infos; metadata = meta
         checksummed = meta[SafeTensorsFile.checksumKey] != nil
-        try verifyChecksums()
+        try readChecksums()
+        if timing == .atOpen { try verifyUnread() }
     }
 
     /// Metadata key of the per-tensor CRC-32s esvit writes: a JSON object {tensor: crc32}.
     public static let checksumKey = "tensor_crc32"
-    /// The file carries per-tensor checksums (every one verified when it was opened).
+    /// The file carries per-tensor checksums (verified when it was opened, or as each tensor is copied).
     public let checksummed: Bool
     /// One line for files without checksums (older checkpoints, weights from other tools).
     public var unverifiedNote: String? {
@@ -118,26 +131,35 @@ public final class SafeTensorsFile: @unchecked Sendable {
         data.withUnsafeBytes { raw in SafeTensorsChecksum.crc32(raw.baseAddress! + dataStart + t.begin, count: t.end - t.begin) }
     }
 
-    /// Refuses a file whose stored checksums disagree with its tensors, naming the tensor.
-    private func verifyChecksums() throws {
+    /// Reads the stored checksums: refuses damaged ones, a tensor without one and one without a tensor.
+    private func readChecksums() throws {
         guard let text = metadata[SafeTensorsFile.checksumKey] else { return }
-        guard let stored = try? JSONDecoder().decode([String: UInt32].self, from: Data(text.utf8)) else {
+        guard let crcs = try? JSONDecoder().decode([String: UInt32].self, from: Data(text.utf8)) else {
             throw SafeTensorsError.malformed("\(path): the \(SafeTensorsFile.checksumKey) metadata is damaged")
         }
-        for name in tensors.keys.sorted() {
-            guard let want = stored[name] else {
-                throw SafeTensorsError.malformed("\(path): tensor \(name) has no stored checksum (the file was altered after it was written)")
-            }
-            let got = crc32(tensors[name]!)
-            if got != want {
-                throw SafeTensorsError.malformed(String(format: "%@: tensor %@ fails its CRC-32 check (stored %08x, data gives %08x): the file is damaged; "
-                                                        + "use an earlier checkpoint or copy it again", path, name, want, got))
-            }
+        if let name = tensors.keys.sorted().first(where: { crcs[$0] == nil }) {
+            throw SafeTensorsError.malformed("\(path): tensor \(name) has no stored checksum (the file was altered after it was written)")
         }
-        if let extra = Set(stored.keys).subtracting(tensors.keys).sorted().first {
+        if let extra = Set(crcs.keys).subtracting(tensors.keys).sorted().first {
             throw SafeTensorsError.malformed("\(path): a checksum is stored for tensor \(extra), which the file does not hold")
         }
+        stored = crcs
     }
+
+    /// Refuses a tensor whose data disagrees with its stored checksum, naming it.
+    private func verify(_ name: String) throws {
+        guard let want = stored?[name], let t = tensors[name] else { return }
+        if lock.withLock({ verified.contains(name) }) { return }
+        let got = crc32(t)
+        if got != want {
+            throw SafeTensorsError.malformed(String(format: "%@: tensor %@ fails its CRC-32 check (stored %08x, data gives %08x): the file is damaged; "
+                                                    + "use an earlier checkpoint or copy it again", path, name, want, got))
+        }
+        _ = lock.withLock { verified.insert(name) }
+    }
+
+    /// Verifies every tensor not verified yet (all of them, when the file is opened `.atOpen`).
+    public func verifyUnread() throws { for name in tensors.keys.sorted() { try verify(name) } }
 
     /// Copies a tensor into `dst` as Float (F32 as is, every other dtype converted; exactly
     /// `count` values expected). Weights.check refuses non-float tensors as parameters first.
@@ -147,6 +169,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
             throw SafeTensorsError.mismatch("\(path): tensor \(name) has dtype \(t.dtype), which cannot be read")
         }
         guard t.count == count else { throw SafeTensorsError.mismatch("\(path): tensor \(name) has \(t.count) values, expected \(count)") }
+        try verify(name)   // opened `.onCopy`: checked just before its bytes are copied (verified ones return at once)
         data.withUnsafeBytes { raw in
             let src = raw.baseAddress! + dataStart + t.begin
             if t.dtype == "F32" { memcpy(dst, src, count * 4); return }   // little-endian host, as the format

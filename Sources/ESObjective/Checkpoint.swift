@@ -52,6 +52,7 @@ extension EsViT {
             for (name, center) in zip(CheckpointTensors.centers, stagedCenters) {
                 try file.safetensors.copyFloats(name, into: center.pointer, count: center.count)
             }
+            try file.safetensors.verifyUnread()   // a file opened `.onCopy` holds nothing unchecked before the commit
         } catch { throw CheckpointError.invalid("cannot use checkpoint: \(error)") }
         for (src, dst) in zip(staged + stagedCenters, parameterCopies + [centers.view, centers.region]) {
             dst.pointer.update(from: src.pointer, count: src.count)

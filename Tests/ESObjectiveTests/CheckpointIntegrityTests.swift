@@ -1,5 +1,6 @@
-// Checkpoint integrity: every tensor's CRC-32 is stored in the metadata and verified on load, so
-// a flipped bit in tensor data is refused with the tensor's name; files without checksums (older
+// Checkpoint integrity: every tensor's CRC-32 is stored in the metadata and verified on load (as
+// each tensor is copied, so the file is read once), so a flipped bit in tensor data is refused
+// with the tensor's name and the model is left untouched; files without checksums (older
 // checkpoints, PyTorch's safetensors) still load, with a note; a configuration record that
 // disagrees with the tensors, or with the run's other record, is refused with the disagreement.
 import XCTest
@@ -51,9 +52,18 @@ final class CheckpointIntegrityTests: XCTestCase {
         XCTAssertThrowsError(try SafeTensorsFile(path: path)) { error in
             XCTAssertTrue("\(error)".contains("tensor \(name) fails its CRC-32 check"), "\(error)")
         }
-        XCTAssertThrowsError(try EsViT(config: StepFixtureTests.config, seed: 1).loadCheckpoint(from: path)) { error in
-            XCTAssertTrue("\(error)".contains(name), "\(error)")
+        // Loading verifies each tensor as it copies it (the file is read once): the damaged tensor is
+        // refused by name there, and the model is left as it was.
+        let model = EsViT(config: StepFixtureTests.config, seed: 1)
+        let before = Array(UnsafeBufferPointer(start: model.teacher.pointer, count: model.teacher.count))
+        XCTAssertThrowsError(try model.loadCheckpoint(from: path)) { error in
+            XCTAssertTrue("\(error)".contains("tensor \(name) fails its CRC-32 check"), "\(error)")
         }
+        XCTAssertTrue(Array(UnsafeBufferPointer(start: model.teacher.pointer, count: model.teacher.count)) == before, "nothing committed")
+        let deferred = try SafeTensorsFile(path: path, checksums: .onCopy)
+        XCTAssertNoThrow(try deferred.floats(try XCTUnwrap(file.tensors.keys.first { $0.hasPrefix("student.") })), "an intact tensor copies")
+        XCTAssertThrowsError(try deferred.floats(name)) { XCTAssertTrue("\($0)".contains("tensor \(name) fails its CRC-32 check"), "\($0)") }
+        XCTAssertThrowsError(try deferred.verifyUnread()) { XCTAssertTrue("\($0)".contains(name), "\($0)") }
     }
 
     func testFilesWithoutChecksumsLoadWithANote() throws {
