@@ -14,11 +14,17 @@ public struct CheckpointFile: Sendable {
     public var path: String { safetensors.path }
     public var metadata: [String: String] { safetensors.metadata }
 
+    /// The model configuration (metadata `config`), decoded once; nil when absent or damaged.
+    private let storedConfig: EsViTConfig?
+
     /// Opens `path` with every safetensors check; throws the safetensors error.
-    public init(path: String) throws { safetensors = try SafeTensorsFile(path: path) }
+    public init(path: String) throws { self.init(try SafeTensorsFile(path: path)) }
 
     /// A file already opened.
-    public init(_ file: SafeTensorsFile) { safetensors = file }
+    public init(_ file: SafeTensorsFile) {
+        safetensors = file
+        storedConfig = file.metadata[CheckpointKey.config].flatMap { try? JSONDecoder().decode(EsViTConfig.self, from: Data($0.utf8)) }
+    }
 
     /// Opens `path`; a file without tensor checksums is noted on stderr (one line).
     public static func open(_ path: String, checksums timing: ChecksumTiming = .atOpen) throws -> CheckpointFile {
@@ -55,7 +61,7 @@ public struct CheckpointFile: Sendable {
 
     /// The model configuration (metadata `config`).
     public func modelConfig() throws -> EsViTConfig {
-        guard let c = decoded(EsViTConfig.self, CheckpointKey.config) else {
+        guard let c = storedConfig else {
             throw CheckpointError.invalid("\(path): the checkpoint's configuration metadata is missing or damaged")
         }
         return c
@@ -64,7 +70,7 @@ public struct CheckpointFile: Sendable {
     /// What loading a training state needs from the metadata: the model configuration, the
     /// position and the AdamW step counts (one per parameter tensor: `parameterTensors`).
     public func trainingRecords(parameterTensors: Int) throws -> (config: EsViTConfig, info: CheckpointInfo, optimizerSteps: [Int]) {
-        guard let config = decoded(EsViTConfig.self, CheckpointKey.config), let info = decoded(CheckpointInfo.self, CheckpointKey.info),
+        guard let config = storedConfig, let info = decoded(CheckpointInfo.self, CheckpointKey.info),
               let steps = decoded([Int].self, CheckpointKey.optimizerSteps), steps.count == parameterTensors else {
             throw CheckpointError.invalid("\(path): checkpoint metadata (config, info, optimizer steps) is missing or damaged")
         }
