@@ -198,38 +198,38 @@ extension KernelCases {
 
     /// Exact (erf) GELU, elementwise.
     static func gelu(count n: Int) -> KernelCase {
-        KernelCase(
-            kernel: "gelu", size: "n\(n)",
-            inputs: [KernelTensor("x", randoms(n, 9).map { $0 * 4 })], upstream: randoms(n, 10),
-            outputChecks: [KernelCheck("y", tolerance: 1e-6)], gradientChecks: [KernelCheck("dx", tolerance: 1e-5)],
-            reference: { [ActivationRef.gelu($0[0])] },
-            referenceBackward: { i, dy in [ActivationRef.geluBackward(dy, i[0])] },
-            makeFast: { i, dy in
-                let x = i[0].pointer, dyp = dy.pointer
-                let y = FloatBuffer(count: n), dx = FloatBuffer(count: n)
-                let (yp, dxp) = (y.pointer, dx.pointer)
-                return FastKernel(outputs: [y], gradients: [dx], keepAlive: i + [dy],
-                                  forward: { GELU.forward(y: yp, x: x, count: n) },
-                                  backward: { GELU.backward(dx: dxp, dy: dyp, x: x, count: n) })
-            })
+        geluCase("gelu", count: n) { i, dy in
+            let x = i[0].pointer, dyp = dy.pointer
+            let y = FloatBuffer(count: n), dx = FloatBuffer(count: n)
+            let (yp, dxp) = (y.pointer, dx.pointer)
+            return FastKernel(outputs: [y], gradients: [dx], keepAlive: i + [dy],
+                              forward: { GELU.forward(y: yp, x: x, count: n) },
+                              backward: { GELU.backward(dx: dxp, dy: dyp, x: x, count: n) })
+        }
     }
 
     /// GELU as the backbone's backward runs it: y and its slope in one pass, then dx = dy ⊙ slope.
     static func geluSlope(count n: Int) -> KernelCase {
+        geluCase("gelu (slope form)", count: n) { i, dy in
+            let x = i[0].pointer, dyp = dy.pointer
+            let y = FloatBuffer(count: n), slope = FloatBuffer(count: n), dx = FloatBuffer(count: n)
+            let (yp, sp, dxp) = (y.pointer, slope.pointer, dx.pointer)
+            return FastKernel(outputs: [y], gradients: [dx], keepAlive: i + [dy, slope],
+                              forward: { GELU.forwardWithSlope(y: yp, slope: sp, x: x, count: n) },
+                              backward: { GELU.backward(dx: dxp, dy: dyp, slope: sp, count: n) })
+        }
+    }
+
+    /// The two GELU forms share their inputs, Double reference and tolerances.
+    private static func geluCase(_ kernel: String, count n: Int,
+                                 makeFast: @escaping ([FloatBuffer], FloatBuffer) -> FastKernel) -> KernelCase {
         KernelCase(
-            kernel: "gelu (slope form)", size: "n\(n)",
+            kernel: kernel, size: "n\(n)",
             inputs: [KernelTensor("x", randoms(n, 9).map { $0 * 4 })], upstream: randoms(n, 10),
             outputChecks: [KernelCheck("y", tolerance: 1e-6)], gradientChecks: [KernelCheck("dx", tolerance: 1e-5)],
             reference: { [ActivationRef.gelu($0[0])] },
             referenceBackward: { i, dy in [ActivationRef.geluBackward(dy, i[0])] },
-            makeFast: { i, dy in
-                let x = i[0].pointer, dyp = dy.pointer
-                let y = FloatBuffer(count: n), slope = FloatBuffer(count: n), dx = FloatBuffer(count: n)
-                let (yp, sp, dxp) = (y.pointer, slope.pointer, dx.pointer)
-                return FastKernel(outputs: [y], gradients: [dx], keepAlive: i + [dy, slope],
-                                  forward: { GELU.forwardWithSlope(y: yp, slope: sp, x: x, count: n) },
-                                  backward: { GELU.backward(dx: dxp, dy: dyp, slope: sp, count: n) })
-            })
+            makeFast: makeFast)
     }
 
     /// Row softmax. The fast forward is in place: it copies the scores into p, then normalises p.

@@ -63,18 +63,20 @@ public enum Weights {
         return lines.joined(separator: "\n")
     }
 
-    /// Adds every entry under `tablePrefix` to `writer` as `filePrefix` + key. The writer borrows
-    /// `params`: it must stay valid and unchanged until the writer has written.
+    /// Adds every entry under `tablePrefix` to `writer` as `filePrefix` + key: copied, or, with
+    /// `borrowing`, read from `params` when the writer writes (they must stay valid and unchanged until then).
     public static func add(_ table: ParameterTable, _ params: UnsafePointer<Float>, to writer: inout SafeTensorsWriter,
-                           tablePrefix: String = "", filePrefix: String = "") {
-        add(table, params, to: &writer, tablePrefix: tablePrefix, map: BackboneKeyMap(prefix: filePrefix))
+                           tablePrefix: String = "", filePrefix: String = "", borrowing: Bool = false) {
+        add(table, params, to: &writer, tablePrefix: tablePrefix, map: BackboneKeyMap(prefix: filePrefix), borrowing: borrowing)
     }
 
-    /// Adds every entry under `tablePrefix` to `writer` under its mapped name (borrowed, as above).
+    /// Adds every entry under `tablePrefix` to `writer` under its mapped name (copied or borrowed, as above).
     public static func add(_ table: ParameterTable, _ params: UnsafePointer<Float>, to writer: inout SafeTensorsWriter,
-                           tablePrefix: String = "", map: BackboneKeyMap) {
+                           tablePrefix: String = "", map: BackboneKeyMap, borrowing: Bool = false) {
         for e in table.entries where e.key.hasPrefix(tablePrefix) {
-            writer.add(map.fileKey(e.key.dropFirst(tablePrefix.count)), shape: e.shape, borrowing: params + e.offset)
+            let name = map.fileKey(e.key.dropFirst(tablePrefix.count))
+            if borrowing { writer.add(name, shape: e.shape, borrowing: params + e.offset) }
+            else { writer.add(name, shape: e.shape, floats: params + e.offset) }
         }
     }
 }

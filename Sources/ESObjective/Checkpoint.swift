@@ -20,7 +20,7 @@ extension EsViT {
     public func saveCheckpoint(to paths: [String], info: CheckpointInfo, extraMetadata: [String: String] = [:]) throws {
         var w = SafeTensorsWriter()
         for (prefix, arena) in zip(CheckpointTensors.parameterCopies, parameterCopies) {
-            Weights.add(table, arena.pointer, to: &w, filePrefix: prefix)
+            Weights.add(table, arena.pointer, to: &w, filePrefix: prefix, borrowing: true)   // written before this returns
         }
         for (name, center) in zip(CheckpointTensors.centers, [centers.view, centers.region]) {
             w.add(name, shape: [1, config.head.outDim], borrowing: center.pointer)

@@ -44,7 +44,7 @@ final class SafeTensorsTests: XCTestCase {
         model.initialize(params.pointer, table: table, seed: 3)
         var w = SafeTensorsWriter()
         w.metadata = ["format": "esvit", "arch": "tiny"]
-        Weights.add(table, params.pointer, to: &w, filePrefix: "teacher.backbone.")
+        Weights.add(table, params.pointer, to: &w, filePrefix: "teacher.backbone.", borrowing: true)
         w.add("teacher.backbone.layers.0.blocks.0.attn.relative_position_index", shape: [16, 16],
               int64: RelativePosition.index(windowSize: 4).map(Int64.init))
         w.add("teacher.head.extra", shape: [2], floats: [1, 2])
