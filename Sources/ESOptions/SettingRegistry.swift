@@ -14,21 +14,21 @@ public struct SettingHelpRequest: Error {}
 
 public struct SettingRegistry<Root> {
     public let settings: [Setting<Root>]
-    private let index: [String: Int]
+    private let index: [String: Int], pathIndex: [PartialKeyPath<Root>: Int]
     public typealias Given = [(setting: Setting<Root>, words: [String])]
 
     public init(_ settings: [Setting<Root>]) {
         self.settings = settings
         index = Dictionary(settings.enumerated().map { ($1.name, $0) }) { a, _ in preconditionFailure("setting \(settings[a].flag) declared twice") }
-        precondition(Set(settings.map(\.path)).count == settings.count, "a field has two settings")
+        pathIndex = Dictionary(settings.enumerated().map { ($1.path, $0) }) { a, _ in preconditionFailure("\(settings[a].flag): its field has two settings") }
     }
 
     public func named(_ name: String) -> Setting<Root>? { index[name].map { settings[$0] } }
 
     /// The setting of `path` (a declared field; anything else is a programming error).
     public subscript(_ path: PartialKeyPath<Root>) -> Setting<Root> {
-        guard let s = settings.first(where: { $0.path == path }) else { preconditionFailure("no setting declared for \(path)") }
-        return s
+        guard let i = pathIndex[path] else { preconditionFailure("no setting declared for \(path)") }
+        return settings[i]
     }
 
     /// The fixed default of the setting at `path`.
@@ -114,16 +114,16 @@ public struct SettingRegistry<Root> {
 /// Levenshtein distance (small strings: option names).
 func editDistance(_ a: String, _ b: String) -> Int {
     let a = Array(a), b = Array(b)
-    var row = Array(0...b.count)
-    for i in 1...max(a.count, 1) where !a.isEmpty {
-        var prev = row[0]; row[0] = i
-        for j in 1...max(b.count, 1) where !b.isEmpty {
-            let cur = row[j]
-            row[j] = min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1))
-            prev = cur
+    var row = Array(0...b.count)   // distances from a's first i characters to b's prefixes
+    for (i, x) in a.enumerated() {
+        var diagonal = row[0]; row[0] = i + 1
+        for (j, y) in b.enumerated() {
+            let above = row[j + 1]
+            row[j + 1] = min(above + 1, row[j] + 1, diagonal + (x == y ? 0 : 1))
+            diagonal = above
         }
     }
-    return a.isEmpty ? b.count : row[b.count]
+    return row[b.count]
 }
 
 extension SettingRegistry {

@@ -11,23 +11,23 @@ public struct PretrainOptions: ParsableArguments {
     /// The command line's words, read by the settings registry.
     @Argument(parsing: .captureForPassthrough, help: .hidden) public var words: [String] = []
 
-    /// The settings given on the command line (the words parse: validate() has run).
-    var given: SettingRegistry<PretrainCommandLine>.Given { (try? PretrainSettings.registry.parse(words)) ?? [] }
-    func gives(_ path: PartialKeyPath<PretrainCommandLine>) -> Bool { given.contains { $0.setting.path == path } }
-
-    /// The command line resolved: the architecture's and dataset's defaults, the preset, the options given.
-    public func commandLine() throws -> PretrainCommandLine {
-        do { return try PretrainSettings.resolve(given: try PretrainSettings.registry.parse(words)) }
+    /// The settings given on the command line, and the command line they resolve to: the
+    /// architecture's and dataset's defaults, the preset, the options given.
+    func parsed() throws -> (given: SettingRegistry<PretrainCommandLine>.Given, line: PretrainCommandLine) {
+        do {
+            let given = try PretrainSettings.registry.parse(words)
+            return (given, try PretrainSettings.resolve(given: given))
+        }
         catch let e as SettingError { throw ValidationError(e.description) }
         catch is SettingHelpRequest { throw CleanExit.helpRequest() }
     }
+    /// The command line resolved.
+    public func commandLine() throws -> PretrainCommandLine { try parsed().line }
     /// The run's configuration.
     public func resolved() throws -> PretrainConfig { try commandLine().config }
 
-    public var printPreset: Bool { gives(\.printPreset) }
-    public var resume: Bool { gives(\.resume) }
-    public var resumeFrom: String? { (try? commandLine())?.resumeFrom }
-    public var preset: String? { (try? commandLine())?.config.preset }
+    /// `--print-preset` was given (the words parse: validate() has run).
+    public var printPreset: Bool { (try? commandLine())?.printPreset ?? false }
     /// The named preset (nil: none given; an unknown name is refused by validate()).
-    public var recipe: RecipePreset? { preset.flatMap(RecipePreset.named) }
+    public var recipe: RecipePreset? { (try? commandLine())?.config.preset.flatMap(RecipePreset.named) }
 }

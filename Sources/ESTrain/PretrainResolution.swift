@@ -32,10 +32,11 @@ extension PretrainSettings {
 
 extension PretrainOptions {
     public func validate() throws {
-        let line = try commandLine()
+        let (given, line) = try parsed()
         if line.printPreset { return }
         let c = line.config
         func flag(_ p: PartialKeyPath<PretrainCommandLine>) -> String { PretrainSettings.flag(p) }
+        func gives(_ p: PartialKeyPath<PretrainCommandLine>) -> Bool { given.contains { $0.setting.path == p } }
         if !gives(\.config.outputDir) {
             throw ValidationError("missing \(flag(\.config.outputDir)) DIR: the folder for checkpoints, log.txt and config.json (a run already there is resumed)")
         }

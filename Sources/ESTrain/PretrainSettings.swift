@@ -39,7 +39,7 @@ public enum PretrainSettings {
     static let maximumTeacherTemperature = 0.07
     static let teacherTemperature = SettingRule<Double> { flag, t in
         !(t > 0) ? "\(flag) must be > 0"
-            : t > maximumTeacherTemperature + 1e-12 ? "\(flag) \(t) is above 0.07, which DINO warns makes training unstable; use ≤ 0.07" : nil
+            : t > maximumTeacherTemperature + 1e-12 ? "\(flag) \(t) is above \(maximumTeacherTemperature), which DINO warns makes training unstable; use ≤ \(maximumTeacherTemperature)" : nil
     }
     static func heads(_ f: (HeadConfig) -> Int) -> String { "\(f(HeadConfig.cpu)) for swin_mini, \(f(HeadConfig.imagenet)) otherwise" }
 

@@ -18,10 +18,10 @@ public enum Pretraining {
     public static func run(_ options: PretrainOptions, comm: Communicator, startedAt: Double, say: @escaping (String) -> Void = { print($0) },
                            report: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) -> Int32 {
         do {
-            let config = try options.resolved()
+            let line = try options.commandLine(), config = line.config
             let source = try config.dataset.trainingImages(at: config.dataPath)
             try source.checkUsable()
-            let trainer = try Trainer(config: config, comm: comm, source: source, resumeFrom: options.resumeFrom, requireResume: options.resume,
+            let trainer = try Trainer(config: config, comm: comm, source: source, resumeFrom: line.resumeFrom, requireResume: line.resume,
                                       evaluation: try evaluationSplits(config, training: source), startedAt: startedAt,
                                       faults: EnvironmentFaults(environment: ProcessInfo.processInfo.environment, rank: comm.rank), say: say)
             let summary = try trainer.run()
